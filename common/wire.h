@@ -1,0 +1,322 @@
+/*
+ * wire.h - the nudge wire protocol: one versioned msgpack envelope for
+ * everything published, one request/reply shape for everything asked.
+ *
+ * Published messages (nng PUB -> SUB) are a fixed-position msgpack array
+ *
+ *	[v, kind, agent, seq, ts, body]
+ *
+ * v = WIRE_VERSION (positive fixint), kind = enum wire_kind (positive
+ * fixint), agent = str (the agent's name), seq = uint (per agent and kind,
+ * +1 per message, restarting at 0 with a new boot id), ts = uint (ms since
+ * the epoch, publisher's wall clock), body = per kind (below).  The first
+ * three bytes are therefore fixed per kind (0x96 v kind): a SUB prefix
+ * selects kinds, see wire_kind_prefix().
+ *
+ * Bodies (maps keyed by short strings; decoders skip unknown keys, so
+ * appending a key never breaks an older peer):
+ *   SNAPSHOT  {boot, up, ver, fun, steps:[str], ctl, dseq, agg, ...}
+ *   DELTA     {boot, agg}   agg holds counter increments since the previous
+ *             delta, and current gauges.  Every snapshot is published right
+ *             after a delta and carries that delta's seq (dseq) with the
+ *             same totals, so a subscriber that takes a snapshot applies
+ *             exactly the deltas numbered dseq+1, dseq+2, ...; a gap in
+ *             delta seq means waiting for the next snapshot.
+ *   SESSION   [session...]  a bounded sample of changed live sessions
+ *   EVENT     [event...]    a bounded sample of accepted events
+ *   HEAT      reserved for heatmap increments
+ * agg = {"c": {name: uint}, "g": {name: uint}, "hll": bin(4096)?}
+ *
+ * Control requests (nng REQ -> REP), six positions:
+ *
+ *	[v, cmd, id, ts, args, auth]
+ *
+ * cmd = str, id = bin(16) random per logical request (replays of the same
+ * id are answered from the agent's cache, never applied twice), ts = uint ms
+ * (sender's wall clock; authenticated requests expire), args = map or nil,
+ * auth = nil or [key_id str, mac bin(32)] where mac is HMAC-SHA256 over every
+ * byte of the request before the auth element.  Replies:
+ *
+ *	[v, id, status, message, body]
+ *
+ * status = 0 or a negative enum nudge_err, message = str ("" on success),
+ * body = any (nil when there is nothing to say).
+ *
+ * Decoding is strict and bounded: wire_precheck() walks the raw bytes first
+ * (depth, every array/map count against the bytes remaining, every str/bin
+ * length against the bytes remaining and the limits) so that msgpack-c never
+ * allocates for a lie (msgpack-c #1013); then every position's type is
+ * checked.  Encoders in this module are the only writers of the format.
+ */
+#ifndef NUDGE_WIRE_H
+#define NUDGE_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "agg.h"
+#include "err.h"
+#include "event.h"
+#include "session.h"
+
+#define WIRE_VERSION 1
+#define WIRE_AGENT_MAX 63	/* agent names: [A-Za-z0-9._-], 1..63 */
+#define WIRE_ID_LEN 16
+#define WIRE_MAC_LEN 32
+#define WIRE_CMD_MAX 32
+
+enum wire_kind {
+	WIRE_SNAPSHOT = 1,
+	WIRE_DELTA = 2,
+	WIRE_SESSION = 3,
+	WIRE_EVENT = 4,
+	WIRE_HEAT = 5,
+	WIRE_KIND_MAX = 5
+};
+
+const char *wire_kind_name(int kind);
+
+/*
+ * Writes the 3-byte SUB prefix that selects one kind into out[3].
+ * Subscribing to "" receives every kind.
+ */
+void wire_kind_prefix(int kind, unsigned char out[3]);
+
+struct wire_limits {
+	size_t max_bytes;	/* whole message */
+	unsigned max_depth;	/* nesting of arrays/maps */
+	uint32_t max_count;	/* elements of one array or map */
+	uint32_t max_str;	/* bytes of one str or bin */
+};
+
+/* 4 MiB, depth 8, 65536 elements, 64 KiB strings: for PUB/SUB and REP. */
+extern const struct wire_limits wire_limits_default;
+
+/*
+ * Checks that buf holds exactly one well-formed msgpack object within the
+ * limits, without allocating.  Returns 0, or NUDGE_ETRUNC / NUDGE_ETOOBIG /
+ * NUDGE_EDEPTH / NUDGE_EINVAL (trailing bytes, reserved type byte 0xc1)
+ * with the byte offset in d->col.
+ */
+int wire_precheck(const void *buf, size_t len, const struct wire_limits *lim,
+    struct nudge_diag *d);
+
+/* ---- published messages ---------------------------------------------- */
+
+struct wire_header {
+	uint8_t v;
+	uint8_t kind;
+	char agent[WIRE_AGENT_MAX + 1];
+	uint64_t seq;
+	uint64_t ts_ms;
+};
+
+/* What an agent says about itself once a second, besides its aggregates. */
+struct wire_snapshot {
+	uint64_t boot_id;	/* random per agent process start */
+	uint64_t uptime_ms;
+	char version[24];	/* nudged version */
+	char control[256];	/* the agent's advertised control URL, may be "" */
+	char funnel[32];	/* funnel name */
+	uint8_t n_steps;
+	char steps[AGG_STEPS_MAX][48]; /* step labels */
+	uint64_t delta_seq;	/* seq of the DELTA published at the same
+				 * instant: deltas after it apply on top */
+	uint64_t rules_version;	/* 0 until rules exist */
+	uint64_t store_errors;	/* failed store writes since boot */
+	uint64_t pub_dropped;	/* messages the publisher could not send */
+	char last_error[128];	/* "" if none */
+	struct agg agg;
+};
+
+/*
+ * Decoded view of one published message.  body points into up's zone;
+ * everything is released by wire_msg_fini().  String views produced by the
+ * wire_read_*() functions below point into the original buffer, which the
+ * caller keeps alive meanwhile.
+ */
+struct wire_msg {
+	struct wire_header h;
+	msgpack_unpacked up;
+	const msgpack_object *body;
+};
+
+/*
+ * Prechecks, unpacks and checks the envelope of a published message.
+ * Returns 0 (msg must then be released with wire_msg_fini), NUDGE_EVERSION
+ * for another v, NUDGE_EKIND for an unknown kind (callers skip those
+ * silently), or a decoding error.  On error nothing needs releasing.
+ */
+int wire_msg_open(struct wire_msg *msg, const void *buf, size_t len,
+    const struct wire_limits *lim, struct nudge_diag *d);
+void wire_msg_fini(struct wire_msg *msg);
+
+int wire_read_snapshot(const struct wire_msg *msg, struct wire_snapshot *out);
+/* out->boot_id and out->agg are filled; the rest of out is zeroed. */
+int wire_read_delta(const struct wire_msg *msg, uint64_t *boot_id,
+    struct agg *delta);
+/* Reads at most cap sessions; *n is how many were read. */
+int wire_read_sessions(const struct wire_msg *msg,
+    struct session_summary *out, size_t cap, size_t *n);
+int wire_read_events(const struct wire_msg *msg, struct nudge_event *out,
+    size_t cap, size_t *n);
+
+/*
+ * Encoders: each clears sb, then writes one whole message into it.
+ * Return 0 or NUDGE_ENOMEM.
+ */
+int wire_write_snapshot(msgpack_sbuffer *sb, const struct wire_header *h,
+    const struct wire_snapshot *s);
+/* The snapshot body alone (also the body of the `state` reply). */
+void wire_pack_snapshot(msgpack_packer *pk, const struct wire_snapshot *s);
+int wire_unpack_snapshot(const msgpack_object *o, struct wire_snapshot *s);
+int wire_write_delta(msgpack_sbuffer *sb, const struct wire_header *h,
+    uint64_t boot_id, const struct agg *delta);
+int wire_write_sessions(msgpack_sbuffer *sb, const struct wire_header *h,
+    const struct session_summary *v, size_t n);
+int wire_write_events(msgpack_sbuffer *sb, const struct wire_header *h,
+    const struct nudge_event *v, size_t n);
+
+/* ---- building blocks shared by bodies and control commands ------------ */
+
+/*
+ * agg as {"c": {...}, "g": {...}, "hll": bin}.  sparse omits zero counters
+ * and gauges; with_hll adds the registers.
+ */
+void wire_pack_agg(msgpack_packer *pk, const struct agg *a, bool sparse,
+    bool with_hll);
+/* Fills a (zeroed first); unknown names skipped, wrong types rejected. */
+int wire_unpack_agg(const msgpack_object *o, struct agg *a);
+
+/*
+ * An event as a map with short keys: t (type name str), n (custom name),
+ * vid, ts, p (page), r (referrer), us/um/uc (utm source/medium/campaign),
+ * tg (target), sku, cc (country), dv (device name), val (cents, int),
+ * q (quantity), x, y, sd (permilles), f (map str->str, <= EVENT_FIELDS_MAX).
+ * Only non-empty fields are written.
+ */
+void wire_pack_event(msgpack_packer *pk, const struct nudge_event *ev);
+/*
+ * Reads one event map into ev (event_init first).  Views point into the
+ * buffer the object was unpacked from.  Returns 0 or NUDGE_ETYPE /
+ * NUDGE_EINVAL / NUDGE_ETOOBIG with the offending key in d->msg.  Does not
+ * call event_validate(): the ingest path does, to count bad rows apart.
+ */
+int wire_unpack_event(const msgpack_object *o, struct nudge_event *ev,
+    struct nudge_diag *d);
+
+void wire_pack_session(msgpack_packer *pk, const struct session_summary *s);
+int wire_unpack_session(const msgpack_object *o, struct session_summary *s);
+
+void wire_pack_step(msgpack_packer *pk, const struct session_step *st);
+int wire_unpack_step(const msgpack_object *o, struct session_step *st);
+
+/* Packs a NUL-terminated string (NULL packs nil). */
+void wire_pack_cstr(msgpack_packer *pk, const char *s);
+void wire_pack_strv(msgpack_packer *pk, struct nudge_strv v);
+
+/*
+ * Typed access to maps keyed by strings.  wire_map_get returns the value of
+ * key in map o, or NULL when o is not a map or has no such key.  The
+ * wire_get_* helpers return 0 and write *out, NUDGE_ENOTFOUND (key absent,
+ * *out untouched), or NUDGE_ETYPE (present with another type).  Strings are
+ * copied into (dst, cap) and rejected with NUDGE_ETOOBIG when they do not
+ * fit (cap includes the NUL).
+ */
+const msgpack_object *wire_map_get(const msgpack_object *o, const char *key);
+int wire_get_u64(const msgpack_object *map, const char *key, uint64_t *out);
+int wire_get_i64(const msgpack_object *map, const char *key, int64_t *out);
+int wire_get_bool(const msgpack_object *map, const char *key, bool *out);
+int wire_get_str(const msgpack_object *map, const char *key, char *dst,
+    size_t cap);
+int wire_get_strv(const msgpack_object *map, const char *key,
+    struct nudge_strv *out);
+int wire_obj_strv(const msgpack_object *o, struct nudge_strv *out);
+
+/* ---- control requests and replies ------------------------------------- */
+
+/*
+ * Commands an agent answers (args and bodies are maps; keys below):
+ *
+ *   ping      args nil -> {agent, ver, boot, up}
+ *   state     args nil -> snapshot body (wire_pack_snapshot)
+ *   emit      {ev: [event...]} (<= WIRE_EMIT_MAX) ->
+ *             {acc: uint, rej: uint, errs: [[index uint, message str]...]}
+ *             (errs holds at most 16 entries).  Status 0 when the batch
+ *             was looked at, even if some events were rejected; a replay of
+ *             the same request id is answered from cache, not applied again.
+ *   sessions  {sort: "recent"|"score"|"value"|"pages", off: uint, lim: uint
+ *             (<= WIRE_PAGE_MAX), q: str (substring of visitor, country,
+ *             last page, campaign or source name; "" for all)} ->
+ *             {total: uint (matching), items: [session...]}
+ *   visitor   {vid: str} -> {session: session, path: [step...]} or
+ *             status NUDGE_ENOTFOUND
+ *
+ * The ingest socket answers ping and emit only; the control socket answers
+ * all.  Later work adds rules, campaigns, context, audit, forget.
+ */
+#define WIRE_EMIT_MAX 10000
+#define WIRE_PAGE_MAX 500
+#define WIRE_ERRS_MAX 16
+
+/* Fills id with random bytes (getrandom). */
+void wire_new_id(uint8_t id[WIRE_ID_LEN]);
+
+/*
+ * Starts a request: packs the 6-array header and v, cmd, id, ts.  The
+ * caller then packs exactly one args object (map or nil) and finishes with
+ * wire_request_end().  With key != NULL the request is signed:
+ * HMAC-SHA256(key, sb bytes so far) under key_id.
+ */
+void wire_request_begin(msgpack_packer *pk, const char *cmd,
+    const uint8_t id[WIRE_ID_LEN], uint64_t ts_ms);
+int wire_request_end(msgpack_packer *pk, msgpack_sbuffer *sb,
+    const char *key_id, const uint8_t *key, size_t key_len);
+
+struct wire_request {
+	char cmd[WIRE_CMD_MAX + 1];
+	uint8_t id[WIRE_ID_LEN];
+	uint64_t ts_ms;
+	const msgpack_object *args;	/* map, or NULL for nil */
+	bool signed_;			/* auth present */
+	char key_id[64];
+	uint8_t mac[WIRE_MAC_LEN];
+	size_t signed_len;	/* bytes of the buffer the mac covers */
+	msgpack_unpacked up;
+};
+
+/*
+ * Prechecks and parses a request.  Returns 0 (release with
+ * wire_request_fini) or an error with d filled; on error nothing needs
+ * releasing.
+ */
+int wire_request_parse(struct wire_request *rq, const void *buf, size_t len,
+    const struct wire_limits *lim, struct nudge_diag *d);
+void wire_request_fini(struct wire_request *rq);
+
+/*
+ * Checks rq's mac against key in constant time: 0 or NUDGE_EAUTH.
+ */
+int wire_request_verify(const struct wire_request *rq, const void *buf,
+    const uint8_t *key, size_t key_len);
+
+/* Starts a reply; the caller then packs exactly one body object. */
+void wire_reply_begin(msgpack_packer *pk, const uint8_t id[WIRE_ID_LEN],
+    int status, const char *message);
+
+struct wire_reply {
+	uint8_t id[WIRE_ID_LEN];
+	int status;
+	char message[256];
+	const msgpack_object *body;	/* never NULL; may be nil */
+	msgpack_unpacked up;
+};
+
+int wire_reply_parse(struct wire_reply *rp, const void *buf, size_t len,
+    const struct wire_limits *lim, struct nudge_diag *d);
+void wire_reply_fini(struct wire_reply *rp);
+
+#endif
