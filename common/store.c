@@ -1,0 +1,737 @@
+/*
+ * store.c - the agent's SQLite database.
+ *
+ * Owns the connection, the schema migrations (an ordered table of SQL
+ * steps; PRAGMA user_version is the number of steps applied), and the
+ * prepared statements of the frequent calls (the counter flush runs once a
+ * second and writes a few hundred rows: preparing each time would cost more
+ * than the writes).  Every public function takes st->mu, so any agent
+ * thread may call it; the connection itself is opened without SQLite's own
+ * mutex because ours already serializes it.
+ *
+ * Durability: synchronous=NORMAL for the counter flush and the session
+ * archive (a crash loses at most the last batch, never consistency);
+ * changes acknowledged to a client run through store_acked(), which commits
+ * with synchronous=FULL before the caller acknowledges.
+ *
+ * Errors: SQLITE_BUSY / SQLITE_LOCKED after the busy timeout become
+ * NUDGE_EBUSY, everything else NUDGE_ESTORE; st->err keeps the message.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define STORE_BUSY_MS 5000
+#define STORE_ERR_MAX 256
+#define STORE_HLL_BLOB "visitors"
+
+/* The columns of a session summary, in sessions and live_sessions. */
+#define STORE_SESSION_COLS                                                    \
+	"visitor, started_ms, last_ms, pages, events, step, source, device, " \
+	"country, cart_items, cart_cents, purchases, revenue_cents, score, "  \
+	"last_page, utm_campaign"
+
+/* Statements prepared once at open; indexes into store_sql[]. */
+enum store_stmt {
+	SQ_BEGIN = 0,
+	SQ_COMMIT,
+	SQ_ROLLBACK,
+	SQ_PUT_COUNTER,
+	SQ_GET_COUNTERS,
+	SQ_PUT_BLOB,
+	SQ_GET_BLOB,
+	SQ_PUT_SESSION,
+	SQ_COUNT_SESSIONS,
+	SQ_PUT_META,
+	SQ_GET_META,
+	SQ_PUT_AUDIT,
+	SQ_PUT_LIVE,
+	SQ_GET_LIVE,
+	SQ_DEL_LIVE,
+	SQ_COUNT
+};
+
+static const char *const store_sql[SQ_COUNT] = {
+    [SQ_BEGIN] = "BEGIN IMMEDIATE",
+    [SQ_COMMIT] = "COMMIT",
+    [SQ_ROLLBACK] = "ROLLBACK",
+    [SQ_PUT_COUNTER] = "INSERT OR REPLACE INTO counters(name, value) "
+                       "VALUES (?1, ?2)",
+    [SQ_GET_COUNTERS] = "SELECT name, value FROM counters",
+    [SQ_PUT_BLOB] = "INSERT OR REPLACE INTO blobs(name, value) "
+                    "VALUES (?1, ?2)",
+    [SQ_GET_BLOB] = "SELECT value FROM blobs WHERE name = ?1",
+    [SQ_PUT_SESSION] = "INSERT INTO sessions(" STORE_SESSION_COLS ") "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+                       "?11, ?12, ?13, ?14, ?15, ?16)",
+    [SQ_PUT_LIVE] = "INSERT INTO live_sessions(" STORE_SESSION_COLS ") "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+                    "?11, ?12, ?13, ?14, ?15, ?16)",
+    [SQ_GET_LIVE] = "SELECT " STORE_SESSION_COLS " FROM live_sessions",
+    [SQ_DEL_LIVE] = "DELETE FROM live_sessions",
+    [SQ_COUNT_SESSIONS] = "SELECT count(*) FROM sessions",
+    [SQ_PUT_META] = "INSERT OR REPLACE INTO meta(key, value) "
+                    "VALUES (?1, ?2)",
+    [SQ_GET_META] = "SELECT value FROM meta WHERE key = ?1",
+    [SQ_PUT_AUDIT] = "INSERT INTO audit(ts_ms, who, what, detail, status) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5)",
+};
+
+/*
+ * The migrations: store_migrations[i] takes a database from user_version i
+ * to i + 1.  Append only; never edit a step that has shipped.
+ */
+static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
+    /* 0 -> 1: counters, sketch, sessions, metadata */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+    "CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER);"
+    "CREATE TABLE blobs(name TEXT PRIMARY KEY, value BLOB);"
+    "CREATE TABLE sessions(visitor TEXT NOT NULL, started_ms INTEGER,"
+    " last_ms INTEGER, pages INTEGER, events INTEGER, step INTEGER,"
+    " source INTEGER, device INTEGER, country TEXT, cart_items INTEGER,"
+    " cart_cents INTEGER, purchases INTEGER, revenue_cents INTEGER,"
+    " score INTEGER, last_page TEXT, utm_campaign TEXT);",
+    /* 1 -> 2: audit trail; sessions looked up by visitor and age */
+    "CREATE TABLE audit(id INTEGER PRIMARY KEY, ts_ms INTEGER, who TEXT,"
+    " what TEXT, detail TEXT, status INTEGER);"
+    "CREATE INDEX sessions_visitor ON sessions(visitor);"
+    "CREATE INDEX sessions_last_ms ON sessions(last_ms);",
+    /* 2 -> 3: live sessions kept across a graceful restart */
+    "CREATE TABLE live_sessions(visitor TEXT NOT NULL, started_ms INTEGER,"
+    " last_ms INTEGER, pages INTEGER, events INTEGER, step INTEGER,"
+    " source INTEGER, device INTEGER, country TEXT, cart_items INTEGER,"
+    " cart_cents INTEGER, purchases INTEGER, revenue_cents INTEGER,"
+    " score INTEGER, last_page TEXT, utm_campaign TEXT);",
+};
+
+struct store {
+	pthread_mutex_t mu;
+	sqlite3 *db;
+	int busy_ms;
+	sqlite3_stmt *q[SQ_COUNT];
+	char err[STORE_ERR_MAX];
+};
+
+/* Records why rc happened while doing what; returns the nudge code. */
+static int
+store_fail(struct store *st, int rc, const char *what)
+{
+	int prim = rc & 0xff;
+	const char *why = st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc);
+
+	if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED) {
+		snprintf(st->err, sizeof(st->err),
+		    "%s: database is locked by another connection "
+		    "(gave up after %d ms)",
+		    what, st->busy_ms);
+		return NUDGE_EBUSY;
+	}
+	if (prim == SQLITE_NOTADB) {
+		snprintf(st->err, sizeof(st->err),
+		    "%s: the file is not a SQLite database", what);
+		return NUDGE_ESTORE;
+	}
+	snprintf(st->err, sizeof(st->err), "%s: %s", what, why);
+	return NUDGE_ESTORE;
+}
+
+static int
+store_exec(struct store *st, const char *sql, const char *what)
+{
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? NUDGE_OK : store_fail(st, rc, what);
+}
+
+/* Steps a statement that returns no row, then resets it for reuse. */
+static int
+store_run(struct store *st, sqlite3_stmt *q, const char *what)
+{
+	int rc = sqlite3_step(q);
+
+	if (rc != SQLITE_DONE) {
+		int err = store_fail(st, rc, what);
+		sqlite3_reset(q);
+		sqlite3_clear_bindings(q);
+		return err;
+	}
+	sqlite3_reset(q);
+	/* bindings point at the caller's strings: drop them now */
+	sqlite3_clear_bindings(q);
+	return NUDGE_OK;
+}
+
+static int
+store_begin(struct store *st)
+{
+	return store_run(st, st->q[SQ_BEGIN], "begin");
+}
+
+static int
+store_commit(struct store *st)
+{
+	int rc = store_run(st, st->q[SQ_COMMIT], "commit");
+
+	if (rc != NUDGE_OK)
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static void
+store_rollback(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		store_run(st, st->q[SQ_ROLLBACK], "rollback");
+}
+
+/*
+ * Runs body in one transaction committed with synchronous=FULL, for
+ * changes acknowledged to a client: when this returns 0 the change is on
+ * disk.  The default NORMAL is restored whatever happens.
+ */
+static int
+store_acked(struct store *st, int (*body)(struct store *, void *), void *arg)
+{
+	int rc;
+
+	if ((rc = store_exec(st, "PRAGMA synchronous=FULL", "synchronous")))
+		return rc;
+	if ((rc = store_begin(st)) == NUDGE_OK) {
+		if ((rc = body(st, arg)) == NUDGE_OK)
+			rc = store_commit(st);
+		else
+			store_rollback(st);
+	}
+	sqlite3_exec(st->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+	return rc;
+}
+
+/* Reads PRAGMA user_version into *v. */
+static int
+store_user_version(struct store *st, int *v)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail(st, rc, "read schema version");
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*v = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW ? NUDGE_OK
+	                        : store_fail(st, rc, "read schema version");
+}
+
+/* Applies migration step v (v -> v + 1) unless another process did. */
+static int
+store_migrate_step(struct store *st, int v)
+{
+	char sql[64];
+	int now = 0, rc;
+
+	if ((rc = store_exec(st, "BEGIN IMMEDIATE", "migrate")))
+		return rc;
+	if ((rc = store_user_version(st, &now)) == NUDGE_OK && now == v) {
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+		if ((rc = store_exec(st, store_migrations[v], "migrate")) ==
+		    NUDGE_OK)
+			rc = store_exec(st, sql, "migrate");
+	}
+	if (rc == NUDGE_OK)
+		rc = store_exec(st, "COMMIT", "migrate");
+	if (rc != NUDGE_OK)
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static int
+store_migrate(struct store *st)
+{
+	int v = 0, rc;
+
+	for (;;) {
+		if ((rc = store_user_version(st, &v)) != NUDGE_OK)
+			return rc;
+		if (v > STORE_SCHEMA_VERSION || v < 0) {
+			snprintf(st->err, sizeof(st->err),
+			    "schema version %d is newer than this build "
+			    "knows (%d): upgrade nudge",
+			    v, STORE_SCHEMA_VERSION);
+			return NUDGE_EVERSION;
+		}
+		if (v == STORE_SCHEMA_VERSION)
+			return NUDGE_OK;
+		if ((rc = store_migrate_step(st, v)) != NUDGE_OK)
+			return rc;
+	}
+}
+
+/* Creates the directories above path (mode 0750), as mkdir -p would. */
+static void
+store_mkdirs(const char *path)
+{
+	char dir[1024];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(dir))
+		return;
+	memcpy(dir, path, n + 1);
+	for (char *p = dir + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+			return; /* SQLite's open will say why */
+		*p = '/';
+	}
+}
+
+static int
+store_setup(struct store *st, const char *path)
+{
+	int rc, v = 0;
+
+	rc = sqlite3_open_v2(path, &st->db,
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	    NULL);
+	if (rc != SQLITE_OK)
+		return store_fail(st, rc, "open");
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, st->busy_ms);
+	/* the first read is what tells a database from any other file */
+	if ((rc = store_user_version(st, &v)) != NUDGE_OK)
+		return rc;
+	if ((rc = store_exec(st, "PRAGMA journal_mode=WAL", "set WAL")))
+		return rc;
+	if ((rc = store_exec(st, "PRAGMA synchronous=NORMAL", "synchronous")))
+		return rc;
+	if ((rc = store_migrate(st)) != NUDGE_OK)
+		return rc;
+	for (int i = 0; i < SQ_COUNT; i++) {
+		rc = sqlite3_prepare_v3(st->db, store_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &st->q[i], NULL);
+		if (rc != SQLITE_OK)
+			return store_fail(st, rc, "prepare");
+	}
+	return NUDGE_OK;
+}
+
+static void
+store_free(struct store *st)
+{
+	for (int i = 0; i < SQ_COUNT; i++)
+		sqlite3_finalize(st->q[i]);
+	sqlite3_close(st->db);
+	pthread_mutex_destroy(&st->mu);
+	free(st);
+}
+
+int
+store_open(struct store **out, const char *path, struct nudge_diag *d)
+{
+	struct store *st;
+	int rc;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		nudge_diag_set(d, 0, 0, "out of memory");
+		return NUDGE_ENOMEM;
+	}
+	if (pthread_mutex_init(&st->mu, NULL) != 0) {
+		free(st);
+		nudge_diag_set(d, 0, 0, "cannot create a mutex");
+		return NUDGE_ENOMEM;
+	}
+	st->busy_ms = STORE_BUSY_MS;
+	store_mkdirs(path);
+	if ((rc = store_setup(st, path)) != NUDGE_OK) {
+		nudge_diag_set(d, 0, 0, "%s: %s", path, st->err);
+		store_free(st);
+		return rc;
+	}
+	*out = st;
+	return NUDGE_OK;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st != NULL)
+		store_free(st);
+}
+
+int
+store_set_busy_timeout(struct store *st, int ms)
+{
+	int rc;
+
+	if (ms < 0)
+		return NUDGE_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	st->busy_ms = ms;
+	rc = sqlite3_busy_timeout(st->db, ms);
+	pthread_mutex_unlock(&st->mu);
+	return rc == SQLITE_OK ? NUDGE_OK : NUDGE_ESTORE;
+}
+
+int
+store_schema_version(struct store *st)
+{
+	int v = 0, rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = store_user_version(st, &v);
+	pthread_mutex_unlock(&st->mu);
+	return rc == NUDGE_OK ? v : rc;
+}
+
+const char *
+store_last_error(struct store *st)
+{
+	return st->err;
+}
+
+/* ---- counters -------------------------------------------------------- */
+
+static int
+store_put_counters(struct store *st, const struct agg *a)
+{
+	sqlite3_stmt *q = st->q[SQ_PUT_COUNTER];
+	int rc;
+
+	for (int i = 0; i < AGG_COUNTERS; i++) {
+		const char *name = agg_counter_name(i);
+		if (name == NULL)
+			continue;
+		sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+		/* two's complement keeps values >= 2^63 exact both ways */
+		sqlite3_bind_int64(q, 2, (sqlite3_int64)a->c[i]);
+		if ((rc = store_run(st, q, "save counters")) != NUDGE_OK)
+			return rc;
+	}
+	q = st->q[SQ_PUT_BLOB];
+	sqlite3_bind_text(q, 1, STORE_HLL_BLOB, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(q, 2, a->visitors.reg, HLL_REGISTERS, SQLITE_STATIC);
+	return store_run(st, q, "save visitors sketch");
+}
+
+int
+store_save_counters(struct store *st, const struct agg *a)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	if ((rc = store_begin(st)) == NUDGE_OK) {
+		if ((rc = store_put_counters(st, a)) == NUDGE_OK)
+			rc = store_commit(st);
+		else
+			store_rollback(st);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+static int
+store_get_counters(struct store *st, struct agg *a)
+{
+	sqlite3_stmt *q = st->q[SQ_GET_COUNTERS];
+	int rc;
+
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(q, 0);
+		int i = name ? agg_counter_index(
+		                   name, (size_t)sqlite3_column_bytes(q, 0))
+		             : -1;
+		if (i >= 0 && i < AGG_COUNTERS) /* unknown names: skipped */
+			a->c[i] = (uint64_t)sqlite3_column_int64(q, 1);
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE)
+		return store_fail(st, rc, "load counters");
+	q = st->q[SQ_GET_BLOB];
+	sqlite3_bind_text(q, 1, STORE_HLL_BLOB, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	/* a sketch of another size is from another precision: start over */
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(q, 0) == HLL_REGISTERS)
+		memcpy(
+		    a->visitors.reg, sqlite3_column_blob(q, 0), HLL_REGISTERS);
+	sqlite3_reset(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_fail(st, rc, "load visitors sketch");
+	return NUDGE_OK;
+}
+
+int
+store_load_counters(struct store *st, struct agg *a)
+{
+	struct agg *tmp;
+	int rc;
+
+	if ((tmp = malloc(sizeof(*tmp))) == NULL)
+		return NUDGE_ENOMEM;
+	agg_init(tmp);
+	pthread_mutex_lock(&st->mu);
+	rc = store_get_counters(st, tmp);
+	pthread_mutex_unlock(&st->mu);
+	if (rc == NUDGE_OK)
+		memcpy(a, tmp, sizeof(*a));
+	free(tmp);
+	return rc;
+}
+
+/* ---- sessions -------------------------------------------------------- */
+
+/* Binds a fixed array that should hold a C string, bounded anyway. */
+static void
+store_bind_arr(sqlite3_stmt *q, int col, const char *s, size_t cap)
+{
+	sqlite3_bind_text(q, col, s, (int)strnlen(s, cap), SQLITE_STATIC);
+}
+
+static int
+store_put_session(
+    struct store *st, sqlite3_stmt *q, const struct session_summary *s)
+{
+	store_bind_arr(q, 1, s->visitor, sizeof(s->visitor));
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)s->started_ms);
+	sqlite3_bind_int64(q, 3, (sqlite3_int64)s->last_ms);
+	sqlite3_bind_int64(q, 4, s->pages);
+	sqlite3_bind_int64(q, 5, s->events);
+	sqlite3_bind_int(q, 6, s->step);
+	sqlite3_bind_int(q, 7, s->source);
+	sqlite3_bind_int(q, 8, s->device);
+	store_bind_arr(q, 9, s->country, sizeof(s->country));
+	sqlite3_bind_int64(q, 10, s->cart_items);
+	sqlite3_bind_int64(q, 11, s->cart_cents);
+	sqlite3_bind_int64(q, 12, s->purchases);
+	sqlite3_bind_int64(q, 13, s->revenue_cents);
+	sqlite3_bind_int(q, 14, s->score);
+	store_bind_arr(q, 15, s->last_page, sizeof(s->last_page));
+	store_bind_arr(q, 16, s->utm_campaign, sizeof(s->utm_campaign));
+	return store_run(st, q, "archive sessions");
+}
+
+int
+store_archive_sessions(
+    struct store *st, const struct session_summary *v, size_t n)
+{
+	int rc;
+
+	if (n == 0)
+		return NUDGE_OK;
+	if (v == NULL)
+		return NUDGE_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	if ((rc = store_begin(st)) == NUDGE_OK) {
+		for (size_t i = 0; i < n && rc == NUDGE_OK; i++)
+			rc = store_put_session(
+			    st, st->q[SQ_PUT_SESSION], &v[i]);
+		if (rc == NUDGE_OK)
+			rc = store_commit(st);
+		else
+			store_rollback(st);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int
+store_count_sessions(struct store *st, uint64_t *n)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	q = st->q[SQ_COUNT_SESSIONS];
+	if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		*n = (uint64_t)sqlite3_column_int64(q, 0);
+		rc = NUDGE_OK;
+	} else {
+		rc = store_fail(st, rc, "count sessions");
+	}
+	sqlite3_reset(q);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* Copies column col into a fixed array, truncated and terminated. */
+static void
+store_col_arr(sqlite3_stmt *q, int col, char *dst, size_t cap)
+{
+	const unsigned char *t = sqlite3_column_text(q, col);
+
+	snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+/* The inverse of store_put_session, for a row of SQ_GET_LIVE. */
+static void
+store_get_session(sqlite3_stmt *q, struct session_summary *s)
+{
+	memset(s, 0, sizeof(*s));
+	store_col_arr(q, 0, s->visitor, sizeof(s->visitor));
+	s->started_ms = (uint64_t)sqlite3_column_int64(q, 1);
+	s->last_ms = (uint64_t)sqlite3_column_int64(q, 2);
+	s->pages = (uint32_t)sqlite3_column_int64(q, 3);
+	s->events = (uint32_t)sqlite3_column_int64(q, 4);
+	s->step = (uint8_t)sqlite3_column_int(q, 5);
+	s->source = (uint8_t)sqlite3_column_int(q, 6);
+	s->device = (uint8_t)sqlite3_column_int(q, 7);
+	store_col_arr(q, 8, s->country, sizeof(s->country));
+	s->cart_items = (uint32_t)sqlite3_column_int64(q, 9);
+	s->cart_cents = sqlite3_column_int64(q, 10);
+	s->purchases = (uint32_t)sqlite3_column_int64(q, 11);
+	s->revenue_cents = sqlite3_column_int64(q, 12);
+	s->score = sqlite3_column_int(q, 13);
+	store_col_arr(q, 14, s->last_page, sizeof(s->last_page));
+	store_col_arr(q, 15, s->utm_campaign, sizeof(s->utm_campaign));
+}
+
+int
+store_save_live(struct store *st, const struct session_summary *v, size_t n)
+{
+	int rc;
+
+	if (v == NULL && n > 0)
+		return NUDGE_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	if ((rc = store_begin(st)) == NUDGE_OK) {
+		rc = store_run(st, st->q[SQ_DEL_LIVE], "save live sessions");
+		for (size_t i = 0; i < n && rc == NUDGE_OK; i++)
+			rc = store_put_session(st, st->q[SQ_PUT_LIVE], &v[i]);
+		if (rc == NUDGE_OK)
+			rc = store_commit(st);
+		else
+			store_rollback(st);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* Reads, hands out and deletes the saved live sessions (in a transaction). */
+static int
+store_take_rows(struct store *st,
+    void (*fn)(void *arg, const struct session_summary *s), void *arg)
+{
+	sqlite3_stmt *q = st->q[SQ_GET_LIVE];
+	struct session_summary s;
+	int rc;
+
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		store_get_session(q, &s);
+		fn(arg, &s);
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE)
+		return store_fail(st, rc, "take live sessions");
+	return store_run(st, st->q[SQ_DEL_LIVE], "take live sessions");
+}
+
+int
+store_take_live(struct store *st,
+    void (*fn)(void *arg, const struct session_summary *s), void *arg)
+{
+	int rc;
+
+	if (fn == NULL)
+		return NUDGE_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	if ((rc = store_begin(st)) == NUDGE_OK) {
+		if ((rc = store_take_rows(st, fn, arg)) == NUDGE_OK)
+			rc = store_commit(st);
+		else
+			store_rollback(st);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* ---- metadata and audit ---------------------------------------------- */
+
+int
+store_meta_put(struct store *st, const char *key, const char *value)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (key == NULL || value == NULL)
+		return NUDGE_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	q = st->q[SQ_PUT_META];
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, value, -1, SQLITE_STATIC);
+	rc = store_run(st, q, "put meta");
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int
+store_meta_get(struct store *st, const char *key, char *value, size_t cap)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (key == NULL || value == NULL)
+		return NUDGE_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	q = st->q[SQ_GET_META];
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(q, 0);
+		size_t n = (size_t)sqlite3_column_bytes(q, 0);
+		if (n + 1 > cap) {
+			rc = NUDGE_ETOOBIG;
+		} else {
+			memcpy(value, t ? (const char *)t : "", n);
+			value[n] = '\0';
+			rc = NUDGE_OK;
+		}
+	} else {
+		rc = rc == SQLITE_DONE ? NUDGE_ENOTFOUND
+		                       : store_fail(st, rc, "get meta");
+	}
+	sqlite3_reset(q);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+struct store_audit_row {
+	uint64_t ts_ms;
+	const char *who, *what, *detail;
+	int status;
+};
+
+static int
+store_put_audit(struct store *st, void *arg)
+{
+	const struct store_audit_row *r = arg;
+	sqlite3_stmt *q = st->q[SQ_PUT_AUDIT];
+
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)r->ts_ms);
+	sqlite3_bind_text(q, 2, r->who ? r->who : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, r->what ? r->what : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, r->detail ? r->detail : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 5, r->status);
+	return store_run(st, q, "audit");
+}
+
+int
+store_audit(struct store *st, uint64_t ts_ms, const char *who,
+    const char *what, const char *detail, int status)
+{
+	struct store_audit_row r = {ts_ms, who, what, detail, status};
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = store_acked(st, store_put_audit, &r);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}

@@ -1,0 +1,90 @@
+/*
+ * store.h - the agent's SQLite database: one file, WAL mode, versioned
+ * schema with migrations.
+ *
+ * What lives here: cumulative counters and the distinct-visitor sketch
+ * (flushed about once a second, synchronous=NORMAL: a crash loses at most
+ * the last flush), closed session summaries (appended in batches), key/value
+ * metadata, and the audit trail.  Changes that are acknowledged to a client
+ * (rules, campaigns, credentials: later schema versions) commit with
+ * synchronous=FULL before the acknowledgement.
+ *
+ * Thread-safety: a struct store is shared by the agent's threads; every
+ * function takes the store's mutex, so calls are serialized.  The beacon
+ * and ingest paths never call the store: they hand closed sessions to the
+ * archiver thread.
+ *
+ * Errors: NUDGE_ESTORE with the SQLite message kept for store_last_error();
+ * NUDGE_EBUSY when the database stays locked past the busy timeout (5 s).
+ */
+#ifndef NUDGE_STORE_H
+#define NUDGE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agg.h"
+#include "err.h"
+#include "session.h"
+
+#define STORE_SCHEMA_VERSION 3
+
+struct store;
+
+/*
+ * Opens (creating if needed) the database at path, sets WAL and the busy
+ * timeout, and migrates the schema to STORE_SCHEMA_VERSION in one
+ * transaction per step.  A file with a newer schema than this build knows is
+ * refused (NUDGE_EVERSION); a file that is not a database, NUDGE_ESTORE.
+ * d->msg says what happened.  *out is written only on success.
+ */
+int store_open(struct store **out, const char *path, struct nudge_diag *d);
+void store_close(struct store *st);
+
+/*
+ * Changes how long a call waits for another connection's lock before it
+ * gives up with NUDGE_EBUSY (default 5000 ms; tests lower it).
+ */
+int store_set_busy_timeout(struct store *st, int ms);
+
+/* The schema version of the open database (PRAGMA user_version). */
+int store_schema_version(struct store *st);
+
+/* The last SQLite error message, "" if none.  Borrowed until the next call. */
+const char *store_last_error(struct store *st);
+
+/* Replaces the stored counters, gauges excluded, and the sketch. */
+int store_save_counters(struct store *st, const struct agg *a);
+/* Fills a (zeroed first) with what was saved; an empty store gives zeros. */
+int store_load_counters(struct store *st, struct agg *a);
+
+/* Appends closed sessions, all in one transaction (all or nothing). */
+int store_archive_sessions(struct store *st, const struct session_summary *v,
+    size_t n);
+int store_count_sessions(struct store *st, uint64_t *n);
+
+/*
+ * Live sessions saved by a graceful stop so that the next start continues
+ * them (table live_sessions, schema v3).  store_save_live replaces what was
+ * saved, in one transaction.  store_take_live calls fn for every saved
+ * session, then deletes them all (a session is restored at most once);
+ * fn runs with the store's mutex held and must not call the store.
+ */
+int store_save_live(struct store *st, const struct session_summary *v,
+    size_t n);
+int store_take_live(struct store *st,
+    void (*fn)(void *arg, const struct session_summary *s), void *arg);
+
+/* Metadata: small text values by key. */
+int store_meta_put(struct store *st, const char *key, const char *value);
+/* NUDGE_ENOTFOUND if absent; NUDGE_ETOOBIG if it does not fit cap. */
+int store_meta_get(struct store *st, const char *key, char *value, size_t cap);
+
+/*
+ * Appends an audit row (committed with synchronous=FULL before returning):
+ * who (key id or "local"), what (command), detail (free text), status.
+ */
+int store_audit(struct store *st, uint64_t ts_ms, const char *who,
+    const char *what, const char *detail, int status);
+
+#endif
