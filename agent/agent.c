@@ -1,0 +1,166 @@
+/*
+ * agent.c - assembling and disassembling the agent's shared state.
+ * agent_init/agent_fini run on the main thread with no other thread alive;
+ * agent_total and the health functions may be called from any thread.
+ */
+#include "agent.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "replay.h"
+
+static void
+agent_restore_one(void *arg, const struct session_summary *s)
+{
+	struct agent *a = arg;
+
+	if (sesstab_restore(a->sessions, s, clock_mono_ms()) != 0)
+		log_warn("could not restore the session of %s", s->visitor);
+}
+
+static int
+agent_open_store(struct agent *a, struct nudge_diag *d)
+{
+	int rv = store_open(&a->store, a->cfg->agent.db, d);
+
+	if (rv != 0)
+		return rv;
+	if ((rv = store_load_counters(a->store, &a->base)) != 0) {
+		nudge_diag_set(d, 0, 0, "%s: cannot load counters: %s",
+		    a->cfg->agent.db, store_last_error(a->store));
+		store_close(a->store);
+		a->store = NULL;
+	}
+	return rv;
+}
+
+int
+agent_init(struct agent *a, const struct nudge_config *cfg,
+    struct nudge_diag *d)
+{
+	struct sesstab_config sc = {
+		.shards = cfg->agent.shards,
+		.timeout_ms = cfg->agent.session_timeout_ms,
+		.funnel = &cfg->funnel,
+	};
+	int rv;
+
+	memset(a, 0, sizeof(*a));
+	a->cfg = cfg;
+	a->started_mono = clock_mono_ms();
+	pthread_mutex_init(&a->health_lock, NULL);
+	if (getrandom(&a->boot_id, sizeof(a->boot_id), 0) !=
+	    sizeof(a->boot_id))
+		a->boot_id = clock_wall_ms() ^ ((uint64_t)getpid() << 32);
+	if ((rv = agent_open_store(a, d)) != 0)
+		return rv;
+	if ((rv = sesstab_new(&a->sessions, &sc)) != 0 ||
+	    (rv = replay_new(&a->replay)) != 0) {
+		nudge_diag_set(d, 0, 0, "out of memory");
+		agent_fini(a, false);
+		return rv;
+	}
+	if (store_take_live(a->store, agent_restore_one, a) != 0)
+		log_warn("could not restore live sessions: %s",
+		    store_last_error(a->store));
+	return 0;
+}
+
+/* sesstab_sink collecting every live session at shutdown. */
+struct live_dump {
+	struct session_summary *v;
+	size_t n, cap;
+};
+
+static void
+agent_collect(void *arg, const struct session_summary *v, size_t n)
+{
+	struct live_dump *dump = arg;
+
+	if (dump->n + n > dump->cap) {
+		size_t cap = (dump->cap + n) * 2;
+		void *grown = realloc(dump->v, cap * sizeof(*dump->v));
+		if (grown == NULL)
+			return;
+		dump->v = grown;
+		dump->cap = cap;
+	}
+	memcpy(dump->v + dump->n, v, n * sizeof(*v));
+	dump->n += n;
+}
+
+static void
+agent_save_live(struct agent *a)
+{
+	struct live_dump dump = {0};
+
+	sesstab_expire(a->sessions, UINT64_MAX, agent_collect, &dump);
+	for (size_t i = 0; i < dump.n; i++)
+		dump.v[i].closed = false;
+	if (store_save_live(a->store, dump.v, dump.n) != 0)
+		log_error("could not save %zu live sessions: %s", dump.n,
+		    store_last_error(a->store));
+	else
+		log_info("saved %zu live sessions", dump.n);
+	free(dump.v);
+}
+
+void
+agent_fini(struct agent *a, bool save_live)
+{
+	if (save_live && a->sessions != NULL && a->store != NULL) {
+		struct agg total;
+		agent_total(a, &total);
+		agent_save_live(a);
+		if (store_save_counters(a->store, &total) != 0)
+			log_error("could not save counters: %s",
+			    store_last_error(a->store));
+	}
+	replay_free(a->replay);
+	sesstab_free(a->sessions);
+	if (a->store != NULL)
+		store_close(a->store);
+	pthread_mutex_destroy(&a->health_lock);
+	a->replay = NULL;
+	a->sessions = NULL;
+	a->store = NULL;
+}
+
+void
+agent_total(struct agent *a, struct agg *out)
+{
+	sesstab_sum(a->sessions, out);
+	for (int i = 0; i < AGG_COUNTERS; i++)
+		out->c[i] += a->base.c[i];
+	hll_merge(&out->visitors, &a->base.visitors);
+}
+
+void
+agent_note_error(struct agent *a, const char *fmt, ...)
+{
+	char buf[sizeof(a->last_error)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&a->health_lock);
+	memcpy(a->last_error, buf, sizeof(buf));
+	pthread_mutex_unlock(&a->health_lock);
+	log_error("%s", buf);
+}
+
+void
+agent_last_error(struct agent *a, char *buf, size_t cap)
+{
+	pthread_mutex_lock(&a->health_lock);
+	snprintf(buf, cap, "%s", a->last_error);
+	pthread_mutex_unlock(&a->health_lock);
+}

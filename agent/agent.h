@@ -1,0 +1,55 @@
+/*
+ * agent.h - what every part of nudged shares: the configuration, the
+ * session table, the store, the counters restored at start, and health.
+ *
+ * Created by main() before any thread starts and freed after they all
+ * stopped; between those, cfg, store, sessions, base and boot_id are
+ * read-only pointers/values and the rest is atomic or locked.
+ */
+#ifndef NUDGE_AGENT_H
+#define NUDGE_AGENT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "agg.h"
+#include "conf.h"
+#include "sesstab.h"
+#include "store.h"
+
+struct replay;
+
+struct agent {
+	const struct nudge_config *cfg;
+	struct sesstab *sessions;
+	struct store *store;
+	struct replay *replay;
+	struct agg base;	/* counters as saved by the previous run */
+	uint64_t boot_id;
+	uint64_t started_mono;
+	atomic_uint_fast64_t store_errors;
+	atomic_uint_fast64_t pub_dropped;
+	atomic_uint_fast64_t delta_seq; /* last DELTA seq published */
+	pthread_mutex_t health_lock;
+	char last_error[128];
+};
+
+/*
+ * Opens the store, restores counters and the sessions saved by a graceful
+ * stop, builds the session table.  Returns 0 or an error with d->msg.
+ */
+int agent_init(struct agent *a, const struct nudge_config *cfg,
+    struct nudge_diag *d);
+/* Saves counters and live sessions (graceful stop) and frees everything. */
+void agent_fini(struct agent *a, bool save_live);
+
+/* out = counters saved by the previous run + everything counted since. */
+void agent_total(struct agent *a, struct agg *out);
+
+/* Records a failure for the snapshot's last_error and logs it. */
+void agent_note_error(struct agent *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void agent_last_error(struct agent *a, char *buf, size_t cap);
+
+#endif

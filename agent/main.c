@@ -1,0 +1,298 @@
+/*
+ * main.c - nudged: the per-web-server agent.
+ *
+ * Reads the configuration (defaults < file < environment < flags), builds
+ * the shared state, starts the archiver and publisher threads and the
+ * control, ingest and push sockets, then waits for signals on the main
+ * thread: SIGTERM/SIGINT stop gracefully (sockets closed, a last snapshot
+ * published, counters and live sessions saved), SIGHUP re-reads the
+ * configuration file for what can change live (log level).
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "archive.h"
+#include "command.h"
+#include "ingest.h"
+#include "log.h"
+#include "publish.h"
+#include "rep.h"
+
+#define FLAGS_MAX 64
+
+struct flag_set {
+	const char *key[FLAGS_MAX];
+	const char *value[FLAGS_MAX];
+	int n;
+};
+
+struct options {
+	const char *config;
+	bool check_config;
+	int verbosity;
+	struct flag_set flags;
+};
+
+static const char *const ingest_offers[] = {"ping", "emit", NULL};
+
+static void
+usage(FILE *out)
+{
+	fputs("usage: nudged [options]\n"
+	      "  -c, --config FILE       configuration file (INI)\n"
+	      "      --name NAME         agent name shown in consoles\n"
+	      "      --pub URL           publish aggregates here (PUB)\n"
+	      "      --control URL       control requests (REP)\n"
+	      "      --ingest URL        acknowledged `nudge emit` (REP)\n"
+	      "      --push URL          fire-and-forget events (PULL)\n"
+	      "      --advertise URL     control URL told to consoles\n"
+	      "      --db PATH           SQLite database file\n"
+	      "      --shards N          session table shards (1-256)\n"
+	      "      --session-timeout D inactivity closing a session "
+	      "(30m)\n"
+	      "      --snapshot-ms MS    snapshot period\n"
+	      "      --delta-ms MS       delta period\n"
+	      "      --funnel STEPS      funnel, e.g. 'visit -> event == "
+	      "\"purchase\"'\n"
+	      "      --check-config      validate the configuration, exit\n"
+	      "  -v, --verbose           more log output (repeatable)\n"
+	      "  -q, --quiet             errors only\n"
+	      "  -V, --version           print the version\n"
+	      "  -h, --help              this help\n"
+	      "Environment: NUDGE_AGENT_<KEY> (e.g. NUDGE_AGENT_SHARDS=4).\n"
+	      "Exit status: 0 clean stop, 1 runtime failure, 2 usage,\n"
+	      "78 configuration error.\n",
+	    out);
+}
+
+static const struct option long_opts[] = {
+	{"config", required_argument, NULL, 'c'},
+	{"name", required_argument, NULL, 1},
+	{"pub", required_argument, NULL, 1},
+	{"control", required_argument, NULL, 1},
+	{"ingest", required_argument, NULL, 1},
+	{"push", required_argument, NULL, 1},
+	{"advertise", required_argument, NULL, 1},
+	{"db", required_argument, NULL, 1},
+	{"shards", required_argument, NULL, 1},
+	{"session-timeout", required_argument, NULL, 1},
+	{"snapshot-ms", required_argument, NULL, 1},
+	{"delta-ms", required_argument, NULL, 1},
+	{"funnel", required_argument, NULL, 2},
+	{"check-config", no_argument, NULL, 3},
+	{"verbose", no_argument, NULL, 'v'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"version", no_argument, NULL, 'V'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/* "session-timeout" -> "session_timeout", the INI key. */
+static const char *
+flag_key(const char *name)
+{
+	static char keys[FLAGS_MAX][32];
+	static int next;
+	char *k = keys[next++ % FLAGS_MAX];
+
+	snprintf(k, 32, "%s", name);
+	for (char *p = k; *p; p++)
+		if (*p == '-')
+			*p = '_';
+	return k;
+}
+
+static int
+parse_args(int argc, char **argv, struct options *o)
+{
+	int c, idx;
+
+	memset(o, 0, sizeof(*o));
+	while ((c = getopt_long(argc, argv, "c:vqVh", long_opts, &idx)) != -1) {
+		switch (c) {
+		case 'c': o->config = optarg; break;
+		case 'v': o->verbosity++; break;
+		case 'q': o->verbosity = -1; break;
+		case 'V': printf("nudged %s\n", NUDGE_VERSION); exit(0);
+		case 'h': usage(stdout); exit(0);
+		case 3: o->check_config = true; break;
+		case 1:
+		case 2:
+			if (o->flags.n == FLAGS_MAX)
+				return -1;
+			o->flags.key[o->flags.n] = c == 2 ? "funnel.steps" :
+			    flag_key(long_opts[idx].name);
+			o->flags.value[o->flags.n++] = optarg;
+			break;
+		default: return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "nudged: unexpected argument '%s'\n",
+		    argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+load_config(struct nudge_config *cfg, const struct options *o)
+{
+	struct nudge_diag d = {0};
+	int rv = 0;
+
+	conf_defaults(cfg);
+	if (o->config != NULL && (rv = conf_load(cfg, o->config, &d)) != 0) {
+		if (d.line > 0)
+			fprintf(stderr, "%s:%d: %s\n", o->config, d.line, d.msg);
+		else
+			fprintf(stderr, "%s: %s\n", o->config, d.msg);
+		return rv;
+	}
+	if ((rv = conf_apply_env(cfg, &d)) != 0) {
+		fprintf(stderr, "nudged: environment: %s\n", d.msg);
+		return rv;
+	}
+	for (int i = 0; i < o->flags.n; i++) {
+		const char *k = o->flags.key[i];
+		bool funnel = strcmp(k, "funnel.steps") == 0;
+		rv = conf_set(cfg, funnel ? "funnel" : "agent",
+		    funnel ? "steps" : k, o->flags.value[i], &d);
+		if (rv != 0) {
+			fprintf(stderr, "nudged: --%s: %s\n", k, d.msg);
+			return rv;
+		}
+	}
+	if (o->verbosity < 0)
+		cfg->agent.log_level = LOG_LEVEL_ERROR;
+	else if (o->verbosity > 0)
+		cfg->agent.log_level = o->verbosity > 1 ? LOG_LEVEL_DEBUG :
+		    LOG_LEVEL_INFO + 1;
+	return 0;
+}
+
+struct sockets {
+	struct rep_server *control;
+	struct rep_server *ingest;
+	struct ingest_pull *pull;
+	struct cmd_endpoint control_ep;
+	struct cmd_endpoint ingest_ep;
+};
+
+static int
+sockets_start(struct sockets *s, struct agent *a, struct nudge_diag *d)
+{
+	const struct conf_agent *c = &a->cfg->agent;
+	size_t max = wire_limits_default.max_bytes;
+	int rv;
+
+	s->control_ep = (struct cmd_endpoint){a, "control", NULL};
+	s->ingest_ep = (struct cmd_endpoint){a, "ingest", ingest_offers};
+	rv = rep_start(&s->control, c->control, 2, max, cmd_handle,
+	    &s->control_ep, d);
+	if (rv == 0 && c->ingest[0])
+		rv = rep_start(&s->ingest, c->ingest, 4, max, cmd_handle,
+		    &s->ingest_ep, d);
+	if (rv == 0 && c->push[0])
+		rv = ingest_pull_start(&s->pull, a, c->push, d);
+	return rv;
+}
+
+static void
+sockets_stop(struct sockets *s)
+{
+	ingest_pull_stop(s->pull);
+	rep_stop(s->ingest);
+	rep_stop(s->control);
+}
+
+/* Waits for a stopping signal; SIGHUP re-reads what may change live. */
+static void
+wait_for_stop(const sigset_t *set, const struct options *o)
+{
+	for (;;) {
+		int sig;
+		if (sigwait(set, &sig) != 0)
+			continue;
+		if (sig != SIGHUP) {
+			log_info("stopping on signal %d", sig);
+			return;
+		}
+		struct nudge_config fresh;
+		if (load_config(&fresh, o) == 0) {
+			log_set_level(fresh.agent.log_level);
+			log_info("configuration re-read (log level; other "
+			    "changes take effect at restart)");
+		} else {
+			log_error("configuration not re-read: it has errors");
+		}
+	}
+}
+
+static int
+run(const struct nudge_config *cfg, const struct options *o)
+{
+	struct agent a;
+	struct archiver *ar = NULL;
+	struct publisher *pub = NULL;
+	struct sockets socks = {0};
+	struct nudge_diag d = {0};
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (agent_init(&a, cfg, &d) != 0) {
+		log_error("%s", d.msg);
+		return 1;
+	}
+	if (archive_start(&ar, &a, &d) != 0 ||
+	    publish_start(&pub, &a, &d) != 0 ||
+	    sockets_start(&socks, &a, &d) != 0) {
+		log_error("%s", d.msg);
+		sockets_stop(&socks);
+		publish_stop(pub);
+		archive_stop(ar);
+		agent_fini(&a, true);
+		return 1;
+	}
+	log_info("ready: agent %s, pub %s, control %s, ingest %s, push %s",
+	    cfg->agent.name, cfg->agent.pub, cfg->agent.control,
+	    cfg->agent.ingest, cfg->agent.push);
+	wait_for_stop(&set, o);
+	sockets_stop(&socks);
+	publish_stop(pub);
+	archive_stop(ar);
+	agent_fini(&a, true);
+	log_info("stopped");
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct nudge_config cfg;
+	struct options o;
+
+	log_init("nudged", LOG_LEVEL_INFO);
+	if (parse_args(argc, argv, &o) != 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (load_config(&cfg, &o) != 0)
+		return 78;
+	log_set_level(cfg.agent.log_level);
+	if (o.check_config) {
+		printf("%s: configuration ok\n", o.config ? o.config :
+		    "(defaults)");
+		return 0;
+	}
+	return run(&cfg, &o);
+}

@@ -1,0 +1,285 @@
+/*
+ * publish.c - the publisher thread: aggregates, sessions and events out on
+ * nng PUB.
+ *
+ * Owns the PUB socket, the per-kind sequence numbers and the last totals
+ * deltas are computed against; only the publisher thread touches them.
+ * PUB never blocks: a slow subscriber loses messages (nng drops them), which
+ * it detects by sequence number and repairs from the next snapshot.
+ */
+#include "publish.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/pub.h>
+
+#include "clock.h"
+#include "log.h"
+#include "rep.h"
+
+struct publisher {
+	struct agent *a;
+	nng_socket sock;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool stop;
+	uint64_t seq[WIRE_KIND_MAX + 1];
+	struct agg last;	/* totals of the last delta */
+	msgpack_sbuffer sb;
+	struct session_summary *sessions;
+	struct sesstab_event *recent;
+	struct nudge_event *events;
+};
+
+void
+publish_fill_snapshot(struct agent *a, struct wire_snapshot *s)
+{
+	const struct funnel *f = &a->cfg->funnel;
+
+	memset(s, 0, sizeof(*s));
+	s->boot_id = a->boot_id;
+	s->uptime_ms = clock_mono_ms() - a->started_mono;
+	snprintf(s->version, sizeof(s->version), "%s", NUDGE_VERSION);
+	snprintf(s->control, sizeof(s->control), "%s",
+	    a->cfg->agent.advertise[0] ? a->cfg->agent.advertise :
+	    a->cfg->agent.control);
+	snprintf(s->funnel, sizeof(s->funnel), "%s", f->name);
+	s->n_steps = f->n;
+	for (uint8_t i = 0; i < f->n; i++)
+		snprintf(s->steps[i], sizeof(s->steps[i]), "%s",
+		    f->step[i].label);
+	s->delta_seq = atomic_load(&a->delta_seq);
+	s->store_errors = atomic_load(&a->store_errors);
+	s->pub_dropped = atomic_load(&a->pub_dropped);
+	agent_last_error(a, s->last_error, sizeof(s->last_error));
+	agent_total(a, &s->agg);
+}
+
+static void
+publish_send(struct publisher *p)
+{
+	nng_msg *msg;
+
+	if (nng_msg_alloc(&msg, p->sb.size) != 0) {
+		atomic_fetch_add(&p->a->pub_dropped, 1);
+		return;
+	}
+	memcpy(nng_msg_body(msg), p->sb.data, p->sb.size);
+	if (nng_sendmsg(p->sock, msg, 0) != 0) {
+		nng_msg_free(msg);
+		atomic_fetch_add(&p->a->pub_dropped, 1);
+	}
+}
+
+static void
+publish_header(struct publisher *p, int kind, struct wire_header *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->v = WIRE_VERSION;
+	h->kind = (uint8_t)kind;
+	snprintf(h->agent, sizeof(h->agent), "%s", p->a->cfg->agent.name);
+	h->seq = p->seq[kind]++;
+	h->ts_ms = clock_wall_ms();
+}
+
+/* A delta, and when due a snapshot of the very same totals. */
+static void
+publish_aggregates(struct publisher *p, bool with_snapshot)
+{
+	struct wire_snapshot *s = malloc(sizeof(*s));
+	struct agg *delta = malloc(sizeof(*delta));
+	struct wire_header h;
+
+	if (s == NULL || delta == NULL) {
+		free(s);
+		free(delta);
+		atomic_fetch_add(&p->a->pub_dropped, 1);
+		return;
+	}
+	publish_header(p, WIRE_DELTA, &h);
+	atomic_store(&p->a->delta_seq, h.seq);
+	publish_fill_snapshot(p->a, s);
+	agg_diff(delta, &s->agg, &p->last);
+	p->last = s->agg;
+	if (wire_write_delta(&p->sb, &h, p->a->boot_id, delta) == 0)
+		publish_send(p);
+	if (with_snapshot) {
+		publish_header(p, WIRE_SNAPSHOT, &h);
+		if (wire_write_snapshot(&p->sb, &h, s) == 0)
+			publish_send(p);
+	}
+	free(delta);
+	free(s);
+}
+
+static void
+publish_sessions(struct publisher *p)
+{
+	unsigned cap = p->a->cfg->agent.sample_sessions;
+	struct wire_header h;
+	size_t n;
+
+	if (cap == 0 || (n = sesstab_changed(p->a->sessions, p->sessions,
+	    cap)) == 0)
+		return;
+	publish_header(p, WIRE_SESSION, &h);
+	if (wire_write_sessions(&p->sb, &h, p->sessions, n) == 0)
+		publish_send(p);
+}
+
+static size_t
+events_budget(const struct conf_agent *c)
+{
+	size_t per_tick = (size_t)c->sample_events * c->delta_ms / 1000;
+	return per_tick > 0 ? per_tick : (c->sample_events > 0);
+}
+
+static void
+publish_events(struct publisher *p)
+{
+	size_t cap = events_budget(&p->a->cfg->agent), n;
+	struct wire_header h;
+
+	if (cap == 0)
+		return;
+	if (cap > 1000)
+		cap = 1000;
+	n = sesstab_recent_events(p->a->sessions, p->recent, cap);
+	if (n == 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct nudge_event *ev = &p->events[i];
+		const struct sesstab_event *r = &p->recent[i];
+		event_init(ev);
+		ev->type = r->type;
+		ev->device = r->device;
+		memcpy(ev->country, r->country, sizeof(ev->country));
+		ev->ts_ms = r->ts_ms;
+		ev->visitor = strv_of(r->visitor);
+		ev->page = strv_of(r->page);
+		ev->name = strv_of(r->name);
+		ev->value_cents = r->value_cents;
+	}
+	publish_header(p, WIRE_EVENT, &h);
+	if (wire_write_events(&p->sb, &h, p->events, n) == 0)
+		publish_send(p);
+}
+
+static void *
+publish_thread(void *arg)
+{
+	struct publisher *p = arg;
+	const struct conf_agent *c = &p->a->cfg->agent;
+	uint64_t next_snapshot = clock_mono_ms();
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop) {
+		pthread_mutex_unlock(&p->lock);
+		uint64_t now = clock_mono_ms();
+		bool snap = now >= next_snapshot;
+		if (snap)
+			next_snapshot = now + c->snapshot_ms;
+		publish_aggregates(p, snap);
+		publish_sessions(p);
+		publish_events(p);
+		pthread_mutex_lock(&p->lock);
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		uint64_t ns = (uint64_t)ts.tv_nsec + c->delta_ms * 1000000ull;
+		ts.tv_sec += (time_t)(ns / 1000000000ull);
+		ts.tv_nsec = (long)(ns % 1000000000ull);
+		if (!p->stop)
+			pthread_cond_timedwait(&p->wake, &p->lock, &ts);
+	}
+	pthread_mutex_unlock(&p->lock);
+	publish_aggregates(p, true);
+	return NULL;
+}
+
+static void
+publish_free(struct publisher *p)
+{
+	msgpack_sbuffer_destroy(&p->sb);
+	free(p->sessions);
+	free(p->recent);
+	free(p->events);
+	pthread_cond_destroy(&p->wake);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+static int
+publish_open(struct publisher *p, const char *url, struct nudge_diag *d)
+{
+	int rv = nng_pub0_open(&p->sock);
+
+	if (rv != 0) {
+		nudge_diag_set(d, 0, 0, "pub socket: %s", nng_strerror(rv));
+		return NUDGE_ECONN;
+	}
+	/* deep per-subscriber queues: PUB drops for slow readers otherwise */
+	nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, 1024);
+	nng_socket_set_size(p->sock, NNG_OPT_RECVMAXSZ, 1024);
+	if ((rv = rep_listen(p->sock, url, d)) != 0) {
+		nng_close(p->sock);
+		return rv;
+	}
+	return 0;
+}
+
+int
+publish_start(struct publisher **out, struct agent *a, struct nudge_diag *d)
+{
+	struct publisher *p = calloc(1, sizeof(*p));
+	unsigned ns = a->cfg->agent.sample_sessions;
+	int rv;
+
+	if (p == NULL)
+		return NUDGE_ENOMEM;
+	p->a = a;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	msgpack_sbuffer_init(&p->sb);
+	p->sessions = calloc(ns ? ns : 1, sizeof(*p->sessions));
+	p->recent = calloc(1000, sizeof(*p->recent));
+	p->events = calloc(1000, sizeof(*p->events));
+	if (p->sessions == NULL || p->recent == NULL || p->events == NULL) {
+		publish_free(p);
+		return NUDGE_ENOMEM;
+	}
+	agent_total(a, &p->last);
+	if ((rv = publish_open(p, a->cfg->agent.pub, d)) != 0) {
+		publish_free(p);
+		return rv;
+	}
+	if (pthread_create(&p->thread, NULL, publish_thread, p) != 0) {
+		nng_close(p->sock);
+		publish_free(p);
+		nudge_diag_set(d, 0, 0, "cannot start the publisher thread");
+		return NUDGE_ENOMEM;
+	}
+	*out = p;
+	return 0;
+}
+
+void
+publish_stop(struct publisher *p)
+{
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->thread, NULL);
+	nng_close(p->sock);
+	publish_free(p);
+}

@@ -1,0 +1,823 @@
+/*
+ * sesstab.c - the sharded live session table.
+ *
+ * Owns every live session of the agent.  Each shard is guarded by its own
+ * mutex; any thread may call any function, and no function holds two shard
+ * locks at once, so there is no lock order to get wrong.
+ *
+ * Memory: a session is a fixed-size struct live in chunks of 4096 (indices
+ * stay valid as the shard grows, and no realloc copies sessions); the hash
+ * table holds 32-bit indices with linear probing and backward-shift
+ * deletion (no tombstones).  Page names and campaign names are interned per
+ * shard, so a path entry costs 9 bytes instead of a copy of the URL.
+ */
+#include "sesstab.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#include "intern.h"
+
+#define CHUNK_SHIFT 12
+#define CHUNK_SIZE (1u << CHUNK_SHIFT)
+#define PATH_LEN 16
+#define RECENT_MAX 64
+#define CHANGED_MAX 256
+#define ACTIVE_MS (5u * 60u * 1000u)
+#define NO_INDEX UINT32_MAX
+
+enum live_flag {
+	LIVE_USED = 1,
+	LIVE_CHANGED = 2
+};
+
+struct live {
+	uint64_t hash;
+	uint64_t started_ms;
+	uint64_t last_ms;
+	uint64_t last_mono;
+	uint32_t pages;
+	uint32_t events;
+	uint32_t cart_items;
+	uint32_t purchases;
+	int64_t cart_cents;
+	int64_t revenue_cents;
+	int32_t score;
+	uint32_t last_page;	/* intern id */
+	uint32_t campaign;	/* intern id */
+	uint32_t next_free;
+	uint8_t step;
+	uint8_t source;
+	uint8_t device;
+	uint8_t flags;
+	char country[3];
+	uint8_t path_n;		/* entries used, <= PATH_LEN */
+	uint8_t path_head;	/* next entry to write */
+	char visitor[EVENT_VISITOR_MAX + 1];
+	uint32_t path_page[PATH_LEN];
+	uint32_t path_dt[PATH_LEN]; /* ms after started_ms, saturating */
+	uint8_t path_type[PATH_LEN];
+};
+
+struct shard {
+	pthread_mutex_t lock;
+	struct live **chunks;
+	uint32_t n_chunks;
+	uint32_t used;		/* high-water index */
+	uint32_t free_head;
+	uint32_t live;
+	uint32_t *slots;	/* index + 1; 0 = empty */
+	uint32_t slot_mask;
+	struct intern names;
+	struct agg counts;
+	uint32_t changed[CHANGED_MAX];
+	uint32_t n_changed;
+	struct sesstab_event recent[RECENT_MAX];
+	uint32_t recent_head;
+	uint32_t recent_n;
+} __attribute__((aligned(64)));
+
+struct sesstab {
+	struct sesstab_config cfg;
+	unsigned n;
+	atomic_uint_fast64_t rejected;
+	unsigned changed_cursor;	/* shard to start sampling from */
+	unsigned recent_cursor;
+	struct shard *shards;
+};
+
+static uint64_t
+visitor_hash(struct nudge_strv v)
+{
+	return XXH3_64bits(v.ptr, v.len);
+}
+
+static struct shard *
+shard_of(struct sesstab *t, uint64_t hash)
+{
+	return &t->shards[(hash >> 40) % t->n];
+}
+
+static struct live *
+live_at(struct shard *sh, uint32_t idx)
+{
+	return &sh->chunks[idx >> CHUNK_SHIFT][idx & (CHUNK_SIZE - 1)];
+}
+
+static int
+shard_init(struct shard *sh)
+{
+	memset(sh, 0, sizeof(*sh));
+	pthread_mutex_init(&sh->lock, NULL);
+	sh->free_head = NO_INDEX;
+	sh->slot_mask = 1023;
+	sh->slots = calloc(sh->slot_mask + 1, sizeof(*sh->slots));
+	agg_init(&sh->counts);
+	if (sh->slots == NULL || intern_init(&sh->names) != 0)
+		return NUDGE_ENOMEM;
+	return 0;
+}
+
+static void
+shard_fini(struct shard *sh)
+{
+	for (uint32_t i = 0; i < sh->n_chunks; i++)
+		free(sh->chunks[i]);
+	free(sh->chunks);
+	free(sh->slots);
+	intern_fini(&sh->names);
+	pthread_mutex_destroy(&sh->lock);
+}
+
+int
+sesstab_new(struct sesstab **out, const struct sesstab_config *cfg)
+{
+	struct sesstab *t;
+
+	if (cfg->shards < 1 || cfg->shards > 256 || cfg->funnel == NULL)
+		return NUDGE_EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return NUDGE_ENOMEM;
+	t->cfg = *cfg;
+	t->n = cfg->shards;
+	t->shards = aligned_alloc(64, sizeof(struct shard) * t->n);
+	if (t->shards == NULL) {
+		free(t);
+		return NUDGE_ENOMEM;
+	}
+	for (unsigned i = 0; i < t->n; i++) {
+		if (shard_init(&t->shards[i]) != 0) {
+			for (unsigned j = 0; j <= i; j++)
+				shard_fini(&t->shards[j]);
+			free(t->shards);
+			free(t);
+			return NUDGE_ENOMEM;
+		}
+	}
+	*out = t;
+	return 0;
+}
+
+void
+sesstab_free(struct sesstab *t)
+{
+	if (t == NULL)
+		return;
+	for (unsigned i = 0; i < t->n; i++)
+		shard_fini(&t->shards[i]);
+	free(t->shards);
+	free(t);
+}
+
+/* Finds the slot holding visitor v, or the empty slot where it would go. */
+static uint32_t
+slot_find(struct shard *sh, uint64_t hash, struct nudge_strv v, bool *found)
+{
+	uint32_t pos = (uint32_t)hash & sh->slot_mask;
+
+	for (;;) {
+		uint32_t e = sh->slots[pos];
+		if (e == 0) {
+			*found = false;
+			return pos;
+		}
+		struct live *l = live_at(sh, e - 1);
+		if (l->hash == hash && strncmp(l->visitor, v.ptr, v.len) == 0 &&
+		    l->visitor[v.len] == '\0') {
+			*found = true;
+			return pos;
+		}
+		pos = (pos + 1) & sh->slot_mask;
+	}
+}
+
+static int
+slots_grow(struct shard *sh)
+{
+	uint32_t cap = (sh->slot_mask + 1) * 2;
+	uint32_t *slots = calloc(cap, sizeof(*slots));
+
+	if (slots == NULL)
+		return NUDGE_ENOMEM;
+	for (uint32_t i = 0; i <= sh->slot_mask; i++) {
+		uint32_t e = sh->slots[i];
+		if (e == 0)
+			continue;
+		uint32_t pos = (uint32_t)live_at(sh, e - 1)->hash & (cap - 1);
+		while (slots[pos] != 0)
+			pos = (pos + 1) & (cap - 1);
+		slots[pos] = e;
+	}
+	free(sh->slots);
+	sh->slots = slots;
+	sh->slot_mask = cap - 1;
+	return 0;
+}
+
+/* Removes the entry at pos, shifting later entries of its run back. */
+static void
+slot_delete(struct shard *sh, uint32_t pos)
+{
+	uint32_t mask = sh->slot_mask;
+	uint32_t next = (pos + 1) & mask;
+
+	while (sh->slots[next] != 0) {
+		uint32_t home =
+		    (uint32_t)live_at(sh, sh->slots[next] - 1)->hash & mask;
+		/* next may move to pos if its home is not in (pos, next] */
+		if (((next - home) & mask) >= ((next - pos) & mask)) {
+			sh->slots[pos] = sh->slots[next];
+			pos = next;
+		}
+		next = (next + 1) & mask;
+	}
+	sh->slots[pos] = 0;
+}
+
+static int
+live_alloc(struct shard *sh, uint32_t *idx)
+{
+	if (sh->free_head != NO_INDEX) {
+		*idx = sh->free_head;
+		sh->free_head = live_at(sh, *idx)->next_free;
+		return 0;
+	}
+	if ((sh->used >> CHUNK_SHIFT) == sh->n_chunks) {
+		struct live **chunks = realloc(sh->chunks,
+		    (sh->n_chunks + 1) * sizeof(*chunks));
+		if (chunks == NULL)
+			return NUDGE_ENOMEM;
+		sh->chunks = chunks;
+		chunks[sh->n_chunks] = malloc(CHUNK_SIZE * sizeof(struct live));
+		if (chunks[sh->n_chunks] == NULL)
+			return NUDGE_ENOMEM;
+		sh->n_chunks++;
+	}
+	*idx = sh->used++;
+	return 0;
+}
+
+static void
+live_release(struct shard *sh, uint32_t idx)
+{
+	struct live *l = live_at(sh, idx);
+
+	l->flags = 0;
+	l->next_free = sh->free_head;
+	sh->free_head = idx;
+	sh->live--;
+}
+
+static struct live *
+live_create(struct shard *sh, uint64_t hash, struct nudge_strv v,
+    uint32_t slot)
+{
+	uint32_t idx;
+	struct live *l;
+
+	if ((sh->live + 1) * 10 > (sh->slot_mask + 1) * 7) {
+		bool found;
+		if (slots_grow(sh) != 0)
+			return NULL;
+		slot = slot_find(sh, hash, v, &found);
+	}
+	if (live_alloc(sh, &idx) != 0)
+		return NULL;
+	l = live_at(sh, idx);
+	memset(l, 0, sizeof(*l));
+	l->hash = hash;
+	memcpy(l->visitor, v.ptr, v.len);
+	l->visitor[v.len] = '\0';
+	l->flags = LIVE_USED;
+	sh->slots[slot] = idx + 1;
+	sh->live++;
+	return l;
+}
+
+static void
+live_to_summary(struct shard *sh, const struct live *l,
+    struct session_summary *s)
+{
+	memset(s, 0, sizeof(*s));
+	memcpy(s->visitor, l->visitor, sizeof(s->visitor));
+	s->started_ms = l->started_ms;
+	s->last_ms = l->last_ms;
+	s->pages = l->pages;
+	s->events = l->events;
+	s->step = l->step;
+	s->source = l->source;
+	s->device = l->device;
+	memcpy(s->country, l->country, sizeof(s->country));
+	s->cart_items = l->cart_items;
+	s->cart_cents = l->cart_cents;
+	s->purchases = l->purchases;
+	s->revenue_cents = l->revenue_cents;
+	s->score = l->score;
+	snprintf(s->last_page, sizeof(s->last_page), "%s",
+	    intern_str(&sh->names, l->last_page));
+	snprintf(s->utm_campaign, sizeof(s->utm_campaign), "%s",
+	    intern_str(&sh->names, l->campaign));
+}
+
+/* First event of a session: where it came from, who it is. */
+static void
+live_start(struct shard *sh, struct live *l, const struct nudge_event *ev,
+    uint64_t wall)
+{
+	l->started_ms = wall;
+	l->source = (uint8_t)event_classify_source(ev);
+	l->device = ev->device;
+	memcpy(l->country, ev->country, sizeof(l->country));
+	if (ev->utm_campaign.len > 0)
+		l->campaign = intern_id(&sh->names, ev->utm_campaign);
+	sh->counts.c[AGG_SESSIONS_STARTED]++;
+	hll_add_hash(&sh->counts.visitors, l->hash);
+}
+
+static void
+live_path_push(struct shard *sh, struct live *l, const struct nudge_event *ev,
+    uint64_t wall)
+{
+	uint64_t dt = wall > l->started_ms ? wall - l->started_ms : 0;
+	uint8_t h = l->path_head;
+
+	if (ev->type != EVENT_PAGEVIEW && ev->type != EVENT_ADD_TO_CART &&
+	    ev->type != EVENT_CHECKOUT && ev->type != EVENT_PURCHASE &&
+	    ev->type != EVENT_EXIT_INTENT && ev->type != EVENT_LOGIN &&
+	    ev->type != EVENT_EMAIL && ev->type != EVENT_REFUND)
+		return;
+	l->path_page[h] = ev->page.len ? intern_id(&sh->names, ev->page) : 0;
+	l->path_dt[h] = dt > UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
+	l->path_type[h] = ev->type;
+	l->path_head = (uint8_t)((h + 1) % PATH_LEN);
+	if (l->path_n < PATH_LEN)
+		l->path_n++;
+}
+
+static void
+live_count_money(struct shard *sh, struct live *l,
+    const struct nudge_event *ev)
+{
+	int64_t qty = ev->quantity ? ev->quantity : 1;
+
+	switch (ev->type) {
+	case EVENT_ADD_TO_CART:
+		l->cart_items += (uint32_t)qty;
+		l->cart_cents += ev->value_cents * qty;
+		break;
+	case EVENT_REMOVE_FROM_CART:
+		l->cart_items = l->cart_items > qty ? l->cart_items - qty : 0;
+		l->cart_cents -= ev->value_cents * qty;
+		if (l->cart_cents < 0 || l->cart_items == 0)
+			l->cart_cents = 0;
+		break;
+	case EVENT_PURCHASE:
+		l->purchases++;
+		l->revenue_cents += ev->value_cents;
+		l->cart_items = 0;
+		l->cart_cents = 0;
+		sh->counts.c[AGG_PURCHASES]++;
+		sh->counts.c[AGG_REVENUE_CENTS] += (uint64_t)ev->value_cents;
+		break;
+	case EVENT_REFUND:
+		sh->counts.c[AGG_REFUNDS]++;
+		sh->counts.c[AGG_REFUNDED_CENTS] += (uint64_t)ev->value_cents;
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+live_advance_funnel(struct sesstab *t, struct shard *sh, struct live *l,
+    const struct nudge_event *ev)
+{
+	uint8_t now = funnel_advance(t->cfg.funnel, l->step, ev);
+
+	for (uint8_t k = l->step; k < now; k++) {
+		sh->counts.c[AGG_FUNNEL(k)]++;
+		sh->counts.c[AGG_FUNNEL_SOURCE(k, l->source)]++;
+		sh->counts.c[AGG_FUNNEL_DEVICE(k, l->device)]++;
+	}
+	l->step = now;
+}
+
+static void
+shard_note_changed(struct shard *sh, struct live *l, uint32_t slot)
+{
+	if (l->flags & LIVE_CHANGED || sh->n_changed == CHANGED_MAX)
+		return;
+	l->flags |= LIVE_CHANGED;
+	sh->changed[sh->n_changed++] = sh->slots[slot] - 1;
+}
+
+static void
+shard_note_event(struct shard *sh, const struct nudge_event *ev,
+    uint64_t wall)
+{
+	struct sesstab_event *e = &sh->recent[sh->recent_head];
+
+	e->ts_ms = wall;
+	e->type = ev->type;
+	e->device = ev->device;
+	memcpy(e->country, ev->country, sizeof(e->country));
+	strv_copy(e->visitor, sizeof(e->visitor), ev->visitor);
+	strv_copy(e->page, sizeof(e->page), ev->page);
+	strv_copy(e->name, sizeof(e->name), ev->name);
+	e->value_cents = ev->value_cents;
+	sh->recent_head = (sh->recent_head + 1) % RECENT_MAX;
+	if (sh->recent_n < RECENT_MAX)
+		sh->recent_n++;
+}
+
+int
+sesstab_apply(struct sesstab *t, const struct nudge_event *ev,
+    uint64_t now_ms, uint64_t now_wall_ms)
+{
+	uint64_t hash = visitor_hash(ev->visitor);
+	uint64_t wall = ev->ts_ms ? ev->ts_ms : now_wall_ms;
+	struct shard *sh = shard_of(t, hash);
+	struct live *l;
+	uint32_t slot;
+	bool found;
+
+	pthread_mutex_lock(&sh->lock);
+	sh->counts.c[AGG_EVENTS]++;
+	sh->counts.c[AGG_TYPE(ev->type)]++;
+	if (ev->device == DEVICE_BOT) {
+		sh->counts.c[AGG_BOTS]++;
+		pthread_mutex_unlock(&sh->lock);
+		return 0;
+	}
+	slot = slot_find(sh, hash, ev->visitor, &found);
+	if (found) {
+		l = live_at(sh, sh->slots[slot] - 1);
+	} else {
+		l = live_create(sh, hash, ev->visitor, slot);
+		if (l == NULL) {
+			sh->counts.c[AGG_EVENTS]--;
+			sh->counts.c[AGG_TYPE(ev->type)]--;
+			sh->counts.c[AGG_REJECTED]++;
+			pthread_mutex_unlock(&sh->lock);
+			return NUDGE_ENOMEM;
+		}
+		slot = slot_find(sh, hash, ev->visitor, &found);
+		live_start(sh, l, ev, wall);
+	}
+	l->events++;
+	l->last_mono = now_ms;
+	if (wall > l->last_ms)
+		l->last_ms = wall;
+	if (ev->type == EVENT_PAGEVIEW) {
+		l->pages++;
+		l->last_page = intern_id(&sh->names, ev->page);
+	}
+	if (l->country[0] == '\0' && ev->country[0] != '\0')
+		memcpy(l->country, ev->country, sizeof(l->country));
+	live_count_money(sh, l, ev);
+	live_advance_funnel(t, sh, l, ev);
+	live_path_push(sh, l, ev, wall);
+	shard_note_changed(sh, l, slot);
+	shard_note_event(sh, ev, wall);
+	pthread_mutex_unlock(&sh->lock);
+	return 0;
+}
+
+void
+sesstab_count_rejected(struct sesstab *t, uint64_t n)
+{
+	atomic_fetch_add(&t->rejected, n);
+}
+
+void
+sesstab_sum(struct sesstab *t, struct agg *out)
+{
+	agg_init(out);
+	for (unsigned i = 0; i < t->n; i++) {
+		struct shard *sh = &t->shards[i];
+		pthread_mutex_lock(&sh->lock);
+		agg_add(out, &sh->counts);
+		pthread_mutex_unlock(&sh->lock);
+	}
+	out->c[AGG_REJECTED] += atomic_load(&t->rejected);
+}
+
+/* Sweeps one shard; returns sessions closed.  Called with the lock held. */
+static size_t
+shard_expire(struct shard *sh, uint64_t now_ms, uint32_t timeout,
+    struct session_summary *batch, size_t cap, size_t *n, uint32_t *from)
+{
+	size_t closed = 0;
+	uint64_t active = 0, carts = 0;
+
+	for (uint32_t i = *from; i < sh->used; i++) {
+		struct live *l = live_at(sh, i);
+		if (!(l->flags & LIVE_USED))
+			continue;
+		if (now_ms == UINT64_MAX || now_ms - l->last_mono >= timeout) {
+			if (*n == cap) {
+				*from = i;
+				return closed;
+			}
+			bool found;
+			struct nudge_strv v = strv_of(l->visitor);
+			uint32_t slot = slot_find(sh, l->hash, v, &found);
+			live_to_summary(sh, l, &batch[*n]);
+			batch[(*n)++].closed = true;
+			slot_delete(sh, slot);
+			live_release(sh, i);
+			sh->counts.c[AGG_SESSIONS_CLOSED]++;
+			closed++;
+			continue;
+		}
+		if (now_ms - l->last_mono < ACTIVE_MS)
+			active++;
+		if (l->cart_items > 0)
+			carts++;
+	}
+	*from = sh->used;
+	sh->counts.g[AGG_SESSIONS_LIVE] = sh->live;
+	sh->counts.g[AGG_VISITORS_ACTIVE] = active;
+	sh->counts.g[AGG_CARTS_OPEN] = carts;
+	return closed;
+}
+
+size_t
+sesstab_expire(struct sesstab *t, uint64_t now_ms, sesstab_sink sink,
+    void *arg)
+{
+	enum { BATCH = 256 };
+	struct session_summary *batch = malloc(BATCH * sizeof(*batch));
+	size_t closed = 0;
+
+	if (batch == NULL)
+		return 0;
+	for (unsigned i = 0; i < t->n; i++) {
+		struct shard *sh = &t->shards[i];
+		uint32_t from = 0;
+		for (;;) {
+			size_t n = 0;
+			pthread_mutex_lock(&sh->lock);
+			closed += shard_expire(sh, now_ms, t->cfg.timeout_ms,
+			    batch, BATCH, &n, &from);
+			bool done = from >= sh->used;
+			pthread_mutex_unlock(&sh->lock);
+			if (n > 0 && sink != NULL)
+				sink(arg, batch, n);
+			if (done)
+				break;
+		}
+	}
+	free(batch);
+	return closed;
+}
+
+int
+sesstab_restore(struct sesstab *t, const struct session_summary *s,
+    uint64_t now_ms)
+{
+	struct nudge_strv v = strv_of(s->visitor);
+	uint64_t hash = visitor_hash(v);
+	struct shard *sh = shard_of(t, hash);
+	struct live *l;
+	bool found;
+	int rv = 0;
+
+	pthread_mutex_lock(&sh->lock);
+	uint32_t slot = slot_find(sh, hash, v, &found);
+	if (found) {
+		rv = NUDGE_EEXIST;
+	} else if ((l = live_create(sh, hash, v, slot)) == NULL) {
+		rv = NUDGE_ENOMEM;
+	} else {
+		l->started_ms = s->started_ms;
+		l->last_ms = s->last_ms;
+		l->last_mono = now_ms;
+		l->pages = s->pages;
+		l->events = s->events;
+		l->step = s->step;
+		l->source = s->source;
+		l->device = s->device;
+		memcpy(l->country, s->country, sizeof(l->country));
+		l->cart_items = s->cart_items;
+		l->cart_cents = s->cart_cents;
+		l->purchases = s->purchases;
+		l->revenue_cents = s->revenue_cents;
+		l->score = s->score;
+		l->last_page = intern_id(&sh->names, strv_of(s->last_page));
+		l->campaign = intern_id(&sh->names, strv_of(s->utm_campaign));
+	}
+	pthread_mutex_unlock(&sh->lock);
+	return rv;
+}
+
+size_t
+sesstab_changed(struct sesstab *t, struct session_summary *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (unsigned k = 0; k < t->n && n < cap; k++) {
+		unsigned i = (t->changed_cursor + k) % t->n;
+		struct shard *sh = &t->shards[i];
+		pthread_mutex_lock(&sh->lock);
+		while (sh->n_changed > 0 && n < cap) {
+			uint32_t idx = sh->changed[--sh->n_changed];
+			struct live *l = live_at(sh, idx);
+			if (!(l->flags & LIVE_USED) || !(l->flags & LIVE_CHANGED))
+				continue;
+			l->flags &= (uint8_t)~LIVE_CHANGED;
+			live_to_summary(sh, l, &out[n++]);
+		}
+		pthread_mutex_unlock(&sh->lock);
+	}
+	t->changed_cursor = (t->changed_cursor + 1) % t->n;
+	return n;
+}
+
+size_t
+sesstab_recent_events(struct sesstab *t, struct sesstab_event *out,
+    size_t cap)
+{
+	size_t n = 0;
+
+	for (unsigned k = 0; k < t->n && n < cap; k++) {
+		unsigned i = (t->recent_cursor + k) % t->n;
+		struct shard *sh = &t->shards[i];
+		pthread_mutex_lock(&sh->lock);
+		while (sh->recent_n > 0 && n < cap) {
+			uint32_t at = (sh->recent_head + RECENT_MAX -
+			    sh->recent_n) % RECENT_MAX;
+			out[n++] = sh->recent[at];
+			sh->recent_n--;
+		}
+		pthread_mutex_unlock(&sh->lock);
+	}
+	t->recent_cursor = (t->recent_cursor + 1) % t->n;
+	return n;
+}
+
+static bool
+live_matches(struct shard *sh, const struct live *l, const char *q)
+{
+	if (q == NULL || q[0] == '\0')
+		return true;
+	return strstr(l->visitor, q) != NULL ||
+	    strstr(l->country, q) != NULL ||
+	    strstr(intern_str(&sh->names, l->last_page), q) != NULL ||
+	    strstr(intern_str(&sh->names, l->campaign), q) != NULL ||
+	    strstr(event_source_name(l->source), q) != NULL ||
+	    strstr(event_device_name(l->device), q) != NULL;
+}
+
+/*
+ * Keeps the best k summaries seen so far in top[0..*n), sorted.  Insertion
+ * is a binary search and a memmove: k is bounded by the page size limits.
+ */
+static void
+top_insert(struct session_summary *top, size_t k, size_t *n,
+    const struct session_summary *s, int sort)
+{
+	size_t lo = 0, hi = *n;
+
+	if (*n == k && session_compare(s, &top[k - 1], sort) >= 0)
+		return;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (session_compare(s, &top[mid], sort) < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	size_t keep = (*n == k ? k - 1 : *n) - lo;
+	memmove(&top[lo + 1], &top[lo], keep * sizeof(*top));
+	top[lo] = *s;
+	if (*n < k)
+		(*n)++;
+}
+
+int
+sesstab_query(struct sesstab *t, int sort, const char *q, size_t off,
+    size_t lim, struct session_summary *out, size_t *n, size_t *total)
+{
+	size_t k = off + lim, have = 0, matching = 0;
+	struct session_summary *top, cur;
+
+	if (sort < 0 || sort >= SESSION_SORT_COUNT || k > 20000)
+		return NUDGE_EINVAL;
+	if (k == 0) {
+		*n = 0;
+		*total = 0;
+		return 0;
+	}
+	top = malloc(k * sizeof(*top));
+	if (top == NULL)
+		return NUDGE_ENOMEM;
+	for (unsigned i = 0; i < t->n; i++) {
+		struct shard *sh = &t->shards[i];
+		pthread_mutex_lock(&sh->lock);
+		for (uint32_t j = 0; j < sh->used; j++) {
+			struct live *l = live_at(sh, j);
+			if (!(l->flags & LIVE_USED) || !live_matches(sh, l, q))
+				continue;
+			matching++;
+			live_to_summary(sh, l, &cur);
+			top_insert(top, k, &have, &cur, sort);
+		}
+		pthread_mutex_unlock(&sh->lock);
+	}
+	*n = have > off ? have - off : 0;
+	if (*n > 0)
+		memcpy(out, top + off, *n * sizeof(*out));
+	*total = matching;
+	free(top);
+	return 0;
+}
+
+int
+sesstab_visitor(struct sesstab *t, struct nudge_strv visitor,
+    struct session_summary *s, struct session_step *path, size_t cap,
+    size_t *n)
+{
+	uint64_t hash = visitor_hash(visitor);
+	struct shard *sh = shard_of(t, hash);
+	bool found;
+	size_t got = 0;
+
+	if (visitor.len == 0 || visitor.len > EVENT_VISITOR_MAX)
+		return NUDGE_EINVAL;
+	pthread_mutex_lock(&sh->lock);
+	uint32_t slot = slot_find(sh, hash, visitor, &found);
+	if (!found) {
+		pthread_mutex_unlock(&sh->lock);
+		return NUDGE_ENOTFOUND;
+	}
+	struct live *l = live_at(sh, sh->slots[slot] - 1);
+	live_to_summary(sh, l, s);
+	uint32_t first = (l->path_head + PATH_LEN - l->path_n) % PATH_LEN;
+	for (uint32_t i = 0; i < l->path_n && got < cap; i++) {
+		uint32_t at = (first + i) % PATH_LEN;
+		struct session_step *st = &path[got++];
+		st->ts_ms = l->started_ms + l->path_dt[at];
+		st->type = l->path_type[at];
+		snprintf(st->page, sizeof(st->page), "%s",
+		    intern_str(&sh->names, l->path_page[at]));
+	}
+	pthread_mutex_unlock(&sh->lock);
+	*n = got;
+	return 0;
+}
+
+int
+sesstab_forget(struct sesstab *t, struct nudge_strv visitor)
+{
+	uint64_t hash = visitor_hash(visitor);
+	struct shard *sh = shard_of(t, hash);
+	bool found;
+
+	if (visitor.len == 0 || visitor.len > EVENT_VISITOR_MAX)
+		return NUDGE_EINVAL;
+	pthread_mutex_lock(&sh->lock);
+	uint32_t slot = slot_find(sh, hash, visitor, &found);
+	if (found) {
+		uint32_t idx = sh->slots[slot] - 1;
+		slot_delete(sh, slot);
+		live_release(sh, idx);
+		for (uint32_t i = 0; i < RECENT_MAX; i++)
+			if (strv_eq(visitor, sh->recent[i].visitor))
+				memset(&sh->recent[i], 0,
+				    sizeof(sh->recent[i]));
+	}
+	pthread_mutex_unlock(&sh->lock);
+	return found ? 0 : NUDGE_ENOTFOUND;
+}
+
+void
+sesstab_memory(struct sesstab *t, size_t *sessions, size_t *bytes)
+{
+	size_t live = 0, total = sizeof(*t) + t->n * sizeof(struct shard);
+
+	for (unsigned i = 0; i < t->n; i++) {
+		struct shard *sh = &t->shards[i];
+		pthread_mutex_lock(&sh->lock);
+		live += sh->live;
+		total += (size_t)sh->n_chunks * CHUNK_SIZE * sizeof(struct live);
+		total += (size_t)sh->n_chunks * sizeof(struct live *);
+		total += (size_t)(sh->slot_mask + 1) * sizeof(uint32_t);
+		total += intern_bytes(&sh->names);
+		pthread_mutex_unlock(&sh->lock);
+	}
+	*sessions = live;
+	*bytes = total;
+}
+
+size_t
+sesstab_struct_size(void)
+{
+	return sizeof(struct live);
+}

@@ -1,0 +1,318 @@
+/*
+ * test_sesstab.c - the live session table: sessionization, funnel steps,
+ * counters, expiry, queries, paths, forget, restore, memory per session.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "funnel.h"
+#include "sesstab.h"
+
+struct fixture {
+	struct funnel funnel;
+	struct sesstab *t;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct sesstab_config c = {.shards = 4, .timeout_ms = 30 * 60 * 1000};
+
+	funnel_default(&f->funnel);
+	c.funnel = &f->funnel;
+	assert_int_equal(sesstab_new(&f->t, &c), 0);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	sesstab_free(f->t);
+	free(f);
+	return 0;
+}
+
+static void
+apply(struct sesstab *t, const char *vid, int type, const char *page,
+    int64_t cents, uint64_t now)
+{
+	struct nudge_event ev;
+
+	event_init(&ev);
+	ev.type = (uint8_t)type;
+	ev.visitor = strv_of(vid);
+	ev.page = strv_of(page);
+	ev.value_cents = cents;
+	ev.ts_ms = 1700000000000ull + now;
+	assert_int_equal(sesstab_apply(t, &ev, now, 0), 0);
+}
+
+static void
+funnel_counts(struct sesstab *t, uint64_t out[5])
+{
+	struct agg a;
+
+	sesstab_sum(t, &a);
+	for (int i = 0; i < 5; i++)
+		out[i] = a.c[AGG_FUNNEL(i)];
+}
+
+static void
+test_funnel_steps_in_order(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t n[5];
+
+	/* a: full funnel; b: purchase without cart (stops at product) */
+	apply(f->t, "a", EVENT_PAGEVIEW, "/", 0, 1);
+	apply(f->t, "a", EVENT_PAGEVIEW, "/product/1", 0, 2);
+	apply(f->t, "a", EVENT_ADD_TO_CART, "/product/1", 1000, 3);
+	apply(f->t, "a", EVENT_PAGEVIEW, "/checkout", 0, 4);
+	apply(f->t, "a", EVENT_PURCHASE, "/checkout", 1000, 5);
+	apply(f->t, "b", EVENT_PAGEVIEW, "/product/2", 0, 6);
+	apply(f->t, "b", EVENT_PURCHASE, "/", 500, 7);
+	apply(f->t, "b", EVENT_PAGEVIEW, "/checkout", 0, 8);
+	funnel_counts(f->t, n);
+	assert_int_equal(n[0], 2);
+	assert_int_equal(n[1], 2);
+	assert_int_equal(n[2], 1);
+	assert_int_equal(n[3], 1);
+	assert_int_equal(n[4], 1);
+}
+
+static void
+test_counters_and_money(void **state)
+{
+	struct fixture *f = *state;
+	struct agg a;
+
+	apply(f->t, "m", EVENT_ADD_TO_CART, "/p", 1250, 1);
+	apply(f->t, "m", EVENT_PURCHASE, "/c", 5990, 2);
+	apply(f->t, "n", EVENT_PAGEVIEW, "/", 0, 3);
+	sesstab_count_rejected(f->t, 3);
+	sesstab_sum(f->t, &a);
+	assert_int_equal(a.c[AGG_EVENTS], 3);
+	assert_int_equal(a.c[AGG_REJECTED], 3);
+	assert_int_equal(a.c[AGG_SESSIONS_STARTED], 2);
+	assert_int_equal(a.c[AGG_PURCHASES], 1);
+	assert_int_equal(a.c[AGG_REVENUE_CENTS], 5990);
+	assert_int_equal(a.c[AGG_TYPE(EVENT_PAGEVIEW)], 1);
+	assert_true(hll_count(&a.visitors) == 2);
+}
+
+static void
+test_bots_make_no_session(void **state)
+{
+	struct fixture *f = *state;
+	struct nudge_event ev;
+	struct agg a;
+
+	event_init(&ev);
+	ev.visitor = strv_of("crawler");
+	ev.device = DEVICE_BOT;
+	assert_int_equal(sesstab_apply(f->t, &ev, 1, 0), 0);
+	sesstab_sum(f->t, &a);
+	assert_int_equal(a.c[AGG_BOTS], 1);
+	assert_int_equal(a.c[AGG_SESSIONS_STARTED], 0);
+	assert_int_equal(a.c[AGG_FUNNEL(0)], 0);
+}
+
+struct closed {
+	size_t n;
+	char last[EVENT_VISITOR_MAX + 1];
+};
+
+static void
+collect(void *arg, const struct session_summary *v, size_t n)
+{
+	struct closed *c = arg;
+
+	for (size_t i = 0; i < n; i++) {
+		assert_true(v[i].closed);
+		snprintf(c->last, sizeof(c->last), "%s", v[i].visitor);
+	}
+	c->n += n;
+}
+
+static void
+test_inactivity_closes(void **state)
+{
+	struct fixture *f = *state;
+	struct closed c = {0};
+	struct agg a;
+	uint64_t n[5];
+	const uint64_t min = 60 * 1000;
+
+	apply(f->t, "old", EVENT_PAGEVIEW, "/", 0, 0);
+	apply(f->t, "new", EVENT_PAGEVIEW, "/", 0, 20 * min);
+	assert_int_equal(sesstab_expire(f->t, 30 * min, collect, &c), 1);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.last, "old");
+	sesstab_sum(f->t, &a);
+	assert_int_equal(a.g[AGG_SESSIONS_LIVE], 1);
+	assert_int_equal(a.c[AGG_SESSIONS_CLOSED], 1);
+	/* the old visitor coming back starts a new session and visit */
+	apply(f->t, "old", EVENT_PAGEVIEW, "/", 0, 31 * min);
+	funnel_counts(f->t, n);
+	assert_int_equal(n[0], 3);
+	/* an event just before the timeout keeps a session alive */
+	assert_int_equal(sesstab_expire(f->t, 50 * min - 1, collect, &c), 0);
+	assert_int_equal(sesstab_expire(f->t, UINT64_MAX, collect, &c), 2);
+	sesstab_sum(f->t, &a);
+	assert_int_equal(a.g[AGG_SESSIONS_LIVE], 0);
+}
+
+static void
+test_query_sorts_filters_pages(void **state)
+{
+	struct fixture *f = *state;
+	struct session_summary out[10];
+	size_t n, total;
+	char vid[16];
+
+	for (int i = 0; i < 30; i++) {
+		snprintf(vid, sizeof(vid), "q%02d", i);
+		for (int p = 0; p <= i % 7; p++)
+			apply(f->t, vid, EVENT_PAGEVIEW, i % 2 ? "/odd" : "/even",
+			    0, (uint64_t)i * 10 + p);
+	}
+	assert_int_equal(sesstab_query(f->t, SESSION_SORT_RECENT, NULL, 0, 5,
+	    out, &n, &total), 0);
+	assert_int_equal(n, 5);
+	assert_int_equal(total, 30);
+	assert_string_equal(out[0].visitor, "q29");
+	assert_string_equal(out[1].visitor, "q28");
+	assert_int_equal(sesstab_query(f->t, SESSION_SORT_PAGES, NULL, 0, 3,
+	    out, &n, &total), 0);
+	assert_int_equal(out[0].pages, 7);
+	assert_int_equal(sesstab_query(f->t, SESSION_SORT_RECENT, "/odd", 2, 10,
+	    out, &n, &total), 0);
+	assert_int_equal(total, 15);
+	assert_int_equal(n, 10);
+	assert_string_equal(out[0].visitor, "q25");
+	assert_string_equal(out[0].last_page, "/odd");
+	assert_int_equal(sesstab_query(f->t, 99, NULL, 0, 3, out, &n, &total),
+	    NUDGE_EINVAL);
+}
+
+static void
+test_visitor_path_and_forget(void **state)
+{
+	struct fixture *f = *state;
+	struct session_summary s;
+	struct session_step path[SESSION_PATH_MAX];
+	size_t n;
+
+	for (int i = 0; i < 20; i++) {
+		char page[32];
+		snprintf(page, sizeof(page), "/page/%d", i);
+		apply(f->t, "walker", EVENT_PAGEVIEW, page, 0, (uint64_t)i);
+	}
+	apply(f->t, "walker", EVENT_CLICK, "/page/19", 0, 30);
+	assert_int_equal(sesstab_visitor(f->t, strv_of("walker"), &s, path,
+	    SESSION_PATH_MAX, &n), 0);
+	assert_int_equal(s.pages, 20);
+	assert_int_equal(s.events, 21);
+	assert_int_equal(n, 16); /* clicks are not path steps; 16 kept */
+	assert_string_equal(path[0].page, "/page/4");
+	assert_string_equal(path[15].page, "/page/19");
+	assert_true(path[15].ts_ms > path[0].ts_ms);
+	assert_int_equal(sesstab_forget(f->t, strv_of("walker")), 0);
+	assert_int_equal(sesstab_visitor(f->t, strv_of("walker"), &s, path,
+	    SESSION_PATH_MAX, &n), NUDGE_ENOTFOUND);
+	assert_int_equal(sesstab_forget(f->t, strv_of("walker")),
+	    NUDGE_ENOTFOUND);
+}
+
+static void
+test_restore_continues_funnel(void **state)
+{
+	struct fixture *f = *state;
+	struct session_summary s = {0};
+	uint64_t n[5];
+
+	snprintf(s.visitor, sizeof(s.visitor), "back");
+	s.step = 3; /* visit, product, cart reached */
+	s.pages = 3;
+	assert_int_equal(sesstab_restore(f->t, &s, 0), 0);
+	assert_int_equal(sesstab_restore(f->t, &s, 0), NUDGE_EEXIST);
+	apply(f->t, "back", EVENT_PAGEVIEW, "/checkout", 0, 1);
+	funnel_counts(f->t, n);
+	/* restored sessions do not count again; only the new step does */
+	assert_int_equal(n[0], 0);
+	assert_int_equal(n[2], 0);
+	assert_int_equal(n[3], 1);
+}
+
+static void
+test_changed_sample_once(void **state)
+{
+	struct fixture *f = *state;
+	struct session_summary out[8];
+
+	apply(f->t, "c1", EVENT_PAGEVIEW, "/", 0, 1);
+	apply(f->t, "c1", EVENT_PAGEVIEW, "/x", 0, 2);
+	apply(f->t, "c2", EVENT_PAGEVIEW, "/", 0, 3);
+	assert_int_equal(sesstab_changed(f->t, out, 8), 2);
+	assert_int_equal(sesstab_changed(f->t, out, 8), 0);
+	apply(f->t, "c1", EVENT_PAGEVIEW, "/y", 0, 4);
+	assert_int_equal(sesstab_changed(f->t, out, 8), 1);
+	assert_string_equal(out[0].last_page, "/y");
+}
+
+static void
+test_many_sessions_memory(void **state)
+{
+	struct fixture *f = *state;
+	size_t sessions, bytes;
+	char vid[24];
+
+	for (int i = 0; i < 100000; i++) {
+		snprintf(vid, sizeof(vid), "v%016x", (unsigned)i * 2654435761u);
+		apply(f->t, vid, EVENT_PAGEVIEW, "/product/1", 0, 1);
+	}
+	sesstab_memory(f->t, &sessions, &bytes);
+	assert_int_equal(sessions, 100000);
+	/* the budget is 512 bytes per live session */
+	assert_true(bytes / sessions <= 512);
+	struct closed c = {0};
+	assert_int_equal(sesstab_expire(f->t, UINT64_MAX, collect, &c), 100000);
+	assert_int_equal(c.n, 100000);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_funnel_steps_in_order,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_counters_and_money, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bots_make_no_session,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inactivity_closes, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_query_sorts_filters_pages,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_visitor_path_and_forget,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_continues_funnel,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_changed_sample_once, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_many_sessions_memory,
+		    setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
