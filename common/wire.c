@@ -18,7 +18,8 @@
  *   src source (name), dv device (name), cl closed, cc country,
  *   ci cart_items, cv cart_cents, pu purchases, rv revenue_cents,
  *   sc score, lp last_page, uc utm_campaign.
- * Snapshot body: boot, up, ver, ctl, fun, steps, rv (rules_version),
+ * Snapshot body: boot, up, ver, ctl, fun, steps, dseq (delta_seq),
+ *   rv (rules_version),
  *   serr (store_errors), pdrop (pub_dropped), lerr (last_error), agg.
  */
 #include "wire.h"
@@ -878,6 +879,7 @@ static const struct wfield snap_fields[] = {
 	SNAP("ver", FK_CSTR, version, SNAPSZ(version)),
 	SNAP("ctl", FK_CSTR, control, SNAPSZ(control)),
 	SNAP("fun", FK_CSTR, funnel, SNAPSZ(funnel)),
+	SNAP("dseq", FK_U64, delta_seq, 0),
 	SNAP("rv", FK_U64, rules_version, 0),
 	SNAP("serr", FK_U64, store_errors, 0),
 	SNAP("pdrop", FK_U64, pub_dropped, 0),

@@ -15,7 +15,8 @@
  *
  * Bodies (maps keyed by short strings; decoders skip unknown keys, so
  * appending a key never breaks an older peer):
- *   SNAPSHOT  {boot, up, ver, fun, steps:[str], ctl, dseq, agg, ...}
+ *   SNAPSHOT  {boot, up, ver, ctl, fun, steps:[str], dseq, rv, serr, pdrop,
+ *             lerr, agg}
  *   DELTA     {boot, agg}   agg holds counter increments since the previous
  *             delta, and current gauges.  Every snapshot is published right
  *             after a delta and carries that delta's seq (dseq) with the
@@ -155,7 +156,7 @@ int wire_msg_open(struct wire_msg *msg, const void *buf, size_t len,
 void wire_msg_fini(struct wire_msg *msg);
 
 int wire_read_snapshot(const struct wire_msg *msg, struct wire_snapshot *out);
-/* out->boot_id and out->agg are filled; the rest of out is zeroed. */
+/* Fills *boot_id and *delta (increments since the previous delta). */
 int wire_read_delta(const struct wire_msg *msg, uint64_t *boot_id,
     struct agg *delta);
 /* Reads at most cap sessions; *n is how many were read. */
