@@ -1,0 +1,58 @@
+/*
+ * ctlreq.h - building control requests and, for the scripting CLI, making
+ * one blocking round trip on a REQ socket.
+ *
+ * Requests are built with wire_request_begin()/wire_request_end() (the
+ * wire module is the only writer of the format); this module adds the
+ * socket handling around them.  The TUI never blocks: it sends what
+ * ctlreq_build() made through link_call().
+ */
+#ifndef NUDGE_CTLREQ_H
+#define NUDGE_CTLREQ_H
+
+#include <stdint.h>
+
+#include <msgpack.h>
+#include <nng/nng.h>
+
+#include "wire.h"
+
+#define CTLREQ_TIMEOUT_MS 5000
+
+/* Packs exactly one args object (a map, or nil). */
+typedef void (*ctlreq_args_fn)(msgpack_packer *pk, const void *arg);
+
+/*
+ * Clears sb and writes a whole request for cmd into it, with a fresh id
+ * (written to id) and args from fn (nil when fn is NULL).  Unsigned.
+ * Returns 0 or NUDGE_ENOMEM.
+ */
+int ctlreq_build(msgpack_sbuffer *sb, const char *cmd, ctlreq_args_fn fn,
+    const void *arg, uint8_t id[WIRE_ID_LEN]);
+
+/* A blocking client: one REQ socket dialed to one URL. */
+struct ctlreq_client {
+	nng_socket sock;
+	bool open;
+	char url[256];
+};
+
+/*
+ * Opens a REQ socket and dials url synchronously, so that an absent agent
+ * is reported at once.  Returns 0 or NUDGE_ECONN with the reason in d.
+ */
+int ctlreq_open(struct ctlreq_client *c, const char *url, int timeout_ms,
+    struct nudge_diag *d);
+void ctlreq_close(struct ctlreq_client *c);
+
+/*
+ * Sends sb and waits for the reply (the socket's receive timeout).  On 0,
+ * *msg holds the reply bytes and rp the decoded reply, which points into
+ * *msg: release with wire_reply_fini(rp) then nng_msg_free(*msg).  Returns
+ * NUDGE_ETIMEOUT, NUDGE_ECONN or a decoding error with d filled.  A reply
+ * with a non-zero status is still 0 here: look at rp->status.
+ */
+int ctlreq_call(struct ctlreq_client *c, const msgpack_sbuffer *sb,
+    nng_msg **msg, struct wire_reply *rp, struct nudge_diag *d);
+
+#endif

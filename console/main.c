@@ -1,0 +1,207 @@
+/*
+ * main.c - the `nudge` program: global flags, configuration, and dispatch
+ * to a subcommand from the const command table; with no subcommand, the
+ * TUI.  Owns the configuration (heap, passed down as const) for the life
+ * of the process.  Single-threaded.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "conf.h"
+#include "err.h"
+#include "log.h"
+
+static const struct cli_cmd cli_cmds[] = {
+    {
+        .name = "status",
+        .fn = cli_status,
+        .usage = "nudge status [--json] [--timeout MS] [--agent URL]...",
+        .help = "Subscribes to every agent, waits for one snapshot from "
+                "each (3 s by\n"
+                "default) and prints the merged state.\n"
+                "  --json        machine-readable output\n"
+                "  --timeout MS  how long to wait for the agents\n"
+                "  --agent URL   PUBURL or PUBURL,CTLURL, repeatable\n"
+                "Exits 3 when an agent did not answer (what was got is "
+                "still printed).\n",
+    },
+    {
+        .name = "emit",
+        .fn = cli_emit,
+        .usage = "nudge emit TYPE --visitor V [flags] | nudge emit "
+                 "--stdin",
+        .help = "Sends events to the agent's ingest socket and waits "
+                "for its answer.\n"
+                "  --visitor V --value 59.90 --page P --referrer R\n"
+                "  --utm-source S --utm-medium M --utm-campaign C\n"
+                "  --country FR --device mobile --sku S --quantity N\n"
+                "  --target SEL --field k=v (repeatable)\n"
+                "  --stdin       one JSON object per line: type, visitor, "
+                "value, page,\n"
+                "                referrer, utm_source, utm_medium, "
+                "utm_campaign, country,\n"
+                "                device, sku, quantity, target, x, y, "
+                "scroll (permilles),\n"
+                "                ts (ms), fields {k: v}; sent in batches "
+                "of 1000\n"
+                "  --ingest URL  the agent's ingest URL (else "
+                "$NUDGE_INGEST, else the\n"
+                "                configuration's [agent] ingest)\n"
+                "  --json        print the result as JSON\n"
+                "Prints \"accepted N, rejected M\"; bad lines and refused "
+                "events are\n"
+                "reported on stderr with their line numbers.\n",
+    },
+    {
+        .name = "help",
+        .fn = cli_help,
+        .usage = "nudge help [COMMAND]",
+        .help = "Prints the help of a command.\n",
+    },
+    {
+        .name = "version",
+        .fn = cli_version,
+        .usage = "nudge version",
+        .help = "Prints the version.\n",
+    },
+    {.name = NULL},
+};
+
+enum {
+	OPT_AGENT = 256,
+	OPT_CONFIG,
+	OPT_NO_COLOR,
+	OPT_VIEWER,
+	OPT_HELP,
+	OPT_VERSION
+};
+
+static const struct option main_longopts[] = {
+    {"agent", required_argument, NULL, OPT_AGENT},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"no-color", no_argument, NULL, OPT_NO_COLOR},
+    {"viewer", no_argument, NULL, OPT_VIEWER},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+static int
+main_load_conf(struct nudge_config *conf, const char *path)
+{
+	struct nudge_diag d = {0};
+
+	conf_defaults(conf);
+	if (path != NULL && conf_load(conf, path, &d) != 0) {
+		if (d.line > 0)
+			fprintf(
+			    stderr, "nudge: %s:%d: %s\n", path, d.line, d.msg);
+		else
+			fprintf(stderr, "nudge: %s: %s\n", path, d.msg);
+		return CLI_EUSAGE;
+	}
+	if (conf_apply_env(conf, &d) != 0) {
+		fprintf(stderr, "nudge: environment: %s\n", d.msg);
+		return CLI_EUSAGE;
+	}
+	return CLI_OK;
+}
+
+/* The refresh delay is in tenths of a second, as in htop and top. */
+static int
+main_set_delay(struct cli_ctx *ctx, const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || v < 1 || v > 600)
+		return cli_usage(NULL, "-d wants tenths of a second, 1..600");
+	ctx->refresh_ms = (unsigned)v * 100;
+	return CLI_OK;
+}
+
+/*
+ * Global flags stop at the first word that is not one ('+'), so that the
+ * subcommand parses its own.  Returns -1 to go on, else an exit code.
+ */
+static int
+main_parse(struct cli_ctx *ctx, int argc, char **argv, const char **config)
+{
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "+d:hV", main_longopts, NULL)) !=
+	       -1) {
+		switch (ch) {
+		case OPT_AGENT:
+			if (cli_add_agent(ctx, optarg) != 0)
+				return CLI_EUSAGE;
+			break;
+		case OPT_CONFIG:
+			*config = optarg;
+			break;
+		case OPT_NO_COLOR:
+			ctx->no_color = true;
+			break;
+		case OPT_VIEWER:
+			ctx->viewer = true;
+			break;
+		case 'd':
+			if (main_set_delay(ctx, optarg) != CLI_OK)
+				return CLI_EUSAGE;
+			break;
+		case 'h':
+		case OPT_HELP:
+			cli_print_help(ctx);
+			return CLI_OK;
+		case 'V':
+		case OPT_VERSION:
+			return cli_version(ctx, 0, NULL);
+		default:
+			return cli_usage(NULL, "bad flag");
+		}
+	}
+	return -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli_ctx ctx = {.cmds = cli_cmds};
+	struct nudge_config *conf;
+	const struct cli_cmd *cmd;
+	const char *config = NULL;
+	const char *nc = getenv("NO_COLOR");
+	int rv;
+
+	log_init("nudge", LOG_LEVEL_WARN);
+	ctx.no_color = nc != NULL && nc[0] != '\0';
+	if ((rv = main_parse(&ctx, argc, argv, &config)) >= 0)
+		return rv;
+	if ((conf = calloc(1, sizeof(*conf))) == NULL) {
+		fputs("nudge: out of memory\n", stderr);
+		return CLI_EINTERNAL;
+	}
+	if ((rv = main_load_conf(conf, config)) != CLI_OK) {
+		free(conf);
+		return rv;
+	}
+	ctx.conf = conf;
+	if (ctx.refresh_ms == 0)
+		ctx.refresh_ms = conf->console.refresh_ms > 0
+		                     ? conf->console.refresh_ms
+		                     : 1000;
+	argc -= optind;
+	argv += optind;
+	optind = 0; /* glibc: re-initialise getopt for the subcommand */
+	if (argc == 0)
+		rv = cli_tui(&ctx, 0, NULL);
+	else if ((cmd = cli_find(&ctx, argv[0])) != NULL)
+		rv = cmd->fn(&ctx, argc, argv);
+	else
+		rv = cli_usage(NULL, "no command '%s'", argv[0]);
+	free(conf);
+	return rv;
+}

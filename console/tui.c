@@ -1,0 +1,396 @@
+/*
+ * tui.c - the interactive console: one poll() over every link's sockets,
+ * stdin and a refresh timer; keys offered to the current view first, then
+ * to the global bindings; a frame drawn into three windows (header, body,
+ * footer) plus the help overlay, with one doupdate(), only when something
+ * changed.
+ *
+ * Owns the terminal, the links, the model and the views' states for the
+ * life of the TUI.  Single-threaded: nng is only ever polled, so no nng
+ * callback can reach ncurses.  No SIGWINCH handler is installed: ncurses
+ * turns a resize into KEY_RESIZE, and the signal interrupts poll().
+ */
+#include <langinfo.h>
+#include <locale.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curses.h>
+
+#include "cli.h"
+#include "clock.h"
+#include "draw.h"
+#include "tui.h"
+#include "view.h"
+
+#define TUI_MIN_COLS 80
+#define TUI_MIN_ROWS 24
+#define TUI_KEY_ESC 27
+
+static const struct view_ops *const tui_views[] = {
+    &view_overview,
+    &view_funnel,
+    &view_sessions,
+    &view_agents,
+};
+
+#define TUI_NVIEWS ((int)(sizeof(tui_views) / sizeof(tui_views[0])))
+
+struct tui {
+	struct ui ui;
+	struct model model;
+	struct link *links;
+	void *state[TUI_NVIEWS];
+	int cur;
+	bool help;
+	bool quit;
+	bool too_small;
+	WINDOW *head, *body, *foot;
+	uint64_t next_tick;
+	uint64_t drawn_gen;
+};
+
+static void
+tui_layout(struct tui *t)
+{
+	if (t->head != NULL) {
+		delwin(t->head);
+		delwin(t->body);
+		delwin(t->foot);
+		t->head = t->body = t->foot = NULL;
+	}
+	t->too_small = COLS < TUI_MIN_COLS || LINES < TUI_MIN_ROWS;
+	if (t->too_small)
+		return;
+	t->head = newwin(1, COLS, 0, 0);
+	t->body = newwin(LINES - 2, COLS, 1, 0);
+	t->foot = newwin(1, COLS, LINES - 1, 0);
+	t->ui.body_rows = LINES - 2;
+	clearok(curscr, TRUE);
+}
+
+static void
+tui_draw_head(struct tui *t)
+{
+	struct ui *ui = &t->ui;
+	attr_t title = draw_attr(ui, DRAW_TITLE);
+	time_t now = time(NULL);
+	struct tm tm;
+	char hms[16] = "";
+
+	if (localtime_r(&now, &tm) != NULL)
+		strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
+	werase(t->head);
+	wbkgd(t->head, title);
+	draw_text(t->head, 0, 0, title, "nudge  %u agents up  %s",
+	    model_agents_up(&t->model), hms);
+	draw_text(t->head, 0, COLS - 30, title, "%18s%s%s",
+	    tui_views[t->cur]->name, ui->paused ? " [paused]" : "",
+	    ui->viewer ? " [viewer]" : "");
+	wnoutrefresh(t->head);
+}
+
+static void
+tui_draw_foot(struct tui *t)
+{
+	struct ui *ui = &t->ui;
+	int x = 0;
+
+	werase(t->foot);
+	wbkgd(t->foot, draw_attr(ui, DRAW_TITLE));
+	for (int i = 0; i < TUI_NVIEWS; i++) {
+		attr_t a = i == t->cur ? A_BOLD | draw_attr(ui, DRAW_NORMAL)
+		                       : draw_attr(ui, DRAW_TITLE);
+
+		draw_text(
+		    t->foot, 0, x, a, "%d %s", i + 1, tui_views[i]->name);
+		x += (int)strlen(tui_views[i]->name) + 3;
+	}
+	draw_text(t->foot, 0, x, draw_attr(ui, DRAW_TITLE),
+	    "? help  p pause  q quit");
+	if (ui->message[0] != '\0')
+		draw_text(t->foot, 0, x + 25, draw_attr(ui, DRAW_TITLE),
+		    "| %s", ui->message);
+	wnoutrefresh(t->foot);
+}
+
+static void
+tui_draw_help(struct tui *t)
+{
+	const struct view_ops *v = tui_views[t->cur];
+	const char *p = v->help;
+	int h = 13, w = 70, y = 2;
+	WINDOW *win;
+
+	for (const char *c = p; *c != '\0'; c++)
+		h += *c == '\n';
+	if (h > LINES - 2)
+		h = LINES - 2;
+	win = newwin(h, w, (LINES - h) / 2, (COLS - w) / 2);
+	if (win == NULL)
+		return;
+	if (t->ui.utf8)
+		box(win, 0, 0);
+	else
+		wborder(win, '|', '|', '-', '-', '+', '+', '+', '+');
+	draw_text(win, 0, 2, A_BOLD, " help: %s ", v->name);
+	draw_text(win, y++, 2, A_BOLD, "Global keys");
+	draw_text(win, y++, 2, A_NORMAL,
+	    "1-4, Tab     switch view "
+	    "(overview, funnel, sessions, agents)");
+	draw_text(win, y++, 2, A_NORMAL,
+	    "arrows, hjkl move          "
+	    "Esc  back");
+	draw_text(win, y++, 2, A_NORMAL,
+	    "p            pause / resume "
+	    "updates");
+	draw_text(win, y++, 2, A_NORMAL, "?            this help");
+	draw_text(win, y++, 2, A_NORMAL, "q, F10       quit");
+	y++;
+	draw_text(win, y++, 2, A_BOLD, "Keys of the %s view", v->name);
+	while (*p != '\0' && y < h - 3) {
+		const char *nl = strchr(p, '\n');
+		int len = nl != NULL ? (int)(nl - p) : (int)strlen(p);
+
+		draw_text(win, y++, 2, A_NORMAL, "%.*s", len, p);
+		p += len + (nl != NULL);
+	}
+	draw_text(win, h - 2, 2, A_NORMAL, "any key closes this help");
+	wnoutrefresh(win);
+	delwin(win);
+}
+
+static void
+tui_draw(struct tui *t)
+{
+	t->ui.dirty = false;
+	t->drawn_gen = t->model.gen;
+	if (t->too_small) {
+		erase();
+		mvaddnstr(
+		    LINES / 2, 0, "terminal too small (need 80x24)", COLS);
+		wnoutrefresh(stdscr);
+		doupdate();
+		return;
+	}
+	tui_draw_head(t);
+	werase(t->body);
+	tui_views[t->cur]->draw(t->state[t->cur], t->body, &t->ui);
+	wnoutrefresh(t->body);
+	tui_draw_foot(t);
+	if (t->help)
+		tui_draw_help(t);
+	doupdate();
+}
+
+static void
+tui_update_view(struct tui *t)
+{
+	const struct view_ops *v = tui_views[t->cur];
+
+	if (v->update != NULL && !t->ui.paused && !t->too_small)
+		v->update(t->state[t->cur], &t->ui);
+}
+
+static void
+tui_switch(struct tui *t, int to)
+{
+	t->cur = (to + TUI_NVIEWS) % TUI_NVIEWS;
+	t->ui.message[0] = '\0';
+	t->ui.dirty = true;
+	tui_update_view(t);
+}
+
+/* The global bindings, for keys the current view did not take. */
+static void
+tui_global_key(struct tui *t, int ch)
+{
+	if (ch == 'q' || ch == KEY_F(10))
+		t->quit = true;
+	else if (ch == '\t')
+		tui_switch(t, t->cur + 1);
+	else if (ch == KEY_BTAB)
+		tui_switch(t, t->cur - 1);
+	else if (ch >= '1' && ch < '1' + TUI_NVIEWS)
+		tui_switch(t, ch - '1');
+	else if (ch == '?')
+		t->help = true;
+	else if (ch == 'p')
+		t->ui.paused = !t->ui.paused;
+	else if (ch == 'L' - '@') /* ^L: repaint everything */
+		clearok(curscr, TRUE);
+	else
+		return;
+	t->ui.dirty = true;
+}
+
+static void
+tui_key(struct tui *t, int ch)
+{
+	int flags;
+
+	if (ch == KEY_RESIZE) {
+		tui_layout(t);
+		t->ui.dirty = true;
+		return;
+	}
+	if (t->help) {
+		t->help = false;
+		t->ui.dirty = true;
+		if (ch != 'q' && ch != KEY_F(10))
+			return;
+	}
+	flags = tui_views[t->cur]->key(t->state[t->cur], &t->ui, ch);
+	if (!(flags & VIEW_HANDLED)) {
+		tui_global_key(t, ch);
+		return;
+	}
+	if (flags & VIEW_REDRAW)
+		t->ui.dirty = true;
+	if (flags & VIEW_FETCH)
+		tui_update_view(t);
+}
+
+/* The refresh timer: liveness, the rate sample, the view's fetch. */
+static void
+tui_tick(struct tui *t)
+{
+	for (unsigned i = 0; i < t->ui.n_links; i++)
+		link_tick(&t->links[i], &t->model, t->ui.now_ms);
+	model_tick(&t->model, t->ui.now_ms);
+	tui_update_view(t);
+	if (!t->ui.paused)
+		t->ui.dirty = true; /* the clock moved, and maybe the model */
+	t->next_tick = t->ui.now_ms + t->ui.refresh_ms;
+}
+
+static void
+tui_loop(struct tui *t, struct pollfd *fds)
+{
+	while (!t->quit) {
+		uint64_t now = clock_mono_ms();
+		int n = 0, ch;
+
+		fds[n++] = (struct pollfd){.fd = 0, .events = POLLIN};
+		for (unsigned i = 0; i < t->ui.n_links; i++)
+			n += link_pollfds(&t->links[i], fds + n);
+		poll(fds, (nfds_t)n,
+		    t->next_tick > now ? (int)(t->next_tick - now) : 0);
+		t->ui.now_ms = clock_mono_ms();
+		for (unsigned i = 0; i < t->ui.n_links; i++)
+			link_service(&t->links[i], &t->model, t->ui.now_ms);
+		while (!t->quit && (ch = getch()) != ERR)
+			tui_key(t, ch);
+		if (t->ui.now_ms >= t->next_tick)
+			tui_tick(t);
+		if (t->ui.dirty && !t->quit)
+			tui_draw(t);
+	}
+}
+
+static void
+tui_curses_start(struct tui *t)
+{
+	initscr();
+	cbreak();
+	noecho();
+	nonl();
+	keypad(stdscr, TRUE);
+	nodelay(stdscr, TRUE);
+	set_escdelay(25); /* Esc is a key here, not only a prefix */
+	curs_set(0);
+	if (t->ui.color && has_colors()) {
+		start_color();
+		draw_init_colors();
+	} else {
+		t->ui.color = false;
+	}
+	tui_layout(t);
+}
+
+static int
+tui_open(struct tui *t, struct cli_ctx *ctx)
+{
+	const char *specs[CONF_AGENTS_MAX];
+	struct nudge_diag d = {0};
+	unsigned n = cli_agents(ctx, specs);
+	uint64_t now = clock_mono_ms();
+
+	if (n == 0)
+		return cli_usage(NULL, "no agent given (--agent URL)");
+	t->links = calloc(n, sizeof(*t->links));
+	if (t->links == NULL || model_init(&t->model, n) != 0)
+		return CLI_EINTERNAL;
+	for (unsigned i = 0; i < n; i++) {
+		if (link_open(&t->links[i], i, specs[i], now, &d) != 0) {
+			fprintf(stderr, "nudge: %s\n", d.msg);
+			return CLI_EUSAGE;
+		}
+		t->ui.n_links = i + 1;
+	}
+	t->ui.conf = ctx->conf;
+	t->ui.model = &t->model;
+	t->ui.links = t->links;
+	t->ui.viewer = ctx->viewer;
+	t->ui.color = !ctx->no_color;
+	t->ui.refresh_ms = ctx->refresh_ms;
+	t->ui.dirty = true;
+	for (int i = 0; i < TUI_NVIEWS; i++)
+		if ((t->state[i] = tui_views[i]->init(&t->ui)) == NULL)
+			return CLI_EINTERNAL;
+	return CLI_OK;
+}
+
+static void
+tui_close(struct tui *t)
+{
+	for (int i = 0; i < TUI_NVIEWS; i++)
+		if (t->state[i] != NULL)
+			tui_views[i]->fini(t->state[i]);
+	for (unsigned i = 0; i < t->ui.n_links; i++)
+		link_close(&t->links[i]);
+	free(t->links);
+	model_fini(&t->model);
+}
+
+int
+cli_tui(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct tui *t;
+	struct pollfd *fds;
+	char why[128];
+	const char *cs;
+	int rv;
+
+	(void)argc;
+	(void)argv;
+	setlocale(LC_ALL, "");
+	if (!tui_term_usable(why, sizeof(why))) {
+		fprintf(stderr,
+		    "nudge: the console needs a terminal (%s).\n"
+		    "For scripts try: nudge status [--json]\n",
+		    why);
+		return CLI_EUSAGE;
+	}
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return CLI_EINTERNAL;
+	cs = nl_langinfo(CODESET);
+	t->ui.utf8 = cs != NULL && strcmp(cs, "UTF-8") == 0;
+	if ((rv = tui_open(t, ctx)) == CLI_OK) {
+		fds = calloc(1 + 2 * (size_t)t->ui.n_links, sizeof(*fds));
+		if (fds == NULL) {
+			rv = CLI_EINTERNAL;
+		} else {
+			tui_curses_start(t);
+			tui_loop(t, fds);
+			endwin();
+			free(fds);
+		}
+	}
+	tui_close(t);
+	free(t);
+	return rv;
+}

@@ -1,0 +1,556 @@
+/*
+ * view_sessions.c - view 3: live sessions across the fleet, sortable and
+ * filterable, with a detail page showing one visitor's path.
+ *
+ * Each refresh asks every agent for the first page of its sessions (the
+ * `sessions` control request, lim = rows visible, the sort key, the filter
+ * as q), then merges the pages with session_compare() and keeps the top
+ * rows.  An agent that cannot be asked (no control URL yet, unreachable)
+ * contributes the samples it publishes on SUB instead.  Enter asks the
+ * owning agent for that visitor (`visitor`) and shows the path.
+ *
+ * Owns its state and the copies of the replies; replies arrive through
+ * link_service() on the main thread, like everything else here.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctlreq.h"
+#include "draw.h"
+#include "view.h"
+
+#define SESS_KEY_ESC 27
+
+struct sess_page {
+	struct session_summary *v; /* owned, up to WIRE_PAGE_MAX */
+	size_t n;
+	uint64_t total;
+	bool ok; /* else: use the SUB samples */
+};
+
+struct sess_row {
+	struct session_summary s;
+	unsigned agent;
+	int sort; /* for the comparator */
+};
+
+struct sess_state {
+	struct ui *ui;
+	int sort;
+	char q[64];
+	bool editing;
+	char edit[64];
+	struct sess_page *pages; /* one per link */
+	struct sess_row *rows;   /* merged, owned */
+	size_t n_rows;
+	uint64_t total;
+	int sel, top;
+	bool detail;
+	unsigned d_agent;
+	char d_vid[EVENT_VISITOR_MAX + 1];
+	int d_status; /* 0, or why it is not shown */
+	bool d_loaded;
+	struct session_summary d_sess;
+	struct session_step d_path[SESSION_PATH_MAX];
+	size_t d_n;
+	msgpack_sbuffer sb;
+};
+
+static unsigned
+sess_lim(const struct ui *ui)
+{
+	int lim = ui->body_rows - 3;
+
+	return lim < 1               ? 1
+	       : lim > WIRE_PAGE_MAX ? WIRE_PAGE_MAX
+	                             : (unsigned)lim;
+}
+
+static void *
+sess_init(struct ui *ui)
+{
+	struct sess_state *st = calloc(1, sizeof(*st));
+
+	if (st == NULL)
+		return NULL;
+	st->ui = ui;
+	st->pages = calloc(ui->n_links, sizeof(*st->pages));
+	if (st->pages == NULL) {
+		free(st);
+		return NULL;
+	}
+	msgpack_sbuffer_init(&st->sb);
+	return st;
+}
+
+static void
+sess_fini(void *p)
+{
+	struct sess_state *st = p;
+
+	for (unsigned i = 0; i < st->ui->n_links; i++)
+		free(st->pages[i].v);
+	free(st->pages);
+	free(st->rows);
+	msgpack_sbuffer_destroy(&st->sb);
+	free(st);
+}
+
+static int
+sess_row_cmp(const void *a, const void *b)
+{
+	const struct sess_row *ra = a, *rb = b;
+
+	return session_compare(&ra->s, &rb->s, ra->sort);
+}
+
+/* The same substring match the agent applies to q, for SUB samples. */
+static bool
+sess_matches(const struct session_summary *s, const char *q)
+{
+	return q[0] == '\0' || strstr(s->visitor, q) != NULL ||
+	       strstr(s->country, q) != NULL ||
+	       strstr(s->last_page, q) != NULL ||
+	       strstr(s->utm_campaign, q) != NULL ||
+	       strstr(event_source_name(s->source), q) != NULL;
+}
+
+static size_t
+sess_add_samples(
+    struct sess_state *st, unsigned agent, struct sess_row *out, size_t cap)
+{
+	const struct model *m = st->ui->model;
+	size_t k = 0;
+
+	for (size_t i = 0; i < m->n_sessions && k < cap; i++) {
+		if (m->sessions[i].agent != agent ||
+		    !sess_matches(&m->sessions[i].s, st->q))
+			continue;
+		out[k].s = m->sessions[i].s;
+		out[k].agent = agent;
+		out[k++].sort = st->sort;
+	}
+	return k;
+}
+
+/* Merges the agents' pages (or samples) into the sorted top rows. */
+static void
+sess_rebuild(struct sess_state *st)
+{
+	unsigned lim = sess_lim(st->ui);
+	size_t cap = (size_t)lim * st->ui->n_links, k = 0;
+	struct sess_row *rows = calloc(cap ? cap : 1, sizeof(*rows));
+
+	if (rows == NULL)
+		return;
+	st->total = 0;
+	for (unsigned a = 0; a < st->ui->n_links; a++) {
+		const struct sess_page *p = &st->pages[a];
+
+		if (!p->ok) {
+			size_t n = sess_add_samples(st, a, rows + k, lim);
+
+			k += n;
+			st->total += n;
+			continue;
+		}
+		for (size_t i = 0; i < p->n && i < lim; i++) {
+			rows[k].s = p->v[i];
+			rows[k].agent = a;
+			rows[k++].sort = st->sort;
+		}
+		st->total += p->total;
+	}
+	qsort(rows, k, sizeof(*rows), sess_row_cmp);
+	free(st->rows);
+	st->rows = rows;
+	st->n_rows = k < lim ? k : lim;
+	st->ui->dirty = true;
+}
+
+static int
+sess_read_page(struct sess_page *p, const msgpack_object *body)
+{
+	const msgpack_object *items = wire_map_get(body, "items");
+	uint64_t total = 0;
+	size_t n = 0;
+
+	if (items == NULL || items->type != MSGPACK_OBJECT_ARRAY)
+		return NUDGE_ETYPE;
+	wire_get_u64(body, "total", &total);
+	if (p->v == NULL &&
+	    (p->v = calloc(WIRE_PAGE_MAX, sizeof(*p->v))) == NULL)
+		return NUDGE_ENOMEM;
+	for (uint32_t i = 0; i < items->via.array.size && n < WIRE_PAGE_MAX;
+	     i++)
+		if (wire_unpack_session(&items->via.array.ptr[i], &p->v[n]) ==
+		    0)
+			n++;
+	p->n = n;
+	p->total = total;
+	return 0;
+}
+
+static void
+sess_on_list(void *arg, unsigned idx, int err, const struct wire_reply *rp)
+{
+	struct sess_state *st = arg;
+	struct sess_page *p = &st->pages[idx];
+
+	p->ok =
+	    err == 0 && rp->status == 0 && sess_read_page(p, rp->body) == 0;
+	if (err == 0 && rp->status != 0)
+		snprintf(st->ui->message, sizeof(st->ui->message),
+		    "sessions: %.100s",
+		    rp->message[0] ? rp->message : nudge_strerror(rp->status));
+	sess_rebuild(st);
+}
+
+static void
+sess_on_visitor(void *arg, unsigned idx, int err, const struct wire_reply *rp)
+{
+	struct sess_state *st = arg;
+	const msgpack_object *path;
+
+	if (!st->detail || idx != st->d_agent)
+		return;
+	st->ui->dirty = true;
+	st->d_status = err != 0 ? err : rp->status;
+	if (st->d_status != 0)
+		return;
+	if (wire_unpack_session(
+	        wire_map_get(rp->body, "session"), &st->d_sess) != 0) {
+		st->d_status = NUDGE_ETYPE;
+		return;
+	}
+	st->d_n = 0;
+	path = wire_map_get(rp->body, "path");
+	for (uint32_t i = 0;
+	     path != NULL && path->type == MSGPACK_OBJECT_ARRAY &&
+	     i < path->via.array.size && st->d_n < SESSION_PATH_MAX;
+	     i++)
+		if (wire_unpack_step(
+		        &path->via.array.ptr[i], &st->d_path[st->d_n]) == 0)
+			st->d_n++;
+	st->d_loaded = true;
+}
+
+struct sess_args {
+	const struct sess_state *st;
+	unsigned lim;
+};
+
+static void
+sess_pack_list(msgpack_packer *pk, const void *arg)
+{
+	const struct sess_args *a = arg;
+
+	msgpack_pack_map(pk, 4);
+	wire_pack_cstr(pk, "sort");
+	wire_pack_cstr(pk, session_sort_name(a->st->sort));
+	wire_pack_cstr(pk, "off");
+	msgpack_pack_uint64(pk, 0);
+	wire_pack_cstr(pk, "lim");
+	msgpack_pack_uint64(pk, a->lim);
+	wire_pack_cstr(pk, "q");
+	wire_pack_cstr(pk, a->st->q);
+}
+
+static void
+sess_pack_visitor(msgpack_packer *pk, const void *arg)
+{
+	msgpack_pack_map(pk, 1);
+	wire_pack_cstr(pk, "vid");
+	wire_pack_cstr(pk, arg);
+}
+
+static void
+sess_update(void *p, struct ui *ui)
+{
+	struct sess_state *st = p;
+	struct sess_args args = {st, sess_lim(ui)};
+	uint8_t id[WIRE_ID_LEN];
+	bool changed = false;
+
+	if (st->detail) {
+		if (ctlreq_build(&st->sb, "visitor", sess_pack_visitor,
+		        st->d_vid, id) == 0 &&
+		    link_call(&ui->links[st->d_agent], &st->sb, id,
+		        sess_on_visitor, st, ui->now_ms) == NUDGE_ECONN &&
+		    !st->d_loaded)
+			st->d_status = NUDGE_ECONN;
+		return;
+	}
+	if (ctlreq_build(&st->sb, "sessions", sess_pack_list, &args, id) != 0)
+		return;
+	for (unsigned i = 0; i < ui->n_links; i++) {
+		int rv = link_call(
+		    &ui->links[i], &st->sb, id, sess_on_list, st, ui->now_ms);
+
+		if (rv == NUDGE_ECONN && st->pages[i].ok) {
+			st->pages[i].ok = false;
+			changed = true;
+		}
+		changed = changed || !st->pages[i].ok;
+	}
+	if (changed)
+		sess_rebuild(st);
+}
+
+static void
+sess_draw_row(
+    WINDOW *w, int y, struct ui *ui, const struct sess_row *r, bool sel)
+{
+	const struct session_summary *s = &r->s;
+	attr_t attr = sel ? draw_attr(ui, DRAW_SELECTED) : A_NORMAL;
+	char cart[24];
+
+	draw_money(cart, sizeof(cart),
+	    s->cart_cents > 0 ? (uint64_t)s->cart_cents : 0);
+	if (sel)
+		mvwchgat(w, y, 0, -1, attr, 0, NULL);
+	draw_text(w, y, 1, attr,
+	    "%-14.14s %-2.2s %-7.7s %-8.8s %5u %4u %9s %5d %s", s->visitor,
+	    s->country[0] ? s->country : "--", event_device_name(s->device),
+	    event_source_name(s->source), s->pages, s->step, cart, s->score,
+	    s->last_page);
+}
+
+static void
+sess_draw_list(struct sess_state *st, WINDOW *w, struct ui *ui)
+{
+	int rows = getmaxy(w) - 3, y = 0;
+
+	if (st->sel >= (int)st->n_rows)
+		st->sel = st->n_rows > 0 ? (int)st->n_rows - 1 : 0;
+	if (st->sel < st->top)
+		st->top = st->sel;
+	if (st->sel >= st->top + rows)
+		st->top = st->sel - rows + 1;
+	draw_text(w, y, 1, draw_attr(ui, DRAW_LABEL),
+	    "Sessions  %zu shown of %llu  sort: %s", st->n_rows,
+	    (unsigned long long)st->total, session_sort_name(st->sort));
+	if (st->editing)
+		draw_text(w, y, 50, A_BOLD, "/%s_", st->edit);
+	else if (st->q[0] != '\0')
+		draw_text(w, y, 50, A_NORMAL, "filter: %s", st->q);
+	y += 2;
+	draw_text(w, y - 1, 1, draw_attr(ui, DRAW_LABEL),
+	    "%-14s %-2s %-7s %-8s %5s %4s %9s %5s %s", "VISITOR", "CC",
+	    "DEVICE", "SOURCE", "PAGES", "STEP", "CART", "SCORE", "LAST PAGE");
+	for (int i = st->top; i < (int)st->n_rows && y < getmaxy(w); i++)
+		sess_draw_row(w, y++, ui, &st->rows[i], i == st->sel);
+	if (st->n_rows == 0)
+		draw_text(w, y, 1, A_NORMAL, "no live sessions%s",
+		    st->q[0] ? " match the filter" : "");
+}
+
+static void
+sess_fmt_time(char *buf, size_t cap, uint64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms == 0 || localtime_r(&t, &tm) == NULL)
+		snprintf(buf, cap, "--:--:--");
+	else
+		strftime(buf, cap, "%H:%M:%S", &tm);
+}
+
+static void
+sess_draw_path(struct sess_state *st, WINDOW *w, int y, struct ui *ui)
+{
+	uint64_t t0 = st->d_n > 0 ? st->d_path[0].ts_ms : 0;
+
+	draw_text(w, y++, 1, draw_attr(ui, DRAW_LABEL), "%-9s %-8s %-8s %s",
+	    "AT", "+TOTAL", "+STEP", "EVENT / PAGE");
+	for (size_t i = 0; i < st->d_n && y < getmaxy(w); i++) {
+		const struct session_step *p = &st->d_path[i];
+		uint64_t prev = i > 0 ? st->d_path[i - 1].ts_ms : p->ts_ms;
+		char at[16];
+
+		sess_fmt_time(at, sizeof(at), p->ts_ms);
+		draw_text(w, y++, 1, A_NORMAL, "%-9s %7.1fs %7.1fs %-12s %s",
+		    at, (double)(p->ts_ms - t0) / 1000.0,
+		    (double)(p->ts_ms >= prev ? p->ts_ms - prev : 0) / 1000.0,
+		    event_type_name(p->type), p->page);
+	}
+}
+
+static void
+sess_draw_detail(struct sess_state *st, WINDOW *w, struct ui *ui)
+{
+	const struct session_summary *s = &st->d_sess;
+	const char *agent = ui->model->agents[st->d_agent].name;
+	char cart[24], rev[24], t0[16], t1[16];
+
+	draw_text(w, 0, 1, draw_attr(ui, DRAW_LABEL), "Visitor %s on %s",
+	    st->d_vid, agent[0] ? agent : "?");
+	if (!st->d_loaded) {
+		draw_text(w, 2, 1, A_NORMAL, "%s",
+		    st->d_status == 0 ? "asking the agent..."
+		    : st->d_status == NUDGE_ENOTFOUND
+		        ? "no such live session (closed?)"
+		        : nudge_strerror(st->d_status));
+		return;
+	}
+	draw_money(cart, sizeof(cart),
+	    s->cart_cents > 0 ? (uint64_t)s->cart_cents : 0);
+	draw_money(rev, sizeof(rev),
+	    s->revenue_cents > 0 ? (uint64_t)s->revenue_cents : 0);
+	sess_fmt_time(t0, sizeof(t0), s->started_ms);
+	sess_fmt_time(t1, sizeof(t1), s->last_ms);
+	draw_text(w, 1, 1, A_NORMAL,
+	    "country %s  device %s  source %s  campaign %s",
+	    s->country[0] ? s->country : "--", event_device_name(s->device),
+	    event_source_name(s->source),
+	    s->utm_campaign[0] ? s->utm_campaign : "-");
+	draw_text(w, 2, 1, A_NORMAL,
+	    "pages %u  events %u  step %u  score %d  started %s  last %s",
+	    s->pages, s->events, s->step, s->score, t0, t1);
+	draw_text(w, 3, 1, A_NORMAL,
+	    "cart %u items %s  purchases %u revenue %s%s", s->cart_items, cart,
+	    s->purchases, rev, s->closed ? "  (closed)" : "");
+	draw_rule(w, 4, 1, getmaxx(w) - 2, ui);
+	sess_draw_path(st, w, 5, ui);
+}
+
+static void
+sess_draw(void *p, WINDOW *w, struct ui *ui)
+{
+	struct sess_state *st = p;
+
+	if (st->detail)
+		sess_draw_detail(st, w, ui);
+	else
+		sess_draw_list(st, w, ui);
+}
+
+/* Typing a filter: every key is the view's until Enter or Esc. */
+static int
+sess_key_edit(struct sess_state *st, int ch)
+{
+	size_t len = strlen(st->edit);
+
+	if (ch == '\n' || ch == '\r' || ch == KEY_ENTER) {
+		snprintf(st->q, sizeof(st->q), "%s", st->edit);
+		st->editing = false;
+		st->sel = st->top = 0;
+		return VIEW_HANDLED | VIEW_REDRAW | VIEW_FETCH;
+	}
+	if (ch == SESS_KEY_ESC)
+		st->editing = false;
+	else if ((ch == KEY_BACKSPACE || ch == 127 || ch == 8) && len > 0)
+		st->edit[len - 1] = '\0';
+	else if (ch >= 0x20 && ch < 0x7f && len + 1 < sizeof(st->edit)) {
+		st->edit[len] = (char)ch;
+		st->edit[len + 1] = '\0';
+	}
+	return VIEW_HANDLED | VIEW_REDRAW;
+}
+
+static int
+sess_open_detail(struct sess_state *st)
+{
+	const struct sess_row *r;
+
+	if (st->sel < 0 || (size_t)st->sel >= st->n_rows)
+		return VIEW_HANDLED;
+	r = &st->rows[st->sel];
+	st->detail = true;
+	st->d_loaded = false;
+	st->d_status = 0;
+	st->d_n = 0;
+	st->d_agent = r->agent;
+	snprintf(st->d_vid, sizeof(st->d_vid), "%s", r->s.visitor);
+	return VIEW_HANDLED | VIEW_REDRAW | VIEW_FETCH;
+}
+
+static int
+sess_key_list(struct sess_state *st, int ch)
+{
+	int page = st->ui->body_rows - 3;
+
+	switch (ch) {
+	case KEY_UP:
+	case 'k':
+		st->sel--;
+		break;
+	case KEY_DOWN:
+	case 'j':
+		st->sel++;
+		break;
+	case KEY_PPAGE:
+		st->sel -= page;
+		break;
+	case KEY_NPAGE:
+	case ' ':
+		st->sel += page;
+		break;
+	case KEY_HOME:
+	case 'g':
+		st->sel = 0;
+		break;
+	case KEY_END:
+	case 'G':
+		st->sel = (int)st->n_rows - 1;
+		break;
+	case 's':
+		st->sort = (st->sort + 1) % SESSION_SORT_COUNT;
+		sess_rebuild(st);
+		return VIEW_HANDLED | VIEW_REDRAW | VIEW_FETCH;
+	case '/':
+		st->editing = true;
+		snprintf(st->edit, sizeof(st->edit), "%s", st->q);
+		return VIEW_HANDLED | VIEW_REDRAW;
+	case '\n':
+	case '\r':
+	case KEY_ENTER:
+	case KEY_RIGHT:
+	case 'l':
+		return sess_open_detail(st);
+	case SESS_KEY_ESC:
+		if (st->q[0] == '\0')
+			return VIEW_IGNORED;
+		st->q[0] = '\0';
+		return VIEW_HANDLED | VIEW_REDRAW | VIEW_FETCH;
+	default:
+		return VIEW_IGNORED;
+	}
+	if (st->sel < 0)
+		st->sel = 0;
+	return VIEW_HANDLED | VIEW_REDRAW;
+}
+
+static int
+sess_key(void *p, struct ui *ui, int ch)
+{
+	struct sess_state *st = p;
+
+	(void)ui;
+	if (st->editing)
+		return sess_key_edit(st, ch);
+	if (st->detail) {
+		if (ch != SESS_KEY_ESC && ch != KEY_LEFT && ch != 'h' &&
+		    ch != KEY_BACKSPACE)
+			return VIEW_IGNORED;
+		st->detail = false;
+		return VIEW_HANDLED | VIEW_REDRAW | VIEW_FETCH;
+	}
+	return sess_key_list(st, ch);
+}
+
+const struct view_ops view_sessions = {
+    .name = "sessions",
+    .help = "j/k, arrows  move     PgUp/PgDn, g/G  page, top/bottom\n"
+            "s      cycle the sort: recent, score, value, pages\n"
+            "/      filter (visitor, country, page, campaign, source)\n"
+            "Enter  open the visitor's path    Esc  back / clear filter\n",
+    .init = sess_init,
+    .fini = sess_fini,
+    .update = sess_update,
+    .draw = sess_draw,
+    .key = sess_key,
+};
