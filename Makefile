@@ -76,6 +76,11 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(AGENT_OBJ) $(CONSOLE_OBJ) $(LIB
 
 tests: $(TESTS)
 
+# test_sim links the simulator's modules (all but its main) too.
+SIM_OBJ := $(call obj,$(filter-out tests/sim/main.c,$(SIM_SRC)))
+$(BUILD)/tests/test_sim: $(BUILD)/tests/test_sim.o $(SIM_OBJ) $(AGENT_OBJ) $(CONSOLE_OBJ) $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
+
 # Benchmark programs link the agent's modules like unit tests do.
 BENCH_SRC := $(wildcard bench/*.c)
 BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
