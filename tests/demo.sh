@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# make demo: an agent fed by the shop simulator, and the console on it.
+# Everything started here is stopped when the console exits.
+set -u
+BUILD=${1:-build}
+RUN=${NUDGE_DEMO_DIR:-$PWD/build/demo-run}
+PORT=${NUDGE_DEMO_PORT:-7450}
+mkdir -p "$RUN"
+pids=()
+stop_all() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+}
+trap stop_all EXIT INT TERM
+
+"$BUILD/nudged" --config examples/demo.conf --pub "tcp://127.0.0.1:$PORT" \
+	--control "ipc://$RUN/control.sock" --ingest "ipc://$RUN/ingest.sock" \
+	--push "ipc://$RUN/push.sock" --db "$RUN/nudged.db" 2>"$RUN/nudged.log" &
+pids+=($!)
+sleep 0.5
+if ! kill -0 "${pids[0]}" 2>/dev/null; then
+	echo "nudged did not start:" >&2
+	cat "$RUN/nudged.log" >&2
+	exit 1
+fi
+"$BUILD/nudge-sim" --realtime --rate 4 --push "ipc://$RUN/push.sock" \
+	2>"$RUN/sim.log" &
+pids+=($!)
+echo "agent log: $RUN/nudged.log; simulator log: $RUN/sim.log"
+if [ -t 1 ]; then
+	"$BUILD/nudge" --agent "tcp://127.0.0.1:$PORT"
+else
+	echo "no terminal: printing the status every 2 s (Ctrl-C stops)"
+	while sleep 2; do "$BUILD/nudge" status --agent "tcp://127.0.0.1:$PORT"; done
+fi

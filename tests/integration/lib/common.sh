@@ -1,0 +1,85 @@
+# Shared helpers for integration tests: real nudged processes on loopback.
+# Source it; it sets BUILD (default build), WORK (a temp dir removed on exit)
+# and cleans up every process it started.
+set -u
+BUILD=${BUILD:-build}
+BUILD=$(cd "$BUILD" && pwd)
+WORK=$(mktemp -d /tmp/nudge-it.XXXXXX)
+PIDS=()
+TMUX_SESSIONS=()
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+cleanup() {
+	for s in "${TMUX_SESSIONS[@]}"; do tmux kill-session -t "$s" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	sleep 0.3
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; }
+# check NAME COMMAND...: PASS if the command succeeds.
+check() {
+	local name=$1
+	shift
+	if "$@"; then pass "$name"; else fail "$name" "command failed: $*"; fi
+}
+# expect_eq NAME GOT WANT
+expect_eq() {
+	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi
+}
+
+# A free TCP port on loopback.
+free_port() {
+	local p
+	for _ in $(seq 1 50); do
+		p=$((20000 + RANDOM % 30000))
+		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+	return 1
+}
+
+# start_agent NAME [extra flags...]: starts nudged with its sockets in
+# $WORK/NAME/, PUB on a free port; sets AGENT_PUB_<NAME>, AGENT_PID_<NAME>.
+start_agent() {
+	local name=$1
+	shift
+	local dir="$WORK/$name" port
+	mkdir -p "$dir"
+	if [ -f "$dir/port" ]; then port=$(cat "$dir/port"); else port=$(free_port); echo "$port" >"$dir/port"; fi
+	"$BUILD/nudged" --name "$name" --pub "tcp://127.0.0.1:$port" \
+		--control "ipc://$dir/control.sock" --ingest "ipc://$dir/ingest.sock" \
+		--push "ipc://$dir/push.sock" --db "$dir/nudged.db" "$@" \
+		>>"$dir/log" 2>&1 &
+	local pid=$!
+	PIDS+=("$pid")
+	eval "AGENT_PID_$name=$pid"
+	eval "AGENT_PUB_$name=tcp://127.0.0.1:$port"
+	eval "AGENT_INGEST_$name=ipc://$dir/ingest.sock"
+	# ready when a snapshot arrives
+	for _ in $(seq 1 50); do
+		if "$BUILD/nudge" status --json --timeout 1000 --agent "tcp://127.0.0.1:$port" >/dev/null 2>&1; then
+			return 0
+		fi
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "agent $name died:"; cat "$dir/log"; return 1
+		fi
+		sleep 0.1
+	done
+	echo "agent $name not ready"; cat "$dir/log"
+	return 1
+}
+
+# stop_agent NAME: graceful SIGTERM, waits for exit; returns its status.
+stop_agent() {
+	local pid
+	eval "pid=\$AGENT_PID_$1"
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid"
+}
