@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# make bench: runs every benchmark on loopback and writes bench/results.md.
+# Figures are medians of RUNS runs; nothing here asserts a time.
+set -u
+BUILD=${1:-build/bench}
+RUNS=${RUNS:-3}
+SECONDS_PER_RUN=${BENCH_SECONDS:-10}
+cd "$(dirname "$0")/.."
+WORK=$(mktemp -d /tmp/nudge-bench.XXXXXX)
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$WORK"' EXIT
+rows=()
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+row() { # figure unit value reference ratio
+	rows+=("| $1 | $2 | $3 | $4 | $5 |")
+	printf '%-48s %-10s %14s %22s %8s\n' "$1" "$2" "$3" "$4" "$5"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
+
+printf '%-48s %-10s %14s %22s %8s\n' figure unit value reference ratio
+
+# ---- bytes per live session -------------------------------------------
+for n in 100000 1000000; do
+	out=$("$BUILD/bench/sessmem" "$n")
+	tb=$(echo "$out" | field table_bytes_per_session)
+	rb=$(echo "$out" | field rss_bytes_per_session)
+	sb=$(echo "$out" | field struct_bytes)
+	row "bytes per live session, table ($n)" B "$tb" "struct $sb B" "$(ratio "$tb" "$sb")"
+	row "bytes per live session, RSS growth ($n)" B "$rb" "struct $sb B" "$(ratio "$rb" "$sb")"
+done
+
+# ---- events/s into one agent over ipc:// (batched push) ----------------
+proc_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+ingest_run() {
+	local dir="$WORK/ingest$1" port=$((30000 + RANDOM % 20000))
+	mkdir -p "$dir"
+	"$BUILD/nudged" --name bench --pub "tcp://127.0.0.1:$port" --control "ipc://$dir/c.sock" \
+		--ingest "ipc://$dir/i.sock" --push "ipc://$dir/p.sock" --db "$dir/db" -q &
+	local apid=$!
+	pids+=("$apid")
+	sleep 0.5
+	local c0 e0 e1 c1 t0 t1
+	c0=$(proc_cpu_ticks "$apid")
+	t0=$(date +%s.%N)
+	"$BUILD/nudge-sim" --seed "$1" --rate 0 --duration "$SECONDS_PER_RUN" --batch 1000 \
+		--push "ipc://$dir/p.sock" 2>"$dir/sim.log"
+	# let the agent drain what is queued, then read its counter
+	sleep 1.5
+	t1=$(date +%s.%N)
+	c1=$(proc_cpu_ticks "$apid")
+	e1=$("$BUILD/nudge" status --json --agent "tcp://127.0.0.1:$port" | jq -r .events)
+	local hwm
+	hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$apid/status")
+	kill "$apid"
+	wait "$apid" 2>/dev/null
+	local secs
+	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a - 1.5 }')
+	echo "$e1 $secs $(( (c1 - c0) )) $hwm $(grep -oE 'sent [0-9]+' "$dir/sim.log" | grep -oE '[0-9]+')"
+}
+ev=(); cpu=(); rss=(); sent=()
+for r in $(seq 1 "$RUNS"); do
+	read -r e secs ticks hwm s <<<"$(ingest_run "$r")"
+	ev+=("$(awk -v e="$e" -v s="$secs" 'BEGIN { printf "%.0f", e / s }')")
+	cpu+=("$(awk -v t="$ticks" -v s="$secs" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", 100 * t / hz / (s + 1.5) }')")
+	rss+=("$hwm")
+	sent+=("$s")
+done
+ev_med=$(printf '%s\n' "${ev[@]}" | median)
+ceiling=$("$BUILD/bench/pushpull" "ipc://$WORK/ceiling.sock" 60000 1000 "$SECONDS_PER_RUN" | field events_per_s)
+row "events/s into one agent (ipc push, batch 1000)" events/s "$ev_med" "push/pull $ceiling" "$(ratio "$ev_med" "$ceiling")"
+row "agent CPU while ingesting" "% of core" "$(printf '%s\n' "${cpu[@]}" | median)" "-" "-"
+row "agent peak RSS while ingesting" KiB "$(printf '%s\n' "${rss[@]}" | median)" "-" "-"
+
+{
+	echo "# nudge benchmark results"
+	echo
+	echo "Run on $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo),"
+	echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(uname -sr)."
+	echo "Medians of $RUNS runs of ${SECONDS_PER_RUN} s; ratios are to the reference measured in the same run."
+	echo
+	echo "| figure | unit | value | reference | ratio |"
+	echo "| --- | --- | --- | --- | --- |"
+	printf '%s\n' "${rows[@]}"
+} >bench/results.md
+echo "written to bench/results.md"
