@@ -133,6 +133,13 @@ agent_fini(struct agent *a, bool save_live)
 	a->store = NULL;
 }
 
+int
+agent_apply(struct agent *a, const struct nudge_event *ev, uint64_t now_ms,
+    uint64_t now_wall_ms)
+{
+	return sesstab_apply(a->sessions, ev, now_ms, now_wall_ms);
+}
+
 void
 agent_total(struct agent *a, struct agg *out)
 {

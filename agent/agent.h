@@ -44,6 +44,15 @@ int agent_init(struct agent *a, const struct nudge_config *cfg,
 /* Saves counters and live sessions (graceful stop) and frees everything. */
 void agent_fini(struct agent *a, bool save_live);
 
+/*
+ * Applies one validated event from any ingest path (emit, push, beacon,
+ * access log) at monotonic time now_ms: the session table, and everything
+ * else that learns from events.  The one entry point, so that every path
+ * feeds the same state.  Returns 0 or NUDGE_ENOMEM.
+ */
+int agent_apply(struct agent *a, const struct nudge_event *ev,
+    uint64_t now_ms, uint64_t now_wall_ms);
+
 /* out = counters saved by the previous run + everything counted since. */
 void agent_total(struct agent *a, struct agg *out);
 

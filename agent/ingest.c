@@ -28,7 +28,7 @@ ingest_one(struct agent *a, const msgpack_object *o, uint64_t mono,
 	if (*rv == 0)
 		*rv = event_validate(&ev, d);
 	if (*rv == 0)
-		*rv = sesstab_apply(a->sessions, &ev, mono, wall);
+		*rv = agent_apply(a, &ev, mono, wall);
 	if (*rv == NUDGE_ENOMEM)
 		nudge_diag_set(d, 0, 0, "out of memory");
 }
