@@ -74,7 +74,14 @@ $(BUILD)/nudge-sim: $(call obj,$(SIM_SRC)) $(LIB)
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(AGENT_OBJ) $(CONSOLE_OBJ) $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
-tests: $(TESTS)
+# Test tools (tests/tools/*.c): small programs the integration tests drive.
+TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
+tests: $(TESTS) $(TOOLS)
+$(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+# Keep objects that pattern rules build on the way.
+.SECONDARY:
 
 # test_sim links the simulator's modules (all but its main) too.
 SIM_OBJ := $(call obj,$(filter-out tests/sim/main.c,$(SIM_SRC)))
