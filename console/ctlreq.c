@@ -11,6 +11,7 @@
 #include <nng/protocol/reqrep0/req.h>
 
 #include "clock.h"
+#include "reaper.h"
 
 int
 ctlreq_build(msgpack_sbuffer *sb, const char *cmd, ctlreq_args_fn fn,
@@ -48,7 +49,7 @@ ctlreq_open(struct ctlreq_client *c, const char *url, int timeout_ms,
 	if ((rv = nng_dial(c->sock, url, NULL, 0)) != 0) {
 		nudge_diag_set(
 		    d, 0, 0, "cannot reach %s: %s", url, nng_strerror(rv));
-		nng_close(c->sock);
+		reaper_close(c->sock);
 		return NUDGE_ECONN;
 	}
 	snprintf(c->url, sizeof(c->url), "%s", url);
@@ -60,7 +61,7 @@ void
 ctlreq_close(struct ctlreq_client *c)
 {
 	if (c->open)
-		nng_close(c->sock);
+		reaper_close(c->sock);
 	c->open = false;
 }
 

@@ -14,6 +14,8 @@
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "reaper.h"
+
 static const char *const link_state_names[] = {
     [LINK_CONNECTING] = "connecting",
     [LINK_LIVE] = "live",
@@ -63,7 +65,7 @@ link_sub_open(struct link *l, uint64_t now_ms)
 	    (rv = nng_socket_get_int(l->sub, NNG_OPT_RECVFD, &l->sub_fd)) !=
 	        0) {
 		link_error(l, l->pub_url, rv);
-		nng_close(l->sub);
+		reaper_close(l->sub);
 		return rv;
 	}
 	l->sub_open = true;
@@ -75,7 +77,7 @@ static void
 link_sub_close(struct link *l)
 {
 	if (l->sub_open)
-		nng_close(l->sub);
+		reaper_close(l->sub);
 	l->sub_open = false;
 	l->sub_fd = -1;
 }
@@ -117,7 +119,7 @@ static void
 link_req_close(struct link *l)
 {
 	if (l->req_open)
-		nng_close(l->req);
+		reaper_close(l->req);
 	l->req_open = false;
 	l->req_fd = -1;
 	l->pending = false;
@@ -138,7 +140,7 @@ link_req_open(struct link *l)
 	    (rv = nng_socket_get_int(l->req, NNG_OPT_RECVFD, &l->req_fd)) !=
 	        0) {
 		link_error(l, l->ctl_url, rv);
-		nng_close(l->req);
+		reaper_close(l->req);
 		return rv;
 	}
 	snprintf(l->req_url, sizeof(l->req_url), "%s", l->ctl_url);
