@@ -78,6 +78,7 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(AGENT_OBJ) $(CONSOLE_OBJ) $(LIB
 TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
 tests: $(TESTS) $(TOOLS)
 $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
+	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 # Keep objects that pattern rules build on the way.
