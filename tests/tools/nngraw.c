@@ -25,7 +25,7 @@ static int
 read_file(const char *path, char **buf, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
-	size_t cap = 1 << 20;
+	size_t cap = 16 << 20;
 
 	if (f == NULL || (*buf = malloc(cap)) == NULL)
 		return -1;
