@@ -101,12 +101,15 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: nngraw req|push|pub URL FILE [MS]\n");
 		return 2;
 	}
+	int rv = 2;
 	if (strcmp(argv[1], "req") == 0)
-		return do_req(argv[2], buf, len);
-	if (strcmp(argv[1], "push") == 0)
-		return do_push(argv[2], buf, len);
-	if (strcmp(argv[1], "pub") == 0 && argc == 5)
-		return do_pub(argv[2], buf, len, strtol(argv[4], NULL, 10));
-	fprintf(stderr, "usage: nngraw req|push|pub URL FILE [MS]\n");
-	return 2;
+		rv = do_req(argv[2], buf, len);
+	else if (strcmp(argv[1], "push") == 0)
+		rv = do_push(argv[2], buf, len);
+	else if (strcmp(argv[1], "pub") == 0 && argc == 5)
+		rv = do_pub(argv[2], buf, len, strtol(argv[4], NULL, 10));
+	else
+		fprintf(stderr, "usage: nngraw req|push|pub URL FILE [MS]\n");
+	free(buf);
+	return rv;
 }
