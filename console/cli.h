@@ -68,6 +68,7 @@ const struct cli_cmd *cli_find(const struct cli_ctx *ctx, const char *name);
 
 int cli_status(struct cli_ctx *ctx, int argc, char **argv);
 int cli_emit(struct cli_ctx *ctx, int argc, char **argv);
+int cli_rules(struct cli_ctx *ctx, int argc, char **argv);
 int cli_help(struct cli_ctx *ctx, int argc, char **argv);
 int cli_version(struct cli_ctx *ctx, int argc, char **argv);
 int cli_tui(struct cli_ctx *ctx, int argc, char **argv);

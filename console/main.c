@@ -29,6 +29,16 @@ static const struct cli_cmd cli_cmds[] = {
                 "still printed).\n",
     },
     {
+        .name = "rules",
+        .fn = cli_rules,
+        .usage = "nudge rules check [--json] FILE...",
+        .help = "Compiles rule files; prints every error as "
+                "file:line:col: message.\n"
+                "  --json  {\"ok\":bool,\"rules\":N,\"errors\":"
+                "[{file,line,col,message}]}\n"
+                "Exits 0 if all are valid, 5 if not, 2 on usage errors.\n",
+    },
+    {
         .name = "emit",
         .fn = cli_emit,
         .usage = "nudge emit TYPE --visitor V [flags] | nudge emit "
