@@ -23,7 +23,8 @@ BUILD ?= build/san
 OPT ?= -O1 -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
 endif
 
-PKGS := msgpack ncursesw sqlite3 jansson inih libxxhash
+PKGS := msgpack ncursesw sqlite3 jansson inih libxxhash libmicrohttpd \
+	libmaxminddb
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
@@ -43,6 +44,11 @@ TEST_SRC := $(wildcard tests/test_*.c)
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 COMMON_OBJ := $(call obj,$(COMMON_SRC))
 AGENT_OBJ := $(call obj,$(filter-out agent/main.c,$(AGENT_SRC)))
+# The browser tag is built into nudged: agent/web/embed.sh makes C arrays
+# (plain and gzip -9) of agent/web/nudge.js.
+WEB_TAG_C := $(BUILD)/gen/web_tag.c
+WEB_TAG_O := $(BUILD)/gen/web_tag.o
+AGENT_OBJ += $(WEB_TAG_O)
 CONSOLE_OBJ := $(call obj,$(filter-out console/main.c,$(CONSOLE_SRC)))
 LIB := $(BUILD)/libnudge.a
 
@@ -56,6 +62,13 @@ all: $(BINS)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(WEB_TAG_C): agent/web/nudge.js agent/web/embed.sh
+	@mkdir -p $(dir $@)
+	sh agent/web/embed.sh agent/web/nudge.js >$@.tmp && mv $@.tmp $@
+
+$(WEB_TAG_O): $(WEB_TAG_C)
+	$(CC) $(ALL_CFLAGS) -Iagent -c -o $@ $<
 
 $(LIB): $(COMMON_OBJ)
 	@rm -f $@
@@ -102,9 +115,11 @@ $(BUILD)/tests/%.o: EXTRA_INC = -Iagent -Iconsole -Itests/sim
 
 # ---- dependencies (Debian) ------------------------------------------------
 BUILD_DEPS := gcc make pkg-config libnng-dev libmbedtls-dev libmsgpack-dev \
-	libncurses-dev libsqlite3-dev libjansson-dev libinih-dev libxxhash-dev
+	libncurses-dev libsqlite3-dev libjansson-dev libinih-dev libxxhash-dev \
+	libmicrohttpd-dev libmaxminddb-dev
 TEST_DEPS := $(BUILD_DEPS) libcmocka-dev tmux jq sqlite3 clang \
-	libclang-rt-14-dev procps
+	libclang-rt-14-dev procps \
+	chromium nodejs curl wrk nginx-light libmaxmind-db-writer-perl
 
 define apt_install
 	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
@@ -120,6 +135,9 @@ deps:
 
 test-deps:
 	$(call apt_install,$(TEST_DEPS))
+	@# npm: Debian's package, unless a Node.js install already brings one
+	@command -v npm >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq npm >/dev/null; }
 
 # ---- the two commands ----------------------------------------------------
 demo: deps

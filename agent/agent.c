@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "heat.h"
 #include "log.h"
 #include "replay.h"
 
@@ -62,11 +63,15 @@ agent_init(struct agent *a, const struct nudge_config *cfg,
 	if ((rv = agent_open_store(a, d)) != 0)
 		return rv;
 	if ((rv = sesstab_new(&a->sessions, &sc)) != 0 ||
-	    (rv = replay_new(&a->replay)) != 0) {
+	    (rv = replay_new(&a->replay)) != 0 ||
+	    (rv = heat_new(&a->heat)) != 0) {
 		nudge_diag_set(d, 0, 0, "out of memory");
-		agent_fini(a, false);
+		agent_fini(a);
 		return rv;
 	}
+	if (heat_load(a->heat, a->store) != 0)
+		log_warn("could not load heatmaps: %s",
+		    store_last_error(a->store));
 	if (store_take_live(a->store, agent_restore_one, a) != 0)
 		log_warn("could not restore live sessions: %s",
 		    store_last_error(a->store));
@@ -113,16 +118,31 @@ agent_save_live(struct agent *a)
 }
 
 void
-agent_fini(struct agent *a, bool save_live)
+agent_save(struct agent *a)
 {
-	if (save_live && a->sessions != NULL && a->store != NULL) {
-		struct agg total;
-		agent_total(a, &total);
-		agent_save_live(a);
-		if (store_save_counters(a->store, &total) != 0)
-			log_error("could not save counters: %s",
-			    store_last_error(a->store));
+	struct agg *total = malloc(sizeof(*total));
+
+	if (a->sessions == NULL || a->store == NULL || total == NULL) {
+		free(total);
+		return;
 	}
+	/* totals first: closing the live sessions below counts them closed */
+	agent_total(a, total);
+	agent_save_live(a);
+	if (store_save_counters(a->store, total) != 0)
+		log_error("could not save counters: %s",
+		    store_last_error(a->store));
+	free(total);
+	if (a->heat != NULL && heat_save(a->heat, a->store, SIZE_MAX) != 0)
+		log_error("could not save heatmaps: %s",
+		    store_last_error(a->store));
+}
+
+void
+agent_fini(struct agent *a)
+{
+	heat_free(a->heat);
+	a->heat = NULL;
 	replay_free(a->replay);
 	sesstab_free(a->sessions);
 	if (a->store != NULL)
@@ -134,10 +154,22 @@ agent_fini(struct agent *a, bool save_live)
 }
 
 int
+agent_accepting(struct agent *a)
+{
+	return atomic_load(&a->stopping) ? NUDGE_EBUSY : 0;
+}
+
+int
 agent_apply(struct agent *a, const struct nudge_event *ev, uint64_t now_ms,
     uint64_t now_wall_ms)
 {
-	return sesstab_apply(a->sessions, ev, now_ms, now_wall_ms);
+	if (atomic_load(&a->stopping))
+		return NUDGE_EBUSY;
+	int rv = sesstab_apply(a->sessions, ev, now_ms, now_wall_ms);
+
+	/* clicks and scrolls only; a session-table failure is not the map's */
+	heat_apply(a->heat, ev);
+	return rv;
 }
 
 void

@@ -18,6 +18,7 @@
 #include "sesstab.h"
 #include "store.h"
 
+struct heat;
 struct replay;
 
 struct agent {
@@ -25,33 +26,43 @@ struct agent {
 	struct sesstab *sessions;
 	struct store *store;
 	struct replay *replay;
+	struct heat *heat;	/* click grids and scroll depth */
 	struct agg base;	/* counters as saved by the previous run */
 	uint64_t boot_id;
 	uint64_t started_mono;
 	atomic_uint_fast64_t store_errors;
 	atomic_uint_fast64_t pub_dropped;
 	atomic_uint_fast64_t delta_seq; /* last DELTA seq published */
+	atomic_bool stopping;	/* graceful stop begun: refuse new events */
 	pthread_mutex_t health_lock;
 	char last_error[128];
 };
 
 /*
- * Opens the store, restores counters and the sessions saved by a graceful
- * stop, builds the session table.  Returns 0 or an error with d->msg.
+ * Opens the store, restores counters, heatmaps and the sessions saved by a
+ * graceful stop, builds the session table.  Returns 0 or an error with d->msg.
  */
 int agent_init(struct agent *a, const struct nudge_config *cfg,
     struct nudge_diag *d);
-/* Saves counters and live sessions (graceful stop) and frees everything. */
-void agent_fini(struct agent *a, bool save_live);
+/*
+ * Graceful stop, step one: saves counters, heatmaps and live sessions.
+ * Call with `stopping` set, so that no event is applied after the save.
+ */
+void agent_save(struct agent *a);
+/* Frees everything; saves nothing (see agent_save). */
+void agent_fini(struct agent *a);
 
 /*
  * Applies one validated event from any ingest path (emit, push, beacon,
  * access log) at monotonic time now_ms: the session table, and everything
  * else that learns from events.  The one entry point, so that every path
- * feeds the same state.  Returns 0 or NUDGE_ENOMEM.
+ * feeds the same state.  Returns 0, NUDGE_ENOMEM, or NUDGE_EBUSY once a
+ * graceful stop has begun (the caller says "retry").
  */
 int agent_apply(struct agent *a, const struct nudge_event *ev,
     uint64_t now_ms, uint64_t now_wall_ms);
+/* Returns NUDGE_EBUSY once a graceful stop has begun, else 0. */
+int agent_accepting(struct agent *a);
 
 /* out = counters saved by the previous run + everything counted since. */
 void agent_total(struct agent *a, struct agg *out);

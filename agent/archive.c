@@ -8,7 +8,14 @@
 #include <string.h>
 
 #include "clock.h"
+#include "heat.h"
 #include "log.h"
+
+/*
+ * Heatmap pages saved per flush at most: bounds one transaction (a page is
+ * up to ~1200 rows); the rest stay dirty for the next second.
+ */
+#define ARCHIVE_HEAT_PAGES 200
 
 struct archiver {
 	struct agent *a;
@@ -74,6 +81,11 @@ archive_flush(struct archiver *ar, uint64_t now)
 			agent_note_error(a, "archiving %zu sessions: %s", ar->n,
 			    store_last_error(a->store));
 		}
+	}
+	if ((rv = heat_save(a->heat, a->store, ARCHIVE_HEAT_PAGES)) != 0) {
+		atomic_fetch_add(&a->store_errors, 1);
+		agent_note_error(a, "saving heatmaps: %s",
+		    store_last_error(a->store));
 	}
 	if (total == NULL)
 		return;

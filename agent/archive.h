@@ -1,6 +1,7 @@
 /*
  * archive.h - the archiver thread: once a second it closes idle sessions
- * and writes them to SQLite in one batch, and flushes the counters.
+ * and writes them to SQLite in one batch, and flushes the counters and
+ * the heatmap pages that changed.
  *
  * Nothing on an ingest path waits for it.  When a write fails (disk full,
  * database locked) the closed sessions stay queued in memory (bounded:

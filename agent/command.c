@@ -18,6 +18,8 @@ static const struct cmd_ops *const cmd_table[] = {
 	&cmd_emit,
 	&cmd_sessions,
 	&cmd_visitor,
+	&cmd_heat_pages,
+	&cmd_heat,
 };
 
 static const struct cmd_ops *

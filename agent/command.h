@@ -49,5 +49,6 @@ void cmd_handle(void *endpoint, const void *req, size_t len,
 /* Commands defined in other files of the agent. */
 extern const struct cmd_ops cmd_ping, cmd_state, cmd_sessions, cmd_visitor;
 extern const struct cmd_ops cmd_emit;
+extern const struct cmd_ops cmd_heat_pages, cmd_heat; /* cmd_heat.c */
 
 #endif

@@ -86,6 +86,10 @@ emit_run(struct agent *a, const struct wire_request *rq, msgpack_packer *pk,
 	size_t acc = 0, rej = 0, n_errs = 0;
 	int rv;
 
+	if ((rv = agent_accepting(a)) != 0) {
+		nudge_diag_set(d, 0, 0, "the agent is stopping; retry");
+		return rv;
+	}
 	msgpack_sbuffer_init(&errs);
 	msgpack_packer_init(&epk, &errs, msgpack_sbuffer_write);
 	rv = ingest_events(a, rq->args ? wire_map_get(rq->args, "ev") : NULL,

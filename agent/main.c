@@ -13,14 +13,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "archive.h"
 #include "command.h"
+#include "http.h"
 #include "ingest.h"
 #include "log.h"
 #include "publish.h"
 #include "rep.h"
+#include "tail.h"
 
 #define FLAGS_MAX 64
 
@@ -58,6 +61,12 @@ usage(FILE *out)
 	      "      --delta-ms MS       delta period\n"
 	      "      --funnel STEPS      funnel, e.g. 'visit -> event == "
 	      "\"purchase\"'\n"
+	      "      --tail FILE         follow an access log (repeatable;"
+	      " replaces [agent] tail)\n"
+	      "      --tail-from-start   read tailed files from their start\n"
+	      "      --log-format F      combined, common or an nginx "
+	      "log_format\n"
+	      "      --log-salt S        salt of the log visitor hash\n"
 	      "      --check-config      validate the configuration, exit\n"
 	      "  -v, --verbose           more log output (repeatable)\n"
 	      "  -q, --quiet             errors only\n"
@@ -83,6 +92,10 @@ static const struct option long_opts[] = {
 	{"snapshot-ms", required_argument, NULL, 1},
 	{"delta-ms", required_argument, NULL, 1},
 	{"funnel", required_argument, NULL, 2},
+	{"tail", required_argument, NULL, 1},
+	{"log-format", required_argument, NULL, 1},
+	{"log-salt", required_argument, NULL, 1},
+	{"tail-from-start", no_argument, NULL, 4},
 	{"check-config", no_argument, NULL, 3},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
@@ -120,6 +133,12 @@ parse_args(int argc, char **argv, struct options *o)
 		case 'V': printf("nudged %s\n", NUDGE_VERSION); exit(0);
 		case 'h': usage(stdout); exit(0);
 		case 3: o->check_config = true; break;
+		case 4:
+			if (o->flags.n == FLAGS_MAX)
+				return -1;
+			o->flags.key[o->flags.n] = "tail_from_start";
+			o->flags.value[o->flags.n++] = "true";
+			break;
 		case 1:
 		case 2:
 			if (o->flags.n == FLAGS_MAX)
@@ -157,6 +176,12 @@ load_config(struct nudge_config *cfg, const struct options *o)
 		fprintf(stderr, "nudged: environment: %s\n", d.msg);
 		return rv;
 	}
+	/* --tail flags replace the file's list rather than add to it */
+	for (int i = 0; i < o->flags.n; i++)
+		if (strcmp(o->flags.key[i], "tail") == 0) {
+			conf_set(cfg, "agent", "tail", "", &d);
+			break;
+		}
 	for (int i = 0; i < o->flags.n; i++) {
 		const char *k = o->flags.key[i];
 		bool funnel = strcmp(k, "funnel.steps") == 0;
@@ -179,6 +204,7 @@ struct sockets {
 	struct rep_server *control;
 	struct rep_server *ingest;
 	struct ingest_pull *pull;
+	struct http_server *http;
 	struct cmd_endpoint control_ep;
 	struct cmd_endpoint ingest_ep;
 };
@@ -199,12 +225,15 @@ sockets_start(struct sockets *s, struct agent *a, struct nudge_diag *d)
 		    &s->ingest_ep, d);
 	if (rv == 0 && c->push[0])
 		rv = ingest_pull_start(&s->pull, a, c->push, d);
+	if (rv == 0)
+		rv = http_start(&s->http, a, d);
 	return rv;
 }
 
 static void
 sockets_stop(struct sockets *s)
 {
+	http_stop(s->http);
 	ingest_pull_stop(s->pull);
 	rep_stop(s->ingest);
 	rep_stop(s->control);
@@ -233,13 +262,53 @@ wait_for_stop(const sigset_t *set, const struct options *o)
 	}
 }
 
+/*
+ * Debian's nng 1.5.2 can deadlock in nng_close (#1543).  Everything is
+ * saved before any socket is closed, so if closing hangs past the grace
+ * period this exits anyway, losing nothing.
+ */
+#define STOP_GRACE_S 5
+
+static void *
+stop_watchdog(void *arg)
+{
+	(void)arg;
+	sleep(STOP_GRACE_S);
+	log_error("closing sockets did not finish within %d s (nng "
+	    "deadlock); everything was saved, exiting", STOP_GRACE_S);
+	_exit(0);
+	return NULL;
+}
+
+struct running {
+	struct agent a;
+	struct archiver *ar;
+	struct publisher *pub;
+	struct sockets socks;
+	struct tail_set *tails;
+};
+
+/* Refuse new events, save everything, then close the sockets. */
+static void
+stop_all(struct running *r)
+{
+	pthread_t dog;
+
+	atomic_store(&r->a.stopping, true);
+	tail_stop(r->tails);
+	archive_stop(r->ar);
+	agent_save(&r->a);
+	if (pthread_create(&dog, NULL, stop_watchdog, NULL) == 0)
+		pthread_detach(dog);
+	sockets_stop(&r->socks);
+	publish_stop(r->pub);
+	agent_fini(&r->a);
+}
+
 static int
 run(const struct nudge_config *cfg, const struct options *o)
 {
-	struct agent a;
-	struct archiver *ar = NULL;
-	struct publisher *pub = NULL;
-	struct sockets socks = {0};
+	static struct running r;
 	struct nudge_diag d = {0};
 	sigset_t set;
 
@@ -249,28 +318,23 @@ run(const struct nudge_config *cfg, const struct options *o)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (agent_init(&a, cfg, &d) != 0) {
+	if (agent_init(&r.a, cfg, &d) != 0) {
 		log_error("%s", d.msg);
 		return 1;
 	}
-	if (archive_start(&ar, &a, &d) != 0 ||
-	    publish_start(&pub, &a, &d) != 0 ||
-	    sockets_start(&socks, &a, &d) != 0) {
+	if (archive_start(&r.ar, &r.a, &d) != 0 ||
+	    publish_start(&r.pub, &r.a, &d) != 0 ||
+	    sockets_start(&r.socks, &r.a, &d) != 0 ||
+	    tail_start(&r.tails, &r.a, &d) != 0) {
 		log_error("%s", d.msg);
-		sockets_stop(&socks);
-		publish_stop(pub);
-		archive_stop(ar);
-		agent_fini(&a, true);
+		stop_all(&r);
 		return 1;
 	}
 	log_info("ready: agent %s, pub %s, control %s, ingest %s, push %s",
 	    cfg->agent.name, cfg->agent.pub, cfg->agent.control,
 	    cfg->agent.ingest, cfg->agent.push);
 	wait_for_stop(&set, o);
-	sockets_stop(&socks);
-	publish_stop(pub);
-	archive_stop(ar);
-	agent_fini(&a, true);
+	stop_all(&r);
 	log_info("stopped");
 	return 0;
 }

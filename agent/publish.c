@@ -4,6 +4,8 @@
  *
  * Owns the PUB socket, the per-kind sequence numbers and the last totals
  * deltas are computed against; only the publisher thread touches them.
+ * Heatmap increments (drained from the agent's heat table) go out once a
+ * second, bounded per message; what does not fit waits for the next one.
  * PUB never blocks: a slow subscriber loses messages (nng drops them), which
  * it detects by sequence number and repairs from the next snapshot.
  */
@@ -17,6 +19,7 @@
 #include <nng/protocol/pubsub0/pub.h>
 
 #include "clock.h"
+#include "heat.h"
 #include "log.h"
 #include "rep.h"
 
@@ -33,7 +36,10 @@ struct publisher {
 	struct session_summary *sessions;
 	struct sesstab_event *recent;
 	struct nudge_event *events;
+	struct wire_heat *heat;	/* the HEAT body being built */
 };
+
+#define PUBLISH_HEAT_MS 1000
 
 void
 publish_fill_snapshot(struct agent *a, struct wire_snapshot *s)
@@ -169,12 +175,26 @@ publish_events(struct publisher *p)
 		publish_send(p);
 }
 
+static void
+publish_heat(struct publisher *p)
+{
+	struct wire_header h;
+
+	heat_drain(p->a->heat, p->heat);
+	if (p->heat->n_pages == 0)
+		return;
+	publish_header(p, WIRE_HEAT, &h);
+	if (wire_write_heat(&p->sb, &h, p->heat) == 0)
+		publish_send(p);
+}
+
 static void *
 publish_thread(void *arg)
 {
 	struct publisher *p = arg;
 	const struct conf_agent *c = &p->a->cfg->agent;
 	uint64_t next_snapshot = clock_mono_ms();
+	uint64_t next_heat = next_snapshot + PUBLISH_HEAT_MS;
 
 	pthread_mutex_lock(&p->lock);
 	while (!p->stop) {
@@ -186,6 +206,10 @@ publish_thread(void *arg)
 		publish_aggregates(p, snap);
 		publish_sessions(p);
 		publish_events(p);
+		if (now >= next_heat) {
+			next_heat = now + PUBLISH_HEAT_MS;
+			publish_heat(p);
+		}
 		pthread_mutex_lock(&p->lock);
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -207,6 +231,7 @@ publish_free(struct publisher *p)
 	free(p->sessions);
 	free(p->recent);
 	free(p->events);
+	free(p->heat);
 	pthread_cond_destroy(&p->wake);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
@@ -251,7 +276,9 @@ publish_start(struct publisher **out, struct agent *a, struct nudge_diag *d)
 	p->sessions = calloc(ns ? ns : 1, sizeof(*p->sessions));
 	p->recent = calloc(1000, sizeof(*p->recent));
 	p->events = calloc(1000, sizeof(*p->events));
-	if (p->sessions == NULL || p->recent == NULL || p->events == NULL) {
+	p->heat = malloc(sizeof(*p->heat));
+	if (p->sessions == NULL || p->recent == NULL || p->events == NULL ||
+	    p->heat == NULL) {
 		publish_free(p);
 		return NUDGE_ENOMEM;
 	}

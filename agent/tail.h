@@ -16,6 +16,13 @@
  * random one kept in the store's meta table ("log_salt") so that a visitor
  * hashes the same across restarts.
  *
+ * Where each file was left at a graceful stop (device, inode, offset of
+ * the last complete line applied) is kept in the meta table ("tail_pos:"
+ * + path): a restart resumes there when it is still the same file, so
+ * lines written while the agent was down count once.  Otherwise the first
+ * open starts at the end (or the start, with tail_from_start); a file
+ * that appears or replaces another later is read from its start.
+ *
  * Lifecycle: tail_start() on the main thread after agent_init(), and
  * tail_stop() before agent_fini(); tail_stats() from any thread.
  */
@@ -44,14 +51,14 @@ int tail_start(struct tail_set **out, struct agent *a, struct nudge_diag *d);
 void tail_stop(struct tail_set *s);
 
 struct tail_stats {
-	uint64_t lines;		/* complete lines read */
-	uint64_t pageviews;	/* events applied, bots excluded */
-	uint64_t bots;		/* page views by bots (counted, no session) */
-	uint64_t skipped;	/* assets, other methods or statuses */
-	uint64_t malformed;	/* lines that did not parse, or too big */
-	uint64_t rotations;	/* new file at the path */
-	uint64_t truncations;	/* file shrank under the read offset */
-	char last_error[160];	/* "LINE:COL: message" or "" */
+	uint64_t lines;       /* complete lines read */
+	uint64_t pageviews;   /* events applied, bots excluded */
+	uint64_t bots;        /* page views by bots (counted, no session) */
+	uint64_t skipped;     /* assets, other methods or statuses */
+	uint64_t malformed;   /* lines that did not parse, or too big */
+	uint64_t rotations;   /* new file at the path */
+	uint64_t truncations; /* file shrank under the read offset */
+	char last_error[160]; /* "LINE:COL: message" or "" */
 };
 
 /* Number of tailers in s (0 for NULL). */
@@ -61,19 +68,19 @@ const char *tail_stats(struct tail_set *s, unsigned i, struct tail_stats *out);
 
 /* ---- line conversion (exposed for tests and the benchmark) ------------ */
 
-#define TAIL_VISITOR_LEN 17	/* "h" + 16 hex digits */
-#define TAIL_UA_CACHE 1024	/* user agents whose device is remembered */
+#define TAIL_VISITOR_LEN 17 /* "h" + 16 hex digits */
+#define TAIL_UA_CACHE 1024  /* user agents whose device is remembered */
 
 /* What one line became. */
 enum tail_kind {
-	TAIL_PAGEVIEW = 0,	/* ev filled, a page view */
-	TAIL_BOT,		/* ev filled, device DEVICE_BOT */
-	TAIL_SKIP		/* not a page view: nothing to apply */
+	TAIL_PAGEVIEW = 0, /* ev filled, a page view */
+	TAIL_BOT,          /* ev filled, device DEVICE_BOT */
+	TAIL_SKIP          /* not a page view: nothing to apply */
 };
 
 /* Per-thread conversion state: format, hash seed, user-agent cache. */
 struct tail_conv {
-	const struct logline_format *fmt;	/* borrowed */
+	const struct logline_format *fmt; /* borrowed */
 	uint64_t seed;
 	struct {
 		uint64_t hash;
@@ -83,8 +90,8 @@ struct tail_conv {
 };
 
 /* Sets up c for format fmt (borrowed) and a salt (copied into a seed). */
-void tail_conv_init(struct tail_conv *c, const struct logline_format *fmt,
-    const char *salt);
+void tail_conv_init(
+    struct tail_conv *c, const struct logline_format *fmt, const char *salt);
 
 /*
  * Converts one line (no newline).  Returns TAIL_PAGEVIEW or TAIL_BOT with

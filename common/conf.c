@@ -29,6 +29,8 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "logline.h"
+#include "netaddr.h"
 
 #define CONF_STEPS_TEXT_MAX 4096 /* a funnel spread over lines, joined */
 #define CONF_STEPS_SEGS_MAX 64   /* lines one steps value may span */
@@ -289,6 +291,172 @@ conf_set_agent(struct nudge_config *c, const struct conf_key *k, const char *v,
 	return NUDGE_OK;
 }
 
+/* [agent] tail: repeatable like [console] agent; "" clears the list. */
+static int
+conf_set_tail(struct nudge_config *c, const struct conf_key *k, const char *v,
+    struct nudge_diag *d)
+{
+	struct conf_agent *a = &c->agent;
+	size_t n = strlen(v);
+
+	if (n == 0) {
+		a->n_tails = 0;
+		return NUDGE_OK;
+	}
+	if (n > CONF_PATH_MAX)
+		return conf_bad(
+		    d, k, "path longer than %d characters", CONF_PATH_MAX);
+	if (conf_has_ctl(v))
+		return conf_bad(d, k, "control character in path");
+	if (a->n_tails >= CONF_TAILS_MAX)
+		return conf_bad(d, k, "more than %d files", CONF_TAILS_MAX);
+	memcpy(a->tails[a->n_tails++], v, n + 1);
+	return NUDGE_OK;
+}
+
+/* combined, common or an nginx log_format string, compiled to check it. */
+static int
+conf_set_log_format(struct nudge_config *c, const struct conf_key *k,
+    const char *v, struct nudge_diag *d)
+{
+	struct logline_format f;
+	struct nudge_diag fd = {0};
+	size_t n = strlen(v);
+
+	if (n > CONF_LOG_FORMAT_MAX)
+		return conf_bad(d, k, "longer than %d characters",
+		    CONF_LOG_FORMAT_MAX);
+	if (logline_format_compile(&f, v, &fd) != NUDGE_OK)
+		return conf_bad(d, k, "column %d: %s", fd.col, fd.msg);
+	memcpy(c->agent.log_format, v, n + 1);
+	return NUDGE_OK;
+}
+
+/* Printable ASCII without blanks; "" means "random, kept in the store". */
+static int
+conf_set_salt(struct nudge_config *c, const struct conf_key *k, const char *v,
+    struct nudge_diag *d)
+{
+	size_t n = strlen(v);
+
+	if (n > CONF_SALT_MAX)
+		return conf_bad(d, k, "longer than %d characters",
+		    CONF_SALT_MAX);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] >= 0x7f)
+			return conf_bad(d, k, "printable ASCII without "
+			    "blanks expected");
+	memcpy(c->agent.log_salt, v, n + 1);
+	return NUDGE_OK;
+}
+
+static int
+conf_set_bool(struct nudge_config *c, const struct conf_key *k, const char *v,
+    struct nudge_diag *d)
+{
+	static const char *const yes[] = {"1", "true", "yes", "on"};
+	static const char *const no[] = {"0", "false", "no", "off"};
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcmp(v, yes[i]) == 0 || strcmp(v, no[i]) == 0) {
+			*(int *)conf_field(c, k) = strcmp(v, yes[i]) == 0;
+			return NUDGE_OK;
+		}
+	}
+	return conf_bad(d, k, "expected true or false, got '%.32s'", v);
+}
+
+/* ---- [http] ---------------------------------------------------------- */
+
+/* Any text up to k->max without control characters; "" allowed. */
+static int
+conf_set_text(struct nudge_config *c, const struct conf_key *k, const char *v,
+    struct nudge_diag *d)
+{
+	size_t n = strlen(v);
+
+	if (n > k->max)
+		return conf_bad(d, k, "longer than %u characters",
+		    (unsigned)k->max);
+	if (conf_has_ctl(v))
+		return conf_bad(d, k, "control character in value");
+	memcpy(conf_field(c, k), v, n + 1);
+	return NUDGE_OK;
+}
+
+/* An HTTP header name: letters, digits and '-'; "" allowed. */
+static int
+conf_set_header(struct nudge_config *c, const struct conf_key *k,
+    const char *v, struct nudge_diag *d)
+{
+	for (const char *p = v; *p != '\0'; p++)
+		if (!conf_is_alnum(*p) && *p != '-')
+			return conf_bad(d, k, "'%.64s' is not a header name",
+			    v);
+	return conf_set_text(c, k, v, d);
+}
+
+/* "host:port" or "[v6]:port"; "" disables the listener. */
+static int
+conf_set_listen(struct nudge_config *c, const struct conf_key *k,
+    const char *v, struct nudge_diag *d)
+{
+	const char *colon = strrchr(v, ':');
+	unsigned long port = 0;
+	const char *p;
+
+	if (v[0] == '\0')
+		return conf_set_text(c, k, v, d);
+	if (colon == NULL || colon == v || colon[1] == '\0' ||
+	    strpbrk(v, " \t/") != NULL || (v[0] == '[' && colon[-1] != ']'))
+		return conf_bad(d, k, "'%.64s': expected ADDRESS:PORT, e.g. "
+		    "127.0.0.1:7480", v);
+	for (p = colon + 1; *p >= '0' && *p <= '9' && port <= 65535; p++)
+		port = port * 10 + (unsigned long)(*p - '0');
+	if (*p != '\0' || port > 65535)
+		return conf_bad(d, k, "port: expected 0..65535 in '%.64s'", v);
+	return conf_set_text(c, k, v, d);
+}
+
+/* Origins: "https://shop.example[:port]" entries; never "*". */
+static int
+conf_set_origins(struct nudge_config *c, const struct conf_key *k,
+    const char *v, struct nudge_diag *d)
+{
+	const char *p = v;
+
+	while (*p != '\0') {
+		size_t n;
+		const char *host;
+		p += strspn(p, ", \t");
+		if ((n = strcspn(p, ", \t")) == 0)
+			break;
+		host = strncmp(p, "https://", 8) == 0 ? p + 8 :
+		    strncmp(p, "http://", 7) == 0 ? p + 7 : NULL;
+		if (memchr(p, '*', n) != NULL)
+			return conf_bad(d, k, "'*' is not allowed: list the "
+			    "shop's origins");
+		if (host == NULL || host == p + n ||
+		    memchr(host, '/', (size_t)(p + n - host)) != NULL)
+			return conf_bad(d, k, "'%.*s' is not an origin like "
+			    "https://shop.example", n > 64 ? 64 : (int)n, p);
+		p += n;
+	}
+	return conf_set_text(c, k, v, d);
+}
+
+static int
+conf_set_cidrs(struct nudge_config *c, const struct conf_key *k,
+    const char *v, struct nudge_diag *d)
+{
+	struct net_cidrs l;
+	struct nudge_diag nd = {0};
+
+	if (net_cidrs_parse(&l, v, &nd) != NUDGE_OK)
+		return conf_bad(d, k, "%s", nd.msg);
+	return conf_set_text(c, k, v, d);
+}
+
 #define CA(f) offsetof(struct nudge_config, agent.f)
 #define SEC 1000u
 #define DAY (86400u * SEC)
@@ -312,12 +480,43 @@ static const struct conf_key conf_keys[] = {
     {"agent", "sample_events", conf_set_uint, CA(sample_events), 0, 100000, 0,
         0},
     {"agent", "log_level", conf_set_level, CA(log_level), 0, 0, 0, 0},
+    {"agent", "tail", conf_set_tail, 0, 0, 0, 0, 0},
+    {"agent", "log_format", conf_set_log_format, 0, 0, 0, 0, 0},
+    {"agent", "log_salt", conf_set_salt, 0, 0, 0, 0, 0},
+    {"agent", "tail_from_start", conf_set_bool, CA(tail_from_start), 0, 0, 0,
+        0},
     {"funnel", "name", conf_set_ident,
         offsetof(struct nudge_config, funnel.name), 0, FUNNEL_NAME_MAX, 0, 0},
     {"funnel", "steps", conf_set_steps, 0, 0, 0, 0, 0},
     {"console", "agent", conf_set_agent, 0, 0, 0, 0, 0},
     {"console", "refresh_ms", conf_set_duration,
         offsetof(struct nudge_config, console.refresh_ms), 100, 60 * SEC, 1,
+        0},
+#define CH(f) offsetof(struct nudge_config, http.f)
+    {"http", "listen", conf_set_listen, CH(listen), 0, CONF_URL_MAX, 0, 1},
+    {"http", "origins", conf_set_origins, CH(origins), 0, CONF_LIST_MAX, 0,
+        1},
+    {"http", "trusted_proxies", conf_set_cidrs, CH(trusted_proxies), 0,
+        CONF_LIST_MAX, 0, 1},
+    {"http", "country_header", conf_set_header, CH(country_header), 0, 63, 0,
+        1},
+    {"http", "geoip_db", conf_set_text, CH(geoip_db), 0, CONF_PATH_MAX, 0,
+        1},
+    {"http", "tag_path", conf_set_text, CH(tag_path), 0, CONF_PATH_MAX, 0,
+        1},
+    {"http", "shop_dir", conf_set_text, CH(shop_dir), 0, CONF_PATH_MAX, 0,
+        1},
+    {"http", "test_decisions", conf_set_text, CH(test_decisions), 0,
+        CONF_PATH_MAX, 0, 1},
+    {"http", "rate_per_visitor", conf_set_uint, CH(rate_per_visitor), 0,
+        1000000, 0, 0},
+    {"http", "rate_per_address", conf_set_uint, CH(rate_per_address), 0,
+        1000000, 0, 0},
+    {"http", "rate_burst", conf_set_uint, CH(rate_burst), 1, 1000000, 0, 0},
+    {"http", "max_body", conf_set_uint, CH(max_body), 256, 65536, 0, 0},
+    {"http", "max_events", conf_set_uint, CH(max_events), 1, 100, 0, 0},
+    {"http", "threads", conf_set_uint, CH(threads), 1, 64, 0, 0},
+    {"http", "consent_required", conf_set_bool, CH(consent_required), 0, 0, 0,
         0},
 };
 
@@ -471,8 +670,16 @@ conf_defaults(struct nudge_config *c)
 	a->sample_sessions = 50;
 	a->sample_events = 200;
 	a->log_level = LOG_LEVEL_INFO;
+	snprintf(a->log_format, sizeof(a->log_format), "combined");
 	funnel_default(&c->funnel);
 	c->console.refresh_ms = 1000;
+	snprintf(c->http.listen, sizeof(c->http.listen), "127.0.0.1:7480");
+	c->http.rate_per_visitor = 20;
+	c->http.rate_per_address = 200;
+	c->http.rate_burst = 40;
+	c->http.max_body = 65536;
+	c->http.max_events = 100;
+	c->http.threads = 2;
 }
 
 /* ---- the INI file ---------------------------------------------------- */

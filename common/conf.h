@@ -6,9 +6,14 @@
  *
  *	[agent]   name, pub, control, ingest, push, advertise, db, shards,
  *	          session_timeout, snapshot_ms, delta_ms, sample_sessions,
- *	          sample_events, log_level
+ *	          sample_events, log_level, tail (repeatable), log_format,
+ *	          log_salt, tail_from_start
  *	[funnel]  name, steps
  *	[console] agent (repeatable), refresh_ms
+ *	[http]    listen, origins, trusted_proxies, country_header, geoip_db,
+ *	          rate_per_visitor, rate_per_address, rate_burst, max_body,
+ *	          max_events, consent_required, tag_path, shop_dir, threads,
+ *	          test_decisions (agent/http.h)
  *
  * Durations accept a unit: "30m", "90s", "250ms", "2h" (bare numbers are in
  * the key's own unit).  A bad key or value is an error with file:line, never
@@ -25,6 +30,9 @@
 #define CONF_URL_MAX 255
 #define CONF_PATH_MAX 511
 #define CONF_AGENTS_MAX 256
+#define CONF_TAILS_MAX 16
+#define CONF_LOG_FORMAT_MAX 1023
+#define CONF_SALT_MAX 127
 
 struct conf_agent {
 	char name[64];		/* default: the host name */
@@ -41,6 +49,12 @@ struct conf_agent {
 	unsigned sample_sessions;	/* sessions per SESSION message */
 	unsigned sample_events;		/* events per second on EVENT */
 	int log_level;			/* enum log_level */
+	/* access logs (agent/tail.h): tail is repeatable, "" clears */
+	unsigned n_tails;
+	char tails[CONF_TAILS_MAX][CONF_PATH_MAX + 1];
+	char log_format[CONF_LOG_FORMAT_MAX + 1]; /* combined|common|nginx */
+	char log_salt[CONF_SALT_MAX + 1]; /* "" = random, kept in the store */
+	int tail_from_start;		/* 1: read files from their start */
 };
 
 struct conf_console {
@@ -49,11 +63,33 @@ struct conf_console {
 	uint32_t refresh_ms;
 };
 
+#define CONF_LIST_MAX 1023
+
+/* [http]: the beacon endpoint and the tag (agent/http.h). */
+struct conf_http {
+	char listen[CONF_URL_MAX + 1];	/* "127.0.0.1:7480"; "" disables */
+	char origins[CONF_LIST_MAX + 1];	/* extra CORS origins */
+	char trusted_proxies[CONF_LIST_MAX + 1]; /* CIDR list */
+	char country_header[64];	/* e.g. X-Country-Code; "" none */
+	char geoip_db[CONF_PATH_MAX + 1];	/* MMDB file; "" none */
+	char tag_path[CONF_PATH_MAX + 1];	/* overrides the built-in tag */
+	char shop_dir[CONF_PATH_MAX + 1];	/* served under /shop/ */
+	char test_decisions[CONF_PATH_MAX + 1]; /* testing aid */
+	unsigned rate_per_visitor;	/* beacons/s per visitor, 0 = off */
+	unsigned rate_per_address;	/* beacons/s per client address */
+	unsigned rate_burst;		/* per-visitor bucket size */
+	unsigned max_body;		/* bytes */
+	unsigned max_events;		/* events per beacon */
+	unsigned threads;		/* HTTP worker threads */
+	int consent_required;		/* beacons without consent: audience */
+};
+
 struct nudge_config {
 	char path[CONF_PATH_MAX + 1];	/* file it was loaded from, or "" */
 	struct conf_agent agent;
 	struct funnel funnel;
 	struct conf_console console;
+	struct conf_http http;
 };
 
 /*

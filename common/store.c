@@ -55,6 +55,8 @@ enum store_stmt {
 	SQ_PUT_LIVE,
 	SQ_GET_LIVE,
 	SQ_DEL_LIVE,
+	SQ_PUT_HEAT,
+	SQ_GET_HEAT,
 	SQ_COUNT
 };
 
@@ -76,6 +78,9 @@ static const char *const store_sql[SQ_COUNT] = {
                     "?11, ?12, ?13, ?14, ?15, ?16)",
     [SQ_GET_LIVE] = "SELECT " STORE_SESSION_COLS " FROM live_sessions",
     [SQ_DEL_LIVE] = "DELETE FROM live_sessions",
+    [SQ_PUT_HEAT] = "INSERT OR REPLACE INTO heat(page, kind, cell, count) "
+                    "VALUES (?1, ?2, ?3, ?4)",
+    [SQ_GET_HEAT] = "SELECT page, kind, cell, count FROM heat",
     [SQ_COUNT_SESSIONS] = "SELECT count(*) FROM sessions",
     [SQ_PUT_META] = "INSERT OR REPLACE INTO meta(key, value) "
                     "VALUES (?1, ?2)",
@@ -109,6 +114,10 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
     " source INTEGER, device INTEGER, country TEXT, cart_items INTEGER,"
     " cart_cents INTEGER, purchases INTEGER, revenue_cents INTEGER,"
     " score INTEGER, last_page TEXT, utm_campaign TEXT);",
+    /* 3 -> 4: heatmap totals per page, kind (0 click, 1 scroll), cell */
+    "CREATE TABLE heat(page TEXT NOT NULL, kind INTEGER NOT NULL,"
+    " cell INTEGER NOT NULL, count INTEGER NOT NULL,"
+    " PRIMARY KEY(page, kind, cell)) WITHOUT ROWID;",
 };
 
 struct store {
@@ -649,6 +658,76 @@ store_take_live(struct store *st,
 		else
 			store_rollback(st);
 	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* ---- heatmaps -------------------------------------------------------- */
+
+static int
+store_put_heat(struct store *st, const struct store_heat_row *v, size_t n)
+{
+	sqlite3_stmt *q = st->q[SQ_PUT_HEAT];
+	int rc = NUDGE_OK;
+
+	for (size_t i = 0; i < n && rc == NUDGE_OK; i++) {
+		if (v[i].page == NULL)
+			return NUDGE_EINVAL;
+		sqlite3_bind_text(q, 1, v[i].page, -1, SQLITE_STATIC);
+		sqlite3_bind_int(q, 2, v[i].kind);
+		sqlite3_bind_int64(q, 3, v[i].cell);
+		sqlite3_bind_int64(q, 4, (sqlite3_int64)v[i].count);
+		rc = store_run(st, q, "save heat");
+	}
+	return rc;
+}
+
+int
+store_save_heat(struct store *st, const struct store_heat_row *v, size_t n)
+{
+	int rc;
+
+	if (n == 0)
+		return NUDGE_OK;
+	if (v == NULL)
+		return NUDGE_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	if ((rc = store_begin(st)) == NUDGE_OK) {
+		if ((rc = store_put_heat(st, v, n)) == NUDGE_OK)
+			rc = store_commit(st);
+		else
+			store_rollback(st);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int
+store_load_heat(struct store *st,
+    void (*fn)(void *arg, const struct store_heat_row *r), void *arg)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (fn == NULL)
+		return NUDGE_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	q = st->q[SQ_GET_HEAT];
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const unsigned char *page = sqlite3_column_text(q, 0);
+		sqlite3_int64 kind = sqlite3_column_int64(q, 1);
+		sqlite3_int64 cell = sqlite3_column_int64(q, 2);
+		sqlite3_int64 count = sqlite3_column_int64(q, 3);
+		/* rows this build cannot mean anything by are skipped */
+		if (page == NULL || kind < 0 || kind > STORE_HEAT_SCROLL ||
+		    cell < 0 || cell > UINT32_MAX || count <= 0)
+			continue;
+		struct store_heat_row r = {(const char *)page,
+		    (uint8_t)kind, (uint32_t)cell, (uint64_t)count};
+		fn(arg, &r);
+	}
+	sqlite3_reset(q);
+	rc = rc == SQLITE_DONE ? NUDGE_OK : store_fail(st, rc, "load heat");
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }

@@ -5,9 +5,10 @@
  * What lives here: cumulative counters and the distinct-visitor sketch
  * (flushed about once a second, synchronous=NORMAL: a crash loses at most
  * the last flush), closed session summaries (appended in batches), key/value
- * metadata, and the audit trail.  Changes that are acknowledged to a client
- * (rules, campaigns, credentials: later schema versions) commit with
- * synchronous=FULL before the acknowledgement.
+ * metadata, the audit trail, and heatmap totals (flushed with the
+ * counters).  Changes that are acknowledged to a client (rules, campaigns,
+ * credentials: later schema versions) commit with synchronous=FULL before
+ * the acknowledgement.
  *
  * Thread-safety: a struct store is shared by the agent's threads; every
  * function takes the store's mutex, so calls are serialized.  The beacon
@@ -27,7 +28,7 @@
 #include "err.h"
 #include "session.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 struct store;
 
@@ -74,6 +75,30 @@ int store_save_live(struct store *st, const struct session_summary *v,
     size_t n);
 int store_take_live(struct store *st,
     void (*fn)(void *arg, const struct session_summary *s), void *arg);
+
+/*
+ * Heatmaps (table heat, schema v4): one row per (page, kind, cell) holding
+ * that cell's total count.  kind STORE_HEAT_CLICK: cell is a click grid
+ * cell (row * cols + col); kind STORE_HEAT_SCROLL: cell is a scroll band
+ * and count the page views that reached it.  store_save_heat replaces the
+ * totals of the rows given (rows not given keep theirs), in one
+ * transaction, all or nothing; page strings are borrowed for the call.
+ * store_load_heat calls fn for every row; fn runs with the store's mutex
+ * held and must not call the store; r->page is valid during the call only.
+ */
+enum store_heat_kind { STORE_HEAT_CLICK = 0, STORE_HEAT_SCROLL = 1 };
+
+struct store_heat_row {
+	const char *page;
+	uint8_t kind;		/* enum store_heat_kind */
+	uint32_t cell;
+	uint64_t count;
+};
+
+int store_save_heat(struct store *st, const struct store_heat_row *v,
+    size_t n);
+int store_load_heat(struct store *st,
+    void (*fn)(void *arg, const struct store_heat_row *r), void *arg);
 
 /* Metadata: small text values by key. */
 int store_meta_put(struct store *st, const char *key, const char *value);

@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -1202,6 +1203,179 @@ wire_read_events(const struct wire_msg *msg, struct nudge_event *out,
 	return 0;
 }
 
+/* ---- heatmaps --------------------------------------------------------- */
+
+/* One [index, n] pair: index < bound, n within uint32. */
+static int
+heat_pair(const msgpack_object *o, uint32_t bound, uint32_t *idx,
+    uint32_t *n)
+{
+	const msgpack_object *e;
+
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 2)
+		return NUDGE_ETYPE;
+	e = o->via.array.ptr;
+	if (e[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+	    e[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return NUDGE_ETYPE;
+	if (e[0].via.u64 >= bound || e[1].via.u64 > UINT32_MAX)
+		return NUDGE_ERANGE;
+	*idx = (uint32_t)e[0].via.u64;
+	*n = (uint32_t)e[1].via.u64;
+	return 0;
+}
+
+static int
+heat_read_cells(const msgpack_object *c, struct wire_heat *w,
+    struct wire_heat_page *p)
+{
+	uint32_t idx, n;
+	int rc;
+
+	if (c->type != MSGPACK_OBJECT_ARRAY)
+		return NUDGE_ETYPE;
+	if (c->via.array.size > WIRE_HEAT_CELLS_MAX - w->n_cells)
+		return NUDGE_ETOOBIG;
+	for (uint32_t i = 0; i < c->via.array.size; i++) {
+		rc = heat_pair(&c->via.array.ptr[i], WIRE_HEAT_CELLS, &idx,
+		    &n);
+		if (rc != 0)
+			return rc;
+		w->cells[w->n_cells++] = (struct wire_heat_cell){
+		    (uint16_t)idx, n};
+		p->n_cells++;
+	}
+	return 0;
+}
+
+static int
+heat_read_bands(const msgpack_object *s, struct wire_heat_page *p)
+{
+	uint32_t b, n;
+	int rc;
+
+	if (s->type != MSGPACK_OBJECT_ARRAY)
+		return NUDGE_ETYPE;
+	if (s->via.array.size > WIRE_HEAT_BANDS)
+		return NUDGE_ETOOBIG;
+	for (uint32_t i = 0; i < s->via.array.size; i++) {
+		if ((rc = heat_pair(&s->via.array.ptr[i], WIRE_HEAT_BANDS, &b,
+		    &n)) != 0)
+			return rc;
+		if (n > UINT32_MAX - p->reach[b])
+			return NUDGE_ERANGE;
+		p->reach[b] += n;
+	}
+	return 0;
+}
+
+static int
+heat_read_page(const msgpack_object *o, struct wire_heat *w)
+{
+	struct wire_heat_page *p = &w->pages[w->n_pages];
+	const msgpack_object *c = wire_map_get(o, "c");
+	const msgpack_object *sv = wire_map_get(o, "s");
+	int rc;
+
+	if (o->type != MSGPACK_OBJECT_MAP)
+		return NUDGE_ETYPE;
+	memset(p, 0, sizeof(*p));
+	if ((rc = wire_obj_strv(wire_map_get(o, "p"), &p->page)) != 0)
+		return rc;
+	if (p->page.len == 0)
+		return NUDGE_EINVAL;
+	if (p->page.len > WIRE_HEAT_PAGE_MAX)
+		return NUDGE_ETOOBIG;
+	p->first = w->n_cells;
+	if (c != NULL && (rc = heat_read_cells(c, w, p)) != 0)
+		return rc;
+	if (sv != NULL && (rc = heat_read_bands(sv, p)) != 0)
+		return rc;
+	w->n_pages++;
+	return 0;
+}
+
+int
+wire_read_heat(const struct wire_msg *msg, struct wire_heat *out)
+{
+	const msgpack_object *b = msg->body;
+	struct wire_heat *tmp;
+	int rc = 0;
+
+	if (msg->h.kind != WIRE_HEAT)
+		return NUDGE_EKIND;
+	if (b->type != MSGPACK_OBJECT_ARRAY)
+		return NUDGE_ETYPE;
+	if (b->via.array.size > WIRE_HEAT_PAGES_MAX)
+		return NUDGE_ETOOBIG;
+	if ((tmp = malloc(sizeof(*tmp))) == NULL)
+		return NUDGE_ENOMEM;
+	tmp->n_pages = tmp->n_cells = 0;
+	for (uint32_t i = 0; i < b->via.array.size && rc == 0; i++)
+		rc = heat_read_page(&b->via.array.ptr[i], tmp);
+	if (rc == 0)
+		memcpy(out, tmp, sizeof(*out));
+	free(tmp);
+	return rc;
+}
+
+/* What wire_read_heat() would refuse, checked before anything is written. */
+static int
+heat_check(const struct wire_heat *v)
+{
+	if (v->n_pages > WIRE_HEAT_PAGES_MAX ||
+	    v->n_cells > WIRE_HEAT_CELLS_MAX)
+		return NUDGE_ETOOBIG;
+	for (uint32_t i = 0; i < v->n_pages; i++) {
+		const struct wire_heat_page *p = &v->pages[i];
+		if (p->page.len == 0 || p->page.ptr == NULL)
+			return NUDGE_EINVAL;
+		if (p->page.len > WIRE_HEAT_PAGE_MAX)
+			return NUDGE_ETOOBIG;
+		if (p->first > v->n_cells ||
+		    p->n_cells > v->n_cells - p->first)
+			return NUDGE_EINVAL;
+		for (uint32_t k = 0; k < p->n_cells; k++)
+			if (v->cells[p->first + k].cell >= WIRE_HEAT_CELLS)
+				return NUDGE_ERANGE;
+	}
+	return 0;
+}
+
+static void
+heat_pack_page(msgpack_packer *pk, const struct wire_heat *v,
+    const struct wire_heat_page *p)
+{
+	const struct wire_heat_cell *c = &v->cells[p->first];
+	uint32_t nc = 0, nb = 0;
+
+	for (uint32_t k = 0; k < p->n_cells; k++)
+		nc += c[k].n != 0;
+	for (unsigned b = 0; b < WIRE_HEAT_BANDS; b++)
+		nb += p->reach[b] != 0;
+	msgpack_pack_map(pk, 3);
+	pack_key(pk, "p");
+	wire_pack_strv(pk, p->page);
+	pack_key(pk, "c");
+	msgpack_pack_array(pk, nc);
+	for (uint32_t k = 0; k < p->n_cells; k++) {
+		if (c[k].n == 0)
+			continue;
+		msgpack_pack_array(pk, 2);
+		msgpack_pack_uint16(pk, c[k].cell);
+		msgpack_pack_uint32(pk, c[k].n);
+	}
+	pack_key(pk, "s");
+	msgpack_pack_array(pk, nb);
+	for (unsigned b = 0; b < WIRE_HEAT_BANDS; b++) {
+		if (p->reach[b] == 0)
+			continue;
+		msgpack_pack_array(pk, 2);
+		msgpack_pack_uint8(pk, (uint8_t)b);
+		msgpack_pack_uint32(pk, p->reach[b]);
+	}
+}
+
 /* ---- writing whole messages -------------------------------------------- */
 
 /* An sbuffer writer that remembers a failed write (the packers don't). */
@@ -1298,6 +1472,23 @@ wire_write_events(msgpack_sbuffer *sb, const struct wire_header *h,
 	msgpack_pack_array(&pk, n);
 	for (size_t i = 0; i < n; i++)
 		wire_pack_event(&pk, &v[i]);
+	return writer_end(&w);
+}
+
+int
+wire_write_heat(msgpack_sbuffer *sb, const struct wire_header *h,
+    const struct wire_heat *v)
+{
+	struct sb_writer w;
+	msgpack_packer pk;
+	int rc;
+
+	if ((rc = heat_check(v)) != 0)
+		return rc;
+	writer_begin(&w, &pk, sb, h, WIRE_HEAT);
+	msgpack_pack_array(&pk, v->n_pages);
+	for (uint32_t i = 0; i < v->n_pages; i++)
+		heat_pack_page(&pk, v, &v->pages[i]);
 	return writer_end(&w);
 }
 

@@ -25,7 +25,16 @@
  *             delta seq means waiting for the next snapshot.
  *   SESSION   [session...]  a bounded sample of changed live sessions
  *   EVENT     [event...]    a bounded sample of accepted events
- *   HEAT      reserved for heatmap increments
+ *   HEAT      [{p: page str, c: [[cell uint, n uint]...],
+ *             s: [[band uint, n uint]...]}...]  heatmap increments since the
+ *             previous HEAT message, about once a second, only pages that
+ *             changed: c adds n clicks to grid cell `cell` (row *
+ *             WIRE_HEAT_COLS + col over a WIRE_HEAT_COLS x WIRE_HEAT_ROWS
+ *             grid of the page), s adds n page views that reached scroll
+ *             band `band` (at least 5 x band % of the page; every view
+ *             reaches band 0).  At most WIRE_HEAT_PAGES_MAX pages and
+ *             WIRE_HEAT_CELLS_MAX cells per message; zero counts are not
+ *             sent.  Totals are asked for with the `heat` command.
  * agg = {"c": {name: uint}, "g": {name: uint}, "hll": bin(4096)?}
  *
  * Control requests (nng REQ -> REP), six positions:
@@ -165,6 +174,44 @@ int wire_read_sessions(const struct wire_msg *msg,
 int wire_read_events(const struct wire_msg *msg, struct nudge_event *out,
     size_t cap, size_t *n);
 
+/* Heatmaps: the grid every agent and console shares, and the bounds. */
+#define WIRE_HEAT_COLS 24
+#define WIRE_HEAT_ROWS 48
+#define WIRE_HEAT_CELLS (WIRE_HEAT_COLS * WIRE_HEAT_ROWS)
+#define WIRE_HEAT_BANDS 20	/* scroll bands of 5% */
+#define WIRE_HEAT_PAGES_MAX 50	/* pages in one HEAT message */
+#define WIRE_HEAT_CELLS_MAX 2000 /* cells in one HEAT message */
+#define WIRE_HEAT_PAGE_MAX 512	/* bytes of a page name */
+#define WIRE_HEAT_LIST_MAX 2048	/* rows of a heat_pages reply */
+
+struct wire_heat_cell {
+	uint16_t cell;
+	uint32_t n;
+};
+
+struct wire_heat_page {
+	struct nudge_strv page;	/* borrowed: the buffer, or the caller's */
+	uint32_t first;		/* its cells: cells[first, first+n_cells) */
+	uint32_t n_cells;
+	uint32_t reach[WIRE_HEAT_BANDS]; /* dense: page views per band */
+};
+
+/* A decoded (or to be encoded) HEAT body: about 24 KB, heap it. */
+struct wire_heat {
+	uint32_t n_pages;
+	uint32_t n_cells;
+	struct wire_heat_page pages[WIRE_HEAT_PAGES_MAX];
+	struct wire_heat_cell cells[WIRE_HEAT_CELLS_MAX];
+};
+
+/*
+ * Reads a HEAT body into *out (written only on success).  Strict: counts
+ * over the bounds are NUDGE_ETOOBIG, a cell or band outside the grid or a
+ * count over UINT32_MAX NUDGE_ERANGE, a wrong type NUDGE_ETYPE; a page's
+ * duplicate cells and bands are kept as sent (cells) or added (bands).
+ */
+int wire_read_heat(const struct wire_msg *msg, struct wire_heat *out);
+
 /*
  * Encoders: each clears sb, then writes one whole message into it.
  * Return 0 or NUDGE_ENOMEM.
@@ -180,6 +227,12 @@ int wire_write_sessions(msgpack_sbuffer *sb, const struct wire_header *h,
     const struct session_summary *v, size_t n);
 int wire_write_events(msgpack_sbuffer *sb, const struct wire_header *h,
     const struct nudge_event *v, size_t n);
+/*
+ * Writes a HEAT message; NUDGE_ETOOBIG / NUDGE_ERANGE / NUDGE_EINVAL when v
+ * breaks a bound the decoder enforces (nothing is written then).
+ */
+int wire_write_heat(msgpack_sbuffer *sb, const struct wire_header *h,
+    const struct wire_heat *v);
 
 /* ---- building blocks shared by bodies and control commands ------------ */
 
@@ -255,6 +308,15 @@ int wire_obj_strv(const msgpack_object *o, struct nudge_strv *out);
  *             {total: uint (matching), items: [session...]}
  *   visitor   {vid: str} -> {session: session, path: [step...]} or
  *             status NUDGE_ENOTFOUND
+ *   heat_pages {lim: uint (<= WIRE_HEAT_LIST_MAX, default 50)} ->
+ *             [[page str, clicks uint, views uint]...], most clicks first;
+ *             views = page views with a scroll depth measured
+ *   heat      {page: str} -> {page: str, cols: uint, rows: uint,
+ *             clicks: [uint x cols*rows] (row-major totals),
+ *             scroll: [uint x WIRE_HEAT_BANDS] (page views that reached
+ *             each band; [0] = views measured)} or status NUDGE_ENOTFOUND.
+ *             Pages are named without query or fragment; "(other)" holds
+ *             what came after the agent's page table was full.
  *
  * The ingest socket answers ping and emit only; the control socket answers
  * all.  Later work adds rules, campaigns, context, audit, forget.

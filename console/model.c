@@ -291,6 +291,25 @@ model_on_events(struct model *m, unsigned idx, const struct wire_msg *msg)
 	return flags | MODEL_F_EVENTS;
 }
 
+static unsigned
+model_on_heat(struct model *m, unsigned idx, const struct wire_msg *msg)
+{
+	struct wire_heat *v = malloc(sizeof(*v));
+	unsigned flags;
+
+	if (v == NULL || wire_read_heat(msg, v) != 0) {
+		free(v);
+		m->agents[idx].bad++;
+		return MODEL_F_BAD;
+	}
+	flags = model_track_seq(m, idx, &msg->h);
+	for (uint32_t i = 0; i < v->n_cells; i++)
+		m->heat_clicks += v->cells[i].n;
+	m->heat_gen++;
+	free(v);
+	return flags | MODEL_F_HEAT;
+}
+
 unsigned
 model_feed(struct model *m, unsigned idx, const void *buf, size_t len,
     uint64_t now_ms)
@@ -326,8 +345,11 @@ model_feed(struct model *m, unsigned idx, const void *buf, size_t len,
 	case WIRE_EVENT:
 		flags = model_on_events(m, idx, &msg);
 		break;
+	case WIRE_HEAT:
+		flags = model_on_heat(m, idx, &msg);
+		break;
 	default:
-		flags = MODEL_F_SKIPPED; /* heat: not drawn yet */
+		flags = MODEL_F_SKIPPED;
 		break;
 	}
 	wire_msg_fini(&msg);

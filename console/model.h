@@ -54,7 +54,8 @@ enum model_flags {
 	MODEL_F_SESSIONS = 1 << 5,
 	MODEL_F_EVENTS = 1 << 6,
 	MODEL_F_SKIPPED = 1 << 7, /* unknown kind or version, ignored */
-	MODEL_F_BAD = 1 << 8      /* undecodable, counted in bad */
+	MODEL_F_BAD = 1 << 8,     /* undecodable, counted in bad */
+	MODEL_F_HEAT = 1 << 9     /* heatmap increments arrived */
 };
 
 struct model_agent {
@@ -115,6 +116,12 @@ struct model {
 	/* live sessions, newest first */
 	struct model_session *sessions; /* owned, MODEL_SESSIONS_MAX */
 	size_t n_sessions;
+	/*
+	 * Heatmaps are asked for on demand (view_heat); HEAT messages only
+	 * say that some page changed: heat_gen moves, the view asks again.
+	 */
+	uint64_t heat_gen;
+	uint64_t heat_clicks; /* clicks in the increments heard so far */
 };
 
 /* Allocates the model for n agents (1..CONF_AGENTS_MAX): 0 or ENOMEM. */

@@ -35,6 +35,7 @@ static const struct view_ops *const tui_views[] = {
     &view_funnel,
     &view_sessions,
     &view_agents,
+    &view_heat,
 };
 
 #define TUI_NVIEWS ((int)(sizeof(tui_views) / sizeof(tui_views[0])))
@@ -139,8 +140,8 @@ tui_draw_help(struct tui *t)
 	draw_text(win, 0, 2, A_BOLD, " help: %s ", v->name);
 	draw_text(win, y++, 2, A_BOLD, "Global keys");
 	draw_text(win, y++, 2, A_NORMAL,
-	    "1-4, Tab     switch view "
-	    "(overview, funnel, sessions, agents)");
+	    "1-5, Tab     switch view "
+	    "(overview, funnel, sessions, agents, heat)");
 	draw_text(win, y++, 2, A_NORMAL,
 	    "arrows, hjkl move          "
 	    "Esc  back");

@@ -64,5 +64,6 @@ extern const struct view_ops view_overview;
 extern const struct view_ops view_funnel;
 extern const struct view_ops view_sessions;
 extern const struct view_ops view_agents;
+extern const struct view_ops view_heat;
 
 #endif

@@ -5,6 +5,7 @@ set -u
 BUILD=${1:-build}
 RUN=${NUDGE_DEMO_DIR:-$PWD/build/demo-run}
 PORT=${NUDGE_DEMO_PORT:-7450}
+HTTP_PORT=${NUDGE_DEMO_HTTP_PORT:-7480}
 mkdir -p "$RUN"
 pids=()
 stop_all() {
@@ -13,7 +14,8 @@ stop_all() {
 }
 trap stop_all EXIT INT TERM
 
-"$BUILD/nudged" --config examples/demo.conf --pub "tcp://127.0.0.1:$PORT" \
+NUDGE_HTTP_LISTEN="127.0.0.1:$HTTP_PORT" NUDGE_HTTP_SHOP_DIR="$PWD/agent/web/shop" \
+	"$BUILD/nudged" --config examples/demo.conf --pub "tcp://127.0.0.1:$PORT" \
 	--control "ipc://$RUN/control.sock" --ingest "ipc://$RUN/ingest.sock" \
 	--push "ipc://$RUN/push.sock" --db "$RUN/nudged.db" 2>"$RUN/nudged.log" &
 pids+=($!)
@@ -27,6 +29,7 @@ fi
 	2>"$RUN/sim.log" &
 pids+=($!)
 echo "agent log: $RUN/nudged.log; simulator log: $RUN/sim.log"
+echo "demo shop (with the tag): http://127.0.0.1:$HTTP_PORT/shop/"
 if [ -t 1 ]; then
 	"$BUILD/nudge" --agent "tcp://127.0.0.1:$PORT"
 else

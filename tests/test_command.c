@@ -52,7 +52,7 @@ teardown(void **state)
 	struct fixture *f = *state;
 	char path[128];
 
-	agent_fini(&f->a, false);
+	agent_fini(&f->a);
 	const char *files[] = {"a.db", "a.db-wal", "a.db-shm"};
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "%s/%s", f->dir, files[i]);

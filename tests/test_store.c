@@ -1,8 +1,9 @@
 /*
  * test_store.c - the SQLite store: schema creation and migration, refusal
  * of newer schemas and of non-database files, counter round trip, session
- * archive, metadata, audit, and a lock held by another connection giving
- * NUDGE_EBUSY in bounded time.  Each test works in its own mkdtemp dir.
+ * archive, metadata, audit, heatmap rows (and the v3 -> v4 migration that
+ * adds them), and a lock held by another connection giving NUDGE_EBUSY in
+ * bounded time.  Each test works in its own mkdtemp dir.
  */
 #include <ftw.h>
 #include <setjmp.h>
@@ -114,8 +115,8 @@ test_fresh(void **state)
 	                      "WHERE name IN ('meta', 'counters', 'blobs', "
 	                      "'sessions', 'audit',"
 	                      " 'sessions_visitor', 'sessions_last_ms', "
-	                      "'live_sessions')"),
-	    8);
+	                      "'live_sessions', 'heat')"),
+	    9);
 	assert_int_equal(raw_query(fx->db,
 	                     "SELECT count(*) FROM "
 	                     "pragma_journal_mode WHERE journal_mode = 'wal'"),
@@ -173,6 +174,127 @@ test_migrate_v1(void **state)
 	        "WHERE type = 'index' AND name LIKE 'sessions_%'"),
 	    2);
 	free(a);
+}
+
+/* A v3 database (the v1..v3 steps, no heat table) with data in it. */
+static void
+make_v3(const struct fixture *fx)
+{
+	struct store *st = NULL;
+	struct nudge_diag d = {0};
+
+	assert_int_equal(store_open(&st, fx->db, &d), 0);
+	store_close(st);
+	raw_exec(fx->db,
+	    "DROP TABLE heat;"
+	    "INSERT INTO counters VALUES ('events', 7);"
+	    "INSERT INTO live_sessions(visitor, started_ms) VALUES ('v9', 9);"
+	    "PRAGMA user_version = 3;");
+	assert_int_equal(raw_query(fx->db, "SELECT count(*) FROM "
+	    "sqlite_master WHERE name = 'heat'"), 0);
+}
+
+static void
+count_live(void *arg, const struct session_summary *s)
+{
+	(void)s;
+	(*(int *)arg)++;
+}
+
+struct heat_sum {
+	uint64_t clicks, scroll;
+	int rows;
+	char page[64];
+};
+
+static void
+sum_heat(void *arg, const struct store_heat_row *r)
+{
+	struct heat_sum *h = arg;
+
+	h->rows++;
+	if (r->kind == STORE_HEAT_CLICK)
+		h->clicks += r->count;
+	else
+		h->scroll += r->count;
+	snprintf(h->page, sizeof(h->page), "%s", r->page);
+}
+
+static void
+test_migrate_v3(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = NULL;
+	struct nudge_diag d = {0};
+	struct agg *a = malloc(sizeof(*a));
+	struct heat_sum h = {0};
+	int live = 0, events = agg_counter_index("events", 6);
+	const struct store_heat_row row = {"/p", STORE_HEAT_CLICK, 5, 3};
+
+	make_v3(fx);
+	assert_int_equal(store_open(&st, fx->db, &d), 0);
+	assert_int_equal(store_schema_version(st), 4);
+	/* what v3 held is still there */
+	assert_int_equal(store_load_counters(st, a), 0);
+	assert_int_equal(a->c[events], 7);
+	assert_int_equal(store_take_live(st, count_live, &live), 0);
+	assert_int_equal(live, 1);
+	/* and the new table works */
+	assert_int_equal(store_load_heat(st, sum_heat, &h), 0);
+	assert_int_equal(h.rows, 0);
+	assert_int_equal(store_save_heat(st, &row, 1), 0);
+	assert_int_equal(store_load_heat(st, sum_heat, &h), 0);
+	assert_int_equal(h.clicks, 3);
+	store_close(st);
+	free(a);
+}
+
+static void
+test_heat_rows(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = NULL;
+	struct nudge_diag d = {0};
+	struct heat_sum h = {0};
+	const struct store_heat_row first[] = {
+	    {"/a", STORE_HEAT_CLICK, 0, 2},
+	    {"/a", STORE_HEAT_CLICK, 1151, 5},
+	    {"/a", STORE_HEAT_SCROLL, 0, 4},
+	    {"/a", STORE_HEAT_SCROLL, 19, 1},
+	};
+	/* totals replace: /a cell 0 goes from 2 to 9, the rest stay */
+	const struct store_heat_row second[] = {
+	    {"/a", STORE_HEAT_CLICK, 0, 9},
+	};
+	const struct store_heat_row bad[] = {
+	    {"/b", STORE_HEAT_CLICK, 3, 1},
+	    {NULL, STORE_HEAT_CLICK, 3, 1},
+	};
+
+	assert_int_equal(store_open(&st, fx->db, &d), 0);
+	assert_int_equal(store_save_heat(st, first, 4), 0);
+	assert_int_equal(store_save_heat(st, second, 1), 0);
+	assert_int_equal(store_save_heat(st, NULL, 0), 0);
+	/* all or nothing: /b is not saved either */
+	assert_int_equal(store_save_heat(st, bad, 2), NUDGE_EINVAL);
+	store_close(st);
+	assert_int_equal(store_open(&st, fx->db, &d), 0);
+	assert_int_equal(store_load_heat(st, sum_heat, &h), 0);
+	assert_int_equal(h.rows, 4);
+	assert_int_equal(h.clicks, 14);
+	assert_int_equal(h.scroll, 5);
+	assert_string_equal(h.page, "/a");
+	assert_int_equal(store_load_heat(st, NULL, NULL), NUDGE_EINVAL);
+	store_close(st);
+	/* rows no build means anything by are skipped, not fatal */
+	raw_exec(fx->db, "INSERT INTO heat VALUES ('/z', 7, 0, 1);"
+	    "INSERT INTO heat VALUES ('/z', 0, -1, 1);"
+	    "INSERT INTO heat VALUES ('/z', 0, 2, 0);");
+	memset(&h, 0, sizeof(h));
+	assert_int_equal(store_open(&st, fx->db, &d), 0);
+	assert_int_equal(store_load_heat(st, sum_heat, &h), 0);
+	assert_int_equal(h.rows, 4);
+	store_close(st);
 }
 
 static void
@@ -443,6 +565,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_fresh, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_v3, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_heat_rows, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_newer_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

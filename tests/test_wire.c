@@ -1206,6 +1206,215 @@ test_new_id(void **state)
 	assert_memory_not_equal(a, zero, WIRE_ID_LEN);
 }
 
+/* ---- heatmaps ---------------------------------------------------------- */
+
+static struct wire_heat *
+sample_heat(void)
+{
+	struct wire_heat *v = calloc(1, sizeof(*v));
+
+	assert_non_null(v);
+	v->n_pages = 2;
+	v->pages[0].page = STRV_LIT("/product/boots?utm=x");
+	v->pages[0].first = 0;
+	v->pages[0].n_cells = 3;
+	v->cells[0] = (struct wire_heat_cell){0, 4};
+	v->cells[1] = (struct wire_heat_cell){WIRE_HEAT_CELLS - 1, 70000};
+	v->cells[2] = (struct wire_heat_cell){17, 0}; /* zero: not sent */
+	v->pages[0].reach[0] = 9;
+	v->pages[0].reach[WIRE_HEAT_BANDS - 1] = UINT32_MAX;
+	v->pages[1].page = STRV_LIT("(other)");
+	v->pages[1].first = 3;
+	v->pages[1].n_cells = 1;
+	v->cells[3] = (struct wire_heat_cell){600, 1};
+	v->n_cells = 4;
+	return v;
+}
+
+static void
+test_heat_round_trip(void **state)
+{
+	struct wire_heat *v = sample_heat(), *got = malloc(sizeof(*got));
+	struct wire_header h;
+	struct wire_msg m;
+	msgpack_sbuffer sb;
+	struct bytes b;
+
+	(void)state;
+	header(&h, 3);
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(wire_write_heat(&sb, &h, v), 0);
+	b = take(&sb);
+	msgpack_sbuffer_destroy(&sb);
+	assert_int_equal(wire_msg_open(&m, b.p, b.n, NULL, NULL), 0);
+	assert_int_equal(m.h.kind, WIRE_HEAT);
+	assert_int_equal(wire_read_heat(&m, got), 0);
+	assert_int_equal(got->n_pages, 2);
+	assert_int_equal(got->n_cells, 3);
+	assert_strv(got->pages[0].page, v->pages[0].page);
+	assert_int_equal(got->pages[0].n_cells, 2);
+	assert_int_equal(got->cells[0].cell, 0);
+	assert_int_equal(got->cells[0].n, 4);
+	assert_int_equal(got->cells[1].cell, WIRE_HEAT_CELLS - 1);
+	assert_int_equal(got->cells[1].n, 70000);
+	assert_memory_equal(got->pages[0].reach, v->pages[0].reach,
+	    sizeof(v->pages[0].reach));
+	assert_true(strv_eq(got->pages[1].page, "(other)"));
+	assert_int_equal(got->pages[1].first, 2);
+	assert_int_equal(got->cells[2].cell, 600);
+	assert_int_equal(got->pages[1].reach[0], 0);
+	wire_msg_fini(&m);
+	/* cut anywhere: refused by the envelope */
+	for (size_t n = 0; n < b.n; n++)
+		assert_int_not_equal(wire_msg_open(&m, b.p, n, NULL, NULL), 0);
+	free(b.p);
+	free(got);
+	free(v);
+}
+
+static void
+test_heat_encoder_refuses(void **state)
+{
+	struct wire_heat *v = sample_heat();
+	struct wire_header h;
+	msgpack_sbuffer sb;
+
+	(void)state;
+	header(&h, 0);
+	msgpack_sbuffer_init(&sb);
+	v->n_pages = WIRE_HEAT_PAGES_MAX + 1;
+	assert_int_equal(wire_write_heat(&sb, &h, v), NUDGE_ETOOBIG);
+	v->n_pages = 2;
+	v->cells[3].cell = WIRE_HEAT_CELLS;
+	assert_int_equal(wire_write_heat(&sb, &h, v), NUDGE_ERANGE);
+	v->cells[3].cell = 1;
+	v->pages[1].n_cells = 2; /* past n_cells */
+	assert_int_equal(wire_write_heat(&sb, &h, v), NUDGE_EINVAL);
+	v->pages[1].n_cells = 1;
+	v->pages[1].page.len = 0;
+	assert_int_equal(wire_write_heat(&sb, &h, v), NUDGE_EINVAL);
+	assert_int_equal(sb.size, 0);
+	msgpack_sbuffer_destroy(&sb);
+	free(v);
+}
+
+enum heat_lie {
+	HL_CELL_RANGE, HL_BAND_RANGE, HL_COUNT_RANGE, HL_PAGES, HL_CELLS,
+	HL_NO_PAGE, HL_EMPTY_PAGE, HL_PAGE_TYPE, HL_CELLS_TYPE, HL_PAIR3,
+	HL_PAIR_NEG, HL_BODY_MAP, HL_BANDS, HL_LONG_PAGE, HL_N
+};
+
+/* A HEAT message whose body tells one lie. */
+static struct bytes
+heat_lie_msg(int lie)
+{
+	static char long_page[WIRE_HEAT_PAGE_MAX + 2];
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct bytes b;
+	uint32_t pages = lie == HL_PAGES ? WIRE_HEAT_PAGES_MAX + 1 :
+	    lie == HL_CELLS ? 3 : 1;
+
+	memset(long_page, 'a', sizeof(long_page) - 1);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 6);
+	msgpack_pack_uint8(&pk, WIRE_VERSION);
+	msgpack_pack_uint8(&pk, WIRE_HEAT);
+	wire_pack_cstr(&pk, "a1");
+	msgpack_pack_uint64(&pk, 1);
+	msgpack_pack_uint64(&pk, 1);
+	if (lie == HL_BODY_MAP) {
+		msgpack_pack_map(&pk, 0);
+		goto done;
+	}
+	msgpack_pack_array(&pk, pages);
+	for (uint32_t i = 0; i < pages; i++) {
+		uint32_t cells = lie == HL_CELLS ? 700 : 1;
+		msgpack_pack_map(&pk, lie == HL_NO_PAGE ? 2 : 3);
+		if (lie != HL_NO_PAGE) {
+			wire_pack_cstr(&pk, "p");
+			if (lie == HL_PAGE_TYPE)
+				msgpack_pack_uint8(&pk, 1);
+			else
+				wire_pack_cstr(&pk, lie == HL_EMPTY_PAGE ? "" :
+				    lie == HL_LONG_PAGE ? long_page : "/x");
+		}
+		wire_pack_cstr(&pk, "c");
+		if (lie == HL_CELLS_TYPE) {
+			msgpack_pack_map(&pk, 0);
+		} else {
+			msgpack_pack_array(&pk, cells);
+			for (uint32_t k = 0; k < cells; k++) {
+				msgpack_pack_array(&pk,
+				    lie == HL_PAIR3 ? 3 : 2);
+				if (lie == HL_PAIR_NEG)
+					msgpack_pack_int8(&pk, -1);
+				else
+					msgpack_pack_uint32(&pk,
+					    lie == HL_CELL_RANGE ?
+					    WIRE_HEAT_CELLS : k);
+				msgpack_pack_uint64(&pk,
+				    lie == HL_COUNT_RANGE ?
+				    (uint64_t)UINT32_MAX + 1 : 1);
+				if (lie == HL_PAIR3)
+					msgpack_pack_uint8(&pk, 0);
+			}
+		}
+		wire_pack_cstr(&pk, "s");
+		uint32_t bands = lie == HL_BANDS ? WIRE_HEAT_BANDS + 1 : 1;
+		msgpack_pack_array(&pk, bands);
+		for (uint32_t k = 0; k < bands; k++) {
+			msgpack_pack_array(&pk, 2);
+			msgpack_pack_uint8(&pk, lie == HL_BAND_RANGE ?
+			    WIRE_HEAT_BANDS : 0);
+			msgpack_pack_uint8(&pk, 1);
+		}
+	}
+done:
+	b = take(&sb);
+	msgpack_sbuffer_destroy(&sb);
+	return b;
+}
+
+static void
+test_heat_decoder_refuses(void **state)
+{
+	static const int want[HL_N] = {
+		[HL_CELL_RANGE] = NUDGE_ERANGE, [HL_BAND_RANGE] = NUDGE_ERANGE,
+		[HL_COUNT_RANGE] = NUDGE_ERANGE, [HL_PAGES] = NUDGE_ETOOBIG,
+		[HL_CELLS] = NUDGE_ETOOBIG, [HL_NO_PAGE] = NUDGE_ETYPE,
+		[HL_EMPTY_PAGE] = NUDGE_EINVAL, [HL_PAGE_TYPE] = NUDGE_ETYPE,
+		[HL_CELLS_TYPE] = NUDGE_ETYPE, [HL_PAIR3] = NUDGE_ETYPE,
+		[HL_PAIR_NEG] = NUDGE_ETYPE, [HL_BODY_MAP] = NUDGE_ETYPE,
+		[HL_BANDS] = NUDGE_ETOOBIG, [HL_LONG_PAGE] = NUDGE_ETOOBIG,
+	};
+	struct wire_heat *out = malloc(sizeof(*out));
+	struct wire_msg m;
+
+	(void)state;
+	for (int lie = 0; lie < HL_N; lie++) {
+		struct bytes b = heat_lie_msg(lie);
+		assert_int_equal(wire_msg_open(&m, b.p, b.n, NULL, NULL), 0);
+		memset(out, 0x5a, sizeof(*out));
+		int rc = wire_read_heat(&m, out);
+		if (rc != want[lie])
+			fail_msg("lie %d: got %d, want %d", lie, rc,
+			    want[lie]);
+		/* out is written only on success */
+		assert_int_equal(out->n_pages, 0x5a5a5a5a);
+		wire_msg_fini(&m);
+		free(b.p);
+	}
+	/* another kind is not a heat message */
+	struct bytes e = make_msg(M_EVENTS);
+	assert_int_equal(wire_msg_open(&m, e.p, e.n, NULL, NULL), 0);
+	assert_int_equal(wire_read_heat(&m, out), NUDGE_EKIND);
+	wire_msg_fini(&m);
+	free(e.p);
+	free(out);
+}
+
 /* Seeds for the fuzzer; a no-op unless NUDGE_WRITE_CORPUS names a dir. */
 static void
 test_write_corpus(void **state)
@@ -1259,6 +1468,9 @@ main(void)
 		cmocka_unit_test(test_agg_decode),
 		cmocka_unit_test(test_get_helpers),
 		cmocka_unit_test(test_new_id),
+		cmocka_unit_test(test_heat_round_trip),
+		cmocka_unit_test(test_heat_encoder_refuses),
+		cmocka_unit_test(test_heat_decoder_refuses),
 		cmocka_unit_test(test_write_corpus),
 	};
 

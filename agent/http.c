@@ -1,0 +1,1083 @@
+/*
+ * http.c - the beacon endpoint, the tag and the demo shop on libmicrohttpd.
+ *
+ * Owns the MHD daemon, the two rate limiters, the GeoIP handle, the tag's
+ * prebuilt responses, the test decisions and the endpoint's counters.  MHD
+ * runs [http] threads workers (epoll, one listen socket shared by a thread
+ * pool); each request is handled start to end on one of them and updates
+ * the session table directly under its shard's lock, so a beacon's answer
+ * needs no queue hop.  Everything in struct http_server is read-only after
+ * http_start except the atomics and the rate limiters' own locks.
+ *
+ * Requests use MHD's two-call pattern: the first call only looks at the
+ * headers (route, method, origin, content type, length, address bucket)
+ * and records a verdict; the answer is queued on a later call, after the
+ * body was read.  Queuing on the first call makes MHD close the connection
+ * (PLATFORM.md), which we want only for an announced oversized body.
+ */
+#include "http.h"
+
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "beacon.h"
+#include "clock.h"
+#include "geoip.h"
+#include "log.h"
+#include "netaddr.h"
+#include "ratelim.h"
+#include "web_tag.h"
+
+#define HTTP_ORIGINS_MAX 32
+#define HTTP_TAG_FILE_MAX (256u * 1024u)
+#define HTTP_SHOP_FILE_MAX (8u * 1024u * 1024u)
+#define HTTP_RATE_KEYS 65536
+#define HTTP_REPLY_MAX 8192
+#define HTTP_DEFAULT_LISTEN "127.0.0.1:7480"
+#define HTTP_DRAIN_MAX (1024u * 1024u)
+
+enum http_ctr {
+	HC_REQUESTS = 0,
+	HC_BEACONS,		/* beacons accepted */
+	HC_EVENTS,		/* events applied */
+	HC_REFUSED,		/* requests answered 4xx */
+	HC_RATE_LIMITED,
+	HC_XFF,			/* client taken from X-Forwarded-For */
+	HC_BOT_BEACONS,
+	HC_AUDIENCE,		/* audience-only beacons (DNT, GPC, consent) */
+	HC_DECISIONS,		/* decisions sent */
+	HC_GEO_HITS,		/* countries found (header or database) */
+	HC_COUNT
+};
+
+static const char *const ctr_names[HC_COUNT] = {
+	"requests", "beacons", "events", "refused", "rate_limited",
+	"xff_used", "bot_beacons", "audience_only", "decisions", "geo_hits",
+};
+
+struct http_server {
+	struct agent *a;
+	const struct conf_http *cfg;
+	struct MHD_Daemon *d;
+	unsigned port;
+	struct beacon_limits lim;
+	struct net_cidrs trusted;
+	unsigned n_origins;
+	char origins[HTTP_ORIGINS_MAX][CONF_URL_MAX + 1];
+	struct ratelim *rl_visitor;
+	struct ratelim *rl_address;
+	uint64_t salt;
+	struct geoip *geo;
+	struct MHD_Response *tag_plain, *tag_gz;
+	char etag[24];
+	char *tag_file;
+	struct http_decisions test;
+	atomic_uint_fast64_t ctr[HC_COUNT];
+	atomic_uint_fast64_t country[26 * 26];
+};
+
+/* What the first call learnt about one request. */
+struct http_req {
+	const struct http_route *route;
+	int status;		/* verdict of the first call; 0 = go on */
+	const char *reason;
+	const char *origin;	/* echoed in CORS headers when allowed */
+	bool cors;
+	bool trusted_peer;
+	bool audience;		/* DNT: 1 or Sec-GPC: 1 */
+	struct net_addr client;
+	size_t len, cap;
+	size_t drained;		/* body bytes dropped after a verdict */
+	char *body;
+};
+
+typedef enum MHD_Result (*http_route_fn)(struct http_server *s,
+    struct MHD_Connection *c, struct http_req *r, const char *url);
+
+struct http_route {
+	const char *path;
+	bool prefix;		/* path is a prefix ("/shop/") */
+	const char *methods;	/* for Allow: and 405 */
+	bool beacon;		/* the POST checks apply */
+	http_route_fn serve;
+};
+
+static const char *const kind_names[HTTP_KIND_COUNT] = {
+	"banner", "popup", "message", "show", "hide", "shake", "coupon",
+	"email",
+};
+
+int
+http_kind_from_name(const char *name)
+{
+	for (int i = 0; i < HTTP_KIND_COUNT; i++)
+		if (name != NULL && strcmp(name, kind_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *
+http_kind_name(int kind)
+{
+	return kind >= 0 && kind < HTTP_KIND_COUNT ? kind_names[kind] : "";
+}
+
+int
+http_decide(struct agent *a, const struct http_visit *v,
+    struct http_decisions *out)
+{
+	(void)a;
+	(void)v;
+	out->n = 0;
+	return 0;
+}
+
+static void
+count(struct http_server *s, enum http_ctr c, uint64_t n)
+{
+	atomic_fetch_add_explicit(&s->ctr[c], n, memory_order_relaxed);
+}
+
+/* ---- responses -------------------------------------------------------- */
+
+struct jbuf {
+	size_t len;
+	bool full;
+	char b[HTTP_REPLY_MAX];
+};
+
+static void
+jb_raw(struct jbuf *j, const char *s, size_t n)
+{
+	if (j->full || j->len + n >= sizeof(j->b)) {
+		j->full = true;
+		return;
+	}
+	memcpy(j->b + j->len, s, n);
+	j->len += n;
+	j->b[j->len] = '\0';
+}
+
+/* A JSON string; '<' and '>' escaped too, so no reader sees markup. */
+static void
+jb_str(struct jbuf *j, const char *s)
+{
+	char esc[8];
+
+	jb_raw(j, "\"", 1);
+	for (const unsigned char *p = (const void *)s; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)*p;
+			jb_raw(j, esc, 2);
+		} else if (*p < 0x20 || *p == '<' || *p == '>' || *p == 0x7f) {
+			snprintf(esc, sizeof(esc), "\\u%04x", *p);
+			jb_raw(j, esc, 6);
+		} else {
+			jb_raw(j, (const char *)p, 1);
+		}
+	}
+	jb_raw(j, "\"", 1);
+}
+
+static void
+add_common(struct MHD_Response *res, const struct http_req *r)
+{
+	MHD_add_response_header(res, "X-Content-Type-Options", "nosniff");
+	if (r != NULL && r->cors) {
+		MHD_add_response_header(res, "Access-Control-Allow-Origin",
+		    r->origin);
+		MHD_add_response_header(res, "Vary", "Origin");
+	}
+}
+
+static enum MHD_Result
+reply(struct MHD_Connection *c, const struct http_req *r, unsigned status,
+    const char *type, const void *body, size_t len)
+{
+	struct MHD_Response *res = MHD_create_response_from_buffer(len,
+	    (void *)body, MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result ret;
+
+	if (res == NULL)
+		return MHD_NO;
+	if (type != NULL)
+		MHD_add_response_header(res, "Content-Type", type);
+	MHD_add_response_header(res, "Cache-Control", "no-store");
+	if (status == MHD_HTTP_TOO_MANY_REQUESTS)
+		MHD_add_response_header(res, "Retry-After", "1");
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED && r->route != NULL)
+		MHD_add_response_header(res, "Allow", r->route->methods);
+	add_common(res, r);
+	ret = MHD_queue_response(c, status, res);
+	MHD_destroy_response(res);
+	return ret;
+}
+
+static enum MHD_Result
+reply_error(struct http_server *s, struct MHD_Connection *c,
+    const struct http_req *r, unsigned status, const char *reason)
+{
+	struct jbuf j = {0};
+
+	count(s, HC_REFUSED, 1);
+	jb_raw(&j, "{\"error\":", 9);
+	jb_str(&j, reason);
+	jb_raw(&j, "}", 1);
+	return reply(c, r, status, "application/json", j.b, j.len);
+}
+
+/* ---- the first call: headers only ------------------------------------ */
+
+static const char *
+header(struct MHD_Connection *c, const char *name)
+{
+	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+/* Same origin (Origin's host == Host) or one of [http] origins. */
+static bool
+origin_ok(const struct http_server *s, struct MHD_Connection *c,
+    struct http_req *r)
+{
+	const char *host = r->trusted_peer && header(c, "X-Forwarded-Host") ?
+	    header(c, "X-Forwarded-Host") : header(c, "Host");
+	const char *auth;
+
+	if (r->origin == NULL)
+		return true; /* not a browser's cross-origin request */
+	for (unsigned i = 0; i < s->n_origins; i++)
+		if (strcasecmp(r->origin, s->origins[i]) == 0)
+			return r->cors = true;
+	auth = strstr(r->origin, "://");
+	return auth != NULL && host != NULL && strcasecmp(auth + 3, host) == 0;
+}
+
+static bool
+ctype_ok(const char *ct)
+{
+	static const char *const ok[] = {"text/plain", "application/json"};
+	size_t n;
+
+	if (ct == NULL)
+		return false;
+	n = strcspn(ct, "; \t");
+	for (size_t i = 0; i < 2; i++)
+		if (n == strlen(ok[i]) && strncasecmp(ct, ok[i], n) == 0)
+			return true;
+	return false;
+}
+
+static void
+client_of(const struct http_server *s, struct MHD_Connection *c,
+    struct http_req *r, bool *from_xff)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
+	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	struct net_addr peer;
+
+	memset(&peer, 0, sizeof(peer));
+	if (ci != NULL)
+		net_addr_from_sockaddr(&peer, ci->client_addr);
+	r->trusted_peer = net_cidrs_match(&s->trusted, &peer);
+	*from_xff = net_client_addr(&peer, header(c, "X-Forwarded-For"),
+	    &s->trusted, &r->client);
+}
+
+/* The POST /nudge/e checks that need no body; sets r->status. */
+static void
+check_beacon(struct http_server *s, struct MHD_Connection *c,
+    struct http_req *r)
+{
+	const char *cl = header(c, "Content-Length");
+	uint64_t key;
+
+	if (!origin_ok(s, c, r)) {
+		r->status = MHD_HTTP_FORBIDDEN;
+		r->reason = "origin not allowed";
+	} else if (!ctype_ok(header(c, "Content-Type"))) {
+		r->status = MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
+		r->reason = "content type must be text/plain or "
+		    "application/json";
+	} else if (cl != NULL && strtoull(cl, NULL, 10) > s->lim.max_body) {
+		r->status = MHD_HTTP_CONTENT_TOO_LARGE;
+		r->reason = "body too large";
+	} else {
+		key = XXH64(r->client.b, sizeof(r->client.b), s->salt);
+		if (!ratelim_take(s->rl_address, key, clock_mono_ms())) {
+			r->status = MHD_HTTP_TOO_MANY_REQUESTS;
+			r->reason = "rate limited (address)";
+			count(s, HC_RATE_LIMITED, 1);
+		}
+	}
+}
+
+static const struct http_route *route_find(const char *url);
+
+/* Whether method is one of the ", "-separated tokens of methods. */
+static bool
+method_ok(const char *methods, const char *method)
+{
+	size_t n = strlen(method);
+
+	for (const char *p = methods; *p != '\0'; p += strspn(p, ", ")) {
+		size_t k = strcspn(p, ", ");
+		if (k == n && strncmp(p, method, n) == 0)
+			return true;
+		p += k;
+	}
+	return false;
+}
+
+static struct http_req *
+req_begin(struct http_server *s, struct MHD_Connection *c, const char *url,
+    const char *method)
+{
+	struct http_req *r = calloc(1, sizeof(*r));
+	const char *dnt = header(c, "DNT"), *gpc = header(c, "Sec-GPC");
+	bool from_xff;
+
+	if (r == NULL)
+		return NULL;
+	count(s, HC_REQUESTS, 1);
+	r->origin = header(c, "Origin");
+	r->audience = (dnt && strcmp(dnt, "1") == 0) ||
+	    (gpc && strcmp(gpc, "1") == 0);
+	client_of(s, c, r, &from_xff);
+	if (from_xff)
+		count(s, HC_XFF, 1);
+	if ((r->route = route_find(url)) == NULL) {
+		r->status = MHD_HTTP_NOT_FOUND;
+		r->reason = "no such endpoint";
+	} else if (!method_ok(r->route->methods, method)) {
+		r->status = MHD_HTTP_METHOD_NOT_ALLOWED;
+		r->reason = "method not allowed";
+	} else if (r->route->beacon && strcmp(method, "POST") == 0) {
+		check_beacon(s, c, r);
+	} else if (r->route->beacon && !origin_ok(s, c, r)) {
+		r->status = MHD_HTTP_FORBIDDEN;	/* a preflight */
+		r->reason = "origin not allowed";
+	}
+	return r;
+}
+
+/* Appends a body chunk; false when it would pass max_body. */
+static bool
+req_body(struct http_server *s, struct http_req *r, const char *p, size_t n)
+{
+	if (r->len + n > s->lim.max_body)
+		return false;
+	if (r->body == NULL) {
+		r->cap = s->lim.max_body;
+		if ((r->body = malloc(r->cap)) == NULL)
+			return false;
+	}
+	memcpy(r->body + r->len, p, n);
+	r->len += n;
+	return true;
+}
+
+/* ---- the beacon -------------------------------------------------------- */
+
+static void
+country_of(struct http_server *s, struct MHD_Connection *c,
+    const struct http_req *r, char cc[3])
+{
+	const char *h = s->cfg->country_header[0] != '\0' && r->trusted_peer ?
+	    header(c, s->cfg->country_header) : NULL;
+
+	cc[0] = '\0';
+	if (h != NULL && strlen(h) == 2 &&
+	    ((h[0] | 0x20) >= 'a' && (h[0] | 0x20) <= 'z') &&
+	    ((h[1] | 0x20) >= 'a' && (h[1] | 0x20) <= 'z')) {
+		cc[0] = (char)(h[0] & ~0x20);
+		cc[1] = (char)(h[1] & ~0x20);
+		cc[2] = '\0';
+	} else if (!geoip_country(s->geo, &r->client, cc)) {
+		return;
+	}
+	count(s, HC_GEO_HITS, 1);
+	atomic_fetch_add_explicit(&s->country[(cc[0] - 'A') * 26 +
+	    (cc[1] - 'A')], 1, memory_order_relaxed);
+}
+
+/* Applies the batch as this client's; returns how many were applied. */
+static unsigned
+apply_batch(struct http_server *s, struct beacon *b, const char *cc,
+    uint8_t device)
+{
+	uint64_t mono = clock_mono_ms(), wall = clock_wall_ms();
+	unsigned ok = 0;
+
+	for (unsigned i = 0; i < b->n; i++) {
+		b->ev[i].device = device;
+		memcpy(b->ev[i].country, cc, 3);
+		if (sesstab_apply(s->a->sessions, &b->ev[i], mono, wall) == 0)
+			ok++;
+	}
+	count(s, HC_EVENTS, ok);
+	return ok;
+}
+
+static void
+reply_decisions(struct jbuf *j, const struct http_decisions *out)
+{
+	jb_raw(j, "{\"d\":[", 6);
+	for (unsigned i = 0; i < out->n; i++) {
+		const struct http_decision *d = &out->d[i];
+		jb_raw(j, i ? ",{\"id\":" : "{\"id\":", i ? 7 : 6);
+		jb_str(j, d->id);
+		jb_raw(j, ",\"kind\":", 8);
+		jb_str(j, http_kind_name(d->kind));
+		jb_raw(j, ",\"sel\":", 7);
+		jb_str(j, d->sel);
+		jb_raw(j, ",\"text\":", 8);
+		jb_str(j, d->text);
+		jb_raw(j, "}", 1);
+	}
+	jb_raw(j, "]}", 2);
+}
+
+/* Decisions for a visitor who may be targeted: the hook, then tests'. */
+static void
+decide(struct http_server *s, const struct beacon *b, const char *cc,
+    uint8_t device, struct http_decisions *out)
+{
+	struct http_visit v = {b->visitor, {0}, device, b->ev, b->n};
+
+	memcpy(v.country, cc, 3);
+	if (http_decide(s->a, &v, out) != 0)
+		out->n = 0;
+	for (unsigned i = 0; i < s->test.n && out->n < HTTP_DECISIONS_MAX; i++)
+		out->d[out->n++] = s->test.d[i];
+	count(s, HC_DECISIONS, out->n);
+}
+
+static enum MHD_Result
+beacon_answer(struct http_server *s, struct MHD_Connection *c,
+    struct http_req *r, struct beacon *b)
+{
+	static const struct http_decisions none = {0};
+	struct http_decisions *out = malloc(sizeof(*out));
+	const char *ua = header(c, "User-Agent");
+	uint8_t device = (uint8_t)event_device_from_ua(strv_of(ua));
+	char cc[3];
+	enum MHD_Result ret;
+	struct jbuf *j = malloc(sizeof(*j));
+	bool audience = r->audience || (s->cfg->consent_required &&
+	    !b->consent);
+
+	if (b->webdriver)
+		device = DEVICE_BOT;
+	country_of(s, c, r, cc);
+	apply_batch(s, b, cc, device);
+	count(s, HC_BEACONS, 1);
+	if (device == DEVICE_BOT)
+		count(s, HC_BOT_BEACONS, 1);
+	if (audience)
+		count(s, HC_AUDIENCE, 1);
+	if (out == NULL || j == NULL) {
+		free(out);
+		free(j);
+		return reply(c, r, 200, "application/json", "{\"d\":[]}", 8);
+	}
+	out->n = 0;
+	if (!audience && device != DEVICE_BOT)
+		decide(s, b, cc, device, out);
+	j->len = 0;
+	j->full = false;
+	reply_decisions(j, j->full ? &none : out);
+	ret = reply(c, r, 200, "application/json", j->b, j->len);
+	free(out);
+	free(j);
+	return ret;
+}
+
+static enum MHD_Result
+route_beacon(struct http_server *s, struct MHD_Connection *c,
+    struct http_req *r, const char *url)
+{
+	struct beacon *b = malloc(sizeof(*b));
+	struct nudge_diag d = {0};
+	unsigned seen = 0;
+	enum MHD_Result ret;
+	int rv;
+
+	(void)url;
+	if (b == NULL)
+		return reply_error(s, c, r, 503, "out of memory");
+	rv = beacon_decode(b, r->body ? r->body : "", r->len, &s->lim,
+	    clock_wall_ms(), &seen, &d);
+	if (rv != 0) {
+		free(b);
+		sesstab_count_rejected(s->a->sessions, seen ? seen : 1);
+		return reply_error(s, c, r, MHD_HTTP_BAD_REQUEST, d.msg);
+	}
+	if (!ratelim_take(s->rl_visitor, XXH64(b->visitor.ptr, b->visitor.len,
+	    s->salt), clock_mono_ms())) {
+		sesstab_count_rejected(s->a->sessions, b->n);
+		beacon_fini(b);
+		free(b);
+		count(s, HC_RATE_LIMITED, 1);
+		return reply_error(s, c, r, MHD_HTTP_TOO_MANY_REQUESTS,
+		    "rate limited (visitor)");
+	}
+	ret = beacon_answer(s, c, r, b);
+	beacon_fini(b);
+	free(b);
+	return ret;
+}
+
+static enum MHD_Result
+route_preflight(struct http_server *s, struct MHD_Connection *c,
+    struct http_req *r, const char *url)
+{
+	struct MHD_Response *res = MHD_create_response_from_buffer(0, "",
+	    MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	(void)s;
+	(void)url;
+	if (res == NULL)
+		return MHD_NO;
+	add_common(res, r);
+	MHD_add_response_header(res, "Access-Control-Allow-Methods",
+	    "POST, GET, OPTIONS");
+	MHD_add_response_header(res, "Access-Control-Allow-Headers",
+	    "Content-Type");
+	MHD_add_response_header(res, "Access-Control-Max-Age", "86400");
+	ret = MHD_queue_response(c, MHD_HTTP_NO_CONTENT, res);
+	MHD_destroy_response(res);
+	return ret;
+}
+
+/* ---- the tag, health, the shop --------------------------------------- */
+
+static enum MHD_Result
+route_tag(struct http_server *s, struct MHD_Connection *c,
+    struct http_req *r, const char *url)
+{
+	const char *inm = header(c, "If-None-Match");
+	const char *ae = header(c, "Accept-Encoding");
+	struct MHD_Response *res;
+	enum MHD_Result ret;
+
+	(void)url;
+	if (inm != NULL && strstr(inm, s->etag) != NULL) {
+		if ((res = MHD_create_response_from_buffer(0, "",
+		    MHD_RESPMEM_PERSISTENT)) == NULL)
+			return MHD_NO;
+		MHD_add_response_header(res, "ETag", s->etag);
+		add_common(res, r);
+		ret = MHD_queue_response(c, MHD_HTTP_NOT_MODIFIED, res);
+		MHD_destroy_response(res);
+		return ret;
+	}
+	res = s->tag_gz != NULL && ae != NULL && strstr(ae, "gzip") != NULL ?
+	    s->tag_gz : s->tag_plain;
+	return MHD_queue_response(c, MHD_HTTP_OK, res);
+}
+
+static enum MHD_Result
+route_health(struct http_server *s, struct MHD_Connection *c,
+    struct http_req *r, const char *url)
+{
+	struct jbuf *j = calloc(1, sizeof(*j));
+	char num[64];
+	enum MHD_Result ret;
+
+	(void)url;
+	if (j == NULL)
+		return MHD_NO;
+	jb_raw(j, "{\"ok\":true,\"agent\":", 19);
+	jb_str(j, s->a->cfg->agent.name);
+	for (int i = 0; i < HC_COUNT; i++) {
+		int n = snprintf(num, sizeof(num), ",\"%s\":%llu", ctr_names[i],
+		    (unsigned long long)atomic_load(&s->ctr[i]));
+		jb_raw(j, num, (size_t)n);
+	}
+	jb_raw(j, s->geo ? ",\"geoip\":true" : ",\"geoip\":false", s->geo ?
+	    13 : 14);
+	jb_raw(j, ",\"countries\":{", 14);
+	for (int i = 0, first = 1; i < 26 * 26; i++) {
+		uint64_t v = atomic_load(&s->country[i]);
+		if (v == 0)
+			continue;
+		int n = snprintf(num, sizeof(num), "%s\"%c%c\":%llu",
+		    first ? "" : ",", 'A' + i / 26, 'A' + i % 26,
+		    (unsigned long long)v);
+		jb_raw(j, num, (size_t)n);
+		first = 0;
+	}
+	jb_raw(j, "}}", 2);
+	ret = reply(c, r, MHD_HTTP_OK, "application/json", j->b, j->len);
+	free(j);
+	return ret;
+}
+
+static const char *
+mime_of(const char *path)
+{
+	static const struct {
+		const char *ext, *type;
+	} types[] = {
+		{".html", "text/html; charset=utf-8"},
+		{".css", "text/css; charset=utf-8"},
+		{".js", "application/javascript; charset=utf-8"},
+		{".json", "application/json"}, {".svg", "image/svg+xml"},
+		{".png", "image/png"}, {".ico", "image/x-icon"},
+		{".txt", "text/plain; charset=utf-8"},
+	};
+	const char *dot = strrchr(path, '.');
+
+	for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(dot, types[i].ext) == 0)
+			return types[i].type;
+	return "application/octet-stream";
+}
+
+/* Only [A-Za-z0-9._/-], no component starting with '.', bounded. */
+static bool
+shop_path_ok(const char *rel)
+{
+	size_t n = strlen(rel);
+
+	if (n > 200)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = rel[i];
+		bool alnum = (ch >= 'a' && ch <= 'z') ||
+		    (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+		if (!alnum && strchr("._/-", ch) == NULL)
+			return false;
+		if (ch == '.' && (i == 0 || rel[i - 1] == '/'))
+			return false;
+	}
+	return true;
+}
+
+static enum MHD_Result
+route_shop(struct http_server *s, struct MHD_Connection *c,
+    struct http_req *r, const char *url)
+{
+	const char *rel = url + strlen("/shop/");
+	char path[CONF_PATH_MAX + 256];
+	struct MHD_Response *res;
+	struct stat st;
+	int fd;
+	enum MHD_Result ret;
+
+	if (s->cfg->shop_dir[0] == '\0' || !shop_path_ok(rel))
+		return reply_error(s, c, r, MHD_HTTP_NOT_FOUND, "not found");
+	snprintf(path, sizeof(path), "%s/%s%s", s->cfg->shop_dir, rel,
+	    rel[0] == '\0' || rel[strlen(rel) - 1] == '/' ? "index.html" : "");
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return reply_error(s, c, r, MHD_HTTP_NOT_FOUND, "not found");
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > (off_t)HTTP_SHOP_FILE_MAX ||
+	    (res = MHD_create_response_from_fd((size_t)st.st_size, fd)) ==
+	    NULL) {
+		close(fd);
+		return reply_error(s, c, r, MHD_HTTP_NOT_FOUND, "not found");
+	}
+	MHD_add_response_header(res, "Content-Type", mime_of(path));
+	MHD_add_response_header(res, "Cache-Control", "no-cache");
+	add_common(res, r);
+	ret = MHD_queue_response(c, MHD_HTTP_OK, res);
+	MHD_destroy_response(res);
+	return ret;
+}
+
+static const struct http_route routes[] = {
+	{"/nudge/nudge.js", false, "GET, HEAD", false, route_tag},
+	{"/nudge/e", false, "POST, OPTIONS", true, NULL},
+	{"/nudge/health", false, "GET, HEAD", false, route_health},
+	{"/shop/", true, "GET, HEAD", false, route_shop},
+};
+
+static const struct http_route *
+route_find(const char *url)
+{
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		const struct http_route *rt = &routes[i];
+		if (rt->prefix ? strncmp(url, rt->path, strlen(rt->path)) == 0 :
+		    strcmp(url, rt->path) == 0)
+			return rt;
+	}
+	return NULL;
+}
+
+/* ---- MHD callbacks ----------------------------------------------------- */
+
+static enum MHD_Result
+req_finish(struct http_server *s, struct MHD_Connection *c,
+    struct http_req *r, const char *url, const char *method)
+{
+	if (r->status != 0)
+		return reply_error(s, c, r, (unsigned)r->status, r->reason);
+	if (r->route->beacon)
+		return strcmp(method, "POST") == 0 ?
+		    route_beacon(s, c, r, url) : route_preflight(s, c, r, url);
+	return r->route->serve(s, c, r, url);
+}
+
+static enum MHD_Result
+http_access(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *up,
+    size_t *up_size, void **con_cls)
+{
+	struct http_server *s = cls;
+	struct http_req *r = *con_cls;
+
+	(void)version;
+	if (r == NULL) {
+		if ((r = req_begin(s, c, url, method)) == NULL)
+			return MHD_NO;
+		*con_cls = r;
+		/* an announced oversized body is refused before it is read */
+		if (r->status == MHD_HTTP_CONTENT_TOO_LARGE)
+			return reply_error(s, c, r, (unsigned)r->status,
+			    r->reason);
+		return MHD_YES;
+	}
+	if (*up_size > 0) {
+		size_t n = *up_size;
+		*up_size = 0;
+		/* once the verdict is known the rest is drained and dropped,
+		 * up to a bound past which the connection is simply closed */
+		r->drained += r->status != 0 ? n : 0;
+		if (r->status != 0)
+			return r->drained <= HTTP_DRAIN_MAX ? MHD_YES : MHD_NO;
+		if (!req_body(s, r, up, n)) {
+			r->status = MHD_HTTP_CONTENT_TOO_LARGE;
+			r->reason = "body too large";
+		}
+		return MHD_YES;
+	}
+	return req_finish(s, c, r, url, method);
+}
+
+static void
+http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct http_req *r = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (r != NULL) {
+		free(r->body);
+		free(r);
+		*con_cls = NULL;
+	}
+}
+
+static void
+http_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[256];
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_debug("http: %s", msg);
+}
+
+/* ---- start and stop ---------------------------------------------------- */
+
+static int
+load_file(const char *path, size_t max, char **out, size_t *len,
+    struct nudge_diag *d)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	size_t n;
+
+	if (f == NULL) {
+		nudge_diag_set(d, 0, 0, "cannot open %s", path);
+		return NUDGE_EIO;
+	}
+	if ((buf = malloc(max + 1)) == NULL) {
+		fclose(f);
+		return NUDGE_ENOMEM;
+	}
+	n = fread(buf, 1, max + 1, f);
+	fclose(f);
+	if (n > max) {
+		free(buf);
+		nudge_diag_set(d, 0, 0, "%s: over %zu bytes", path, max);
+		return NUDGE_ETOOBIG;
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static int
+tag_responses(struct http_server *s, struct nudge_diag *d)
+{
+	const void *js = web_tag_js;
+	size_t len = web_tag_js_len;
+	int rv;
+
+	if (s->cfg->tag_path[0] != '\0') {
+		/* an override is served as it is: no gzip form */
+		if ((rv = load_file(s->cfg->tag_path, HTTP_TAG_FILE_MAX,
+		    &s->tag_file, &len, d)) != 0)
+			return rv;
+		js = s->tag_file;
+	} else {
+		s->tag_gz = MHD_create_response_from_buffer(web_tag_js_gz_len,
+		    (void *)web_tag_js_gz, MHD_RESPMEM_PERSISTENT);
+	}
+	s->tag_plain = MHD_create_response_from_buffer(len, (void *)js,
+	    MHD_RESPMEM_PERSISTENT);
+	if (s->tag_plain == NULL || (s->tag_file == NULL && s->tag_gz == NULL))
+		return NUDGE_ENOMEM;
+	snprintf(s->etag, sizeof(s->etag), "\"%016llx\"",
+	    (unsigned long long)XXH64(js, len, 0));
+	for (int i = 0; i < 2; i++) {
+		struct MHD_Response *res = i ? s->tag_gz : s->tag_plain;
+		if (res == NULL)
+			continue;
+		MHD_add_response_header(res, "Content-Type",
+		    "application/javascript; charset=utf-8");
+		MHD_add_response_header(res, "Cache-Control",
+		    "public, max-age=3600");
+		MHD_add_response_header(res, "ETag", s->etag);
+		MHD_add_response_header(res, "Vary", "Accept-Encoding");
+		MHD_add_response_header(res, "X-Content-Type-Options",
+		    "nosniff");
+		if (i)
+			MHD_add_response_header(res, "Content-Encoding",
+			    "gzip");
+	}
+	return 0;
+}
+
+static int
+test_decision(struct http_decision *out, const json_t *o)
+{
+	const char *id = json_string_value(json_object_get(o, "id"));
+	const char *sel = json_string_value(json_object_get(o, "sel"));
+	const char *text = json_string_value(json_object_get(o, "text"));
+	int kind = http_kind_from_name(json_string_value(json_object_get(o,
+	    "kind")));
+
+	if (!json_is_object(o) || kind < 0 || id == NULL ||
+	    strlen(id) > HTTP_ID_MAX || (sel && strlen(sel) > HTTP_SEL_MAX) ||
+	    (text && strlen(text) > HTTP_TEXT_MAX))
+		return -1;
+	memset(out, 0, sizeof(*out));
+	out->kind = (uint8_t)kind;
+	snprintf(out->id, sizeof(out->id), "%s", id);
+	snprintf(out->sel, sizeof(out->sel), "%s", sel ? sel : "");
+	snprintf(out->text, sizeof(out->text), "%s", text ? text : "");
+	return 0;
+}
+
+/* [http] test_decisions: a JSON array of decisions sent to everyone. */
+static int
+load_test_decisions(struct http_server *s, struct nudge_diag *d)
+{
+	const char *path = s->cfg->test_decisions;
+	json_error_t je;
+	json_t *root;
+	size_t i;
+
+	if (path[0] == '\0')
+		return 0;
+	if ((root = json_load_file(path, JSON_REJECT_DUPLICATES, &je)) ==
+	    NULL) {
+		nudge_diag_set(d, je.line, je.column, "test_decisions %s:%d: "
+		    "%s", path, je.line, je.text);
+		return NUDGE_ECONFIG;
+	}
+	if (!json_is_array(root) || json_array_size(root) > HTTP_DECISIONS_MAX)
+		i = 0;
+	else
+		for (i = 0; i < json_array_size(root); i++)
+			if (test_decision(&s->test.d[i],
+			    json_array_get(root, i)) != 0)
+				break;
+	if (!json_is_array(root) || i != json_array_size(root)) {
+		json_decref(root);
+		nudge_diag_set(d, 0, 0, "test_decisions %s: want an array of "
+		    "at most %d {id, kind, sel, text}", path,
+		    HTTP_DECISIONS_MAX);
+		return NUDGE_ECONFIG;
+	}
+	s->test.n = (unsigned)i;
+	log_warn("http: test_decisions %s: %u decisions sent with every "
+	    "beacon (a testing aid)", path, s->test.n);
+	json_decref(root);
+	return 0;
+}
+
+static void
+parse_origins(struct http_server *s)
+{
+	const char *p = s->cfg->origins;
+
+	while (*p != '\0' && s->n_origins < HTTP_ORIGINS_MAX) {
+		size_t n;
+		p += strspn(p, ", \t");
+		if ((n = strcspn(p, ", \t")) == 0)
+			break;
+		snprintf(s->origins[s->n_origins++], CONF_URL_MAX + 1, "%.*s",
+		    (int)n, p);
+		p += n;
+	}
+}
+
+static int
+http_setup(struct http_server *s, struct nudge_diag *d)
+{
+	const struct conf_http *h = s->cfg;
+	unsigned burst_addr = h->rate_per_address * 2;
+	int rv;
+
+	s->lim.max_body = h->max_body;
+	s->lim.max_events = h->max_events;
+	parse_origins(s);
+	if ((rv = net_cidrs_parse(&s->trusted, h->trusted_proxies, d)) != 0)
+		return NUDGE_ECONFIG;
+	if ((rv = ratelim_new(&s->rl_visitor, HTTP_RATE_KEYS,
+	    h->rate_per_visitor, h->rate_burst)) != 0 ||
+	    (rv = ratelim_new(&s->rl_address, HTTP_RATE_KEYS,
+	    h->rate_per_address, burst_addr ? burst_addr : 1)) != 0)
+		return rv;
+	s->salt = XXH64(&s, sizeof(&s), clock_mono_ms() ^ clock_wall_ms());
+	if (h->geoip_db[0] != '\0' &&
+	    (rv = geoip_open(&s->geo, h->geoip_db, d)) != 0)
+		return rv;
+	if ((rv = load_test_decisions(s, d)) != 0)
+		return rv;
+	return tag_responses(s, d);
+}
+
+/* "host:port" -> a socket address (numeric or resolvable host). */
+static int
+listen_addr(const char *listen, struct sockaddr_storage *ss,
+    struct nudge_diag *d)
+{
+	char host[CONF_URL_MAX + 1];
+	const char *colon = strrchr(listen, ':');
+	struct addrinfo hints = {0}, *ai = NULL;
+	size_t n = colon ? (size_t)(colon - listen) : 0;
+
+	if (colon == NULL || n >= sizeof(host))
+		return NUDGE_ECONFIG;
+	if (listen[0] == '[' && n >= 2)
+		snprintf(host, sizeof(host), "%.*s", (int)n - 2, listen + 1);
+	else
+		snprintf(host, sizeof(host), "%.*s", (int)n, listen);
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if (getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai) != 0 ||
+	    ai == NULL) {
+		nudge_diag_set(d, 0, 0, "http listen %s: cannot resolve",
+		    listen);
+		return NUDGE_ECONFIG;
+	}
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	return 0;
+}
+
+static int
+http_listen(struct http_server *s, struct nudge_diag *d)
+{
+	struct sockaddr_storage ss;
+	const union MHD_DaemonInfo *di;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	int rv;
+
+	if ((rv = listen_addr(s->cfg->listen, &ss, d)) != 0)
+		return rv;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	s->d = MHD_start_daemon(flags, 0, NULL, NULL, http_access, s,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg->threads,
+	    MHD_OPTION_CONNECTION_TIMEOUT, 15u,
+	    MHD_OPTION_CONNECTION_LIMIT, 4096u,
+	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
+	    MHD_OPTION_EXTERNAL_LOGGER, http_log, s,
+	    MHD_OPTION_END);
+	if (s->d == NULL) {
+		nudge_diag_set(d, 0, 0, "http: cannot listen on %s (address "
+		    "in use?)", s->cfg->listen);
+		return NUDGE_ECONN;
+	}
+	di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = di ? di->port : 0;
+	return 0;
+}
+
+void
+http_stop(struct http_server *s)
+{
+	if (s == NULL)
+		return;
+	if (s->d != NULL)
+		MHD_stop_daemon(s->d);
+	if (s->tag_plain != NULL)
+		MHD_destroy_response(s->tag_plain);
+	if (s->tag_gz != NULL)
+		MHD_destroy_response(s->tag_gz);
+	free(s->tag_file);
+	geoip_close(s->geo);
+	ratelim_free(s->rl_visitor);
+	ratelim_free(s->rl_address);
+	free(s);
+}
+
+int
+http_start(struct http_server **out, struct agent *a, struct nudge_diag *d)
+{
+	const struct conf_http *h = &a->cfg->http;
+	struct http_server *s;
+	int rv;
+
+	*out = NULL;
+	if (h->listen[0] == '\0')
+		return 0;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NUDGE_ENOMEM;
+	s->a = a;
+	s->cfg = h;
+	if ((rv = http_setup(s, d)) == 0 && (rv = http_listen(s, d)) != 0 &&
+	    strcmp(h->listen, HTTP_DEFAULT_LISTEN) == 0) {
+		log_warn("%s: no browser tag or beacons on this agent (set "
+		    "[http] listen)", d->msg);
+		http_stop(s);
+		return 0;
+	}
+	if (rv != 0) {
+		http_stop(s);
+		return rv;
+	}
+	log_info("http: listening on %s (port %u)%s%s", h->listen, s->port,
+	    h->shop_dir[0] ? ", demo shop at /shop/" : "",
+	    s->geo ? ", geoip on" : "");
+	*out = s;
+	return 0;
+}
+
+unsigned
+http_port(const struct http_server *s)
+{
+	return s ? s->port : 0;
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# bench/beacon.sh [BUILD]: wrk -t2 -c64 against POST /nudge/e with realistic
+# batched beacons doing the full work (parse, validate, session updates,
+# decision answer; bench/beacon.lua), side by side in the same run with
+# nginx answering `return 204;` on another port.  Prints req/s, p50/p99 for
+# both and the ratio; goal >= 75% of nginx's rate, p99 <= 5 ms.  Figures,
+# no timed asserts.  DURATION (s, default 10) per run.
+set -u
+BUILD=${1:-build}
+DURATION=${DURATION:-10}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+for t in wrk nginx; do
+	command -v $t >/dev/null || [ -x /usr/sbin/$t ] || { echo "beacon bench: $t missing (apt-get install wrk nginx-light)"; exit 0; }
+done
+WORK=$(mktemp -d /tmp/nudge-bench-beacon.XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	[ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null
+	sleep 0.3
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+port() { echo $((20000 + RANDOM % 30000)); }
+NPORT=$(port)
+APORT=$(port)
+mkdir -p "$WORK/ng"
+cat >"$WORK/ng/nginx.conf" <<CONF
+worker_processes 2;
+pid $WORK/nginx.pid;
+error_log $WORK/ng/error.log;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_body_temp_path $WORK/ng/body;
+	server { listen 127.0.0.1:$NPORT; location / { return 204; } }
+}
+CONF
+PATH=$PATH:/usr/sbin nginx -c "$WORK/ng/nginx.conf" -p "$WORK/ng" || { echo "nginx did not start"; exit 0; }
+cat >"$WORK/agent.conf" <<CONF
+[agent]
+name = bench
+pub = tcp://127.0.0.1:$(port)
+control = ipc://$WORK/control.sock
+ingest = ipc://$WORK/ingest.sock
+push = ipc://$WORK/push.sock
+db = $WORK/nudged.db
+[http]
+listen = 127.0.0.1:$APORT
+# wrk is one address: only the per-visitor bucket applies here
+rate_per_address = 0
+CONF
+"$BUILD/nudged" --config "$WORK/agent.conf" 2>"$WORK/agent.log" &
+pids+=($!)
+sleep 0.7
+run() { # name port
+	wrk -t2 -c64 -d"${DURATION}s" --latency -s "$ROOT/bench/beacon.lua" \
+		"http://127.0.0.1:$2/nudge/e" 2>&1 | sed -n 's/^RESULT //p'
+}
+field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+n=$(run nginx "$NPORT")
+a=$(run nudged "$APORT")
+health=$(curl -s "http://127.0.0.1:$APORT/nudge/health")
+printf '%-24s %10s %9s %9s %s\n' server req/s p50_ms p99_ms errors
+printf '%-24s %10s %9s %9s %s\n' "nginx return 204" "$(field "$n" req_s)" "$(field "$n" p50_ms)" "$(field "$n" p99_ms)" "$(field "$n" errors)"
+printf '%-24s %10s %9s %9s %s non2xx=%s\n' "nudged POST /nudge/e" "$(field "$a" req_s)" "$(field "$a" p50_ms)" "$(field "$a" p99_ms)" "$(field "$a" errors)" "$(field "$a" non2xx)"
+awk -v a="$(field "$a" req_s)" -v n="$(field "$n" req_s)" 'BEGIN { if (n > 0) printf "ratio nudged/nginx: %.0f%% (goal >= 75%%)\n", 100 * a / n }'
+echo "agent: $(echo "$health" | jq -c '{beacons, events, rate_limited, refused}' 2>/dev/null)"
