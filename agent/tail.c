@@ -2,9 +2,10 @@
  * tail.c - access-log tailers: follow files, turn lines into page views.
  *
  * Owns one thread per followed file and everything that thread touches:
- * the file descriptor, a 1 MiB read buffer, the conversion state (format,
- * hash seed, user-agent cache) and a batch of events.  Other threads only
- * read the counters (atomics) and the last error (under err_lock).
+ * the file descriptors (current, and rotated-away), a 1 MiB read buffer, the
+ *conversion state (format, hash seed, user-agent cache) and a batch of events.
+ *Other threads only read the counters (atomics) and the last error (under
+ *err_lock).
  *
  * Why a thread per file: the work is CPU-bound parsing that never waits
  * for anything but the file; separate threads let several busy vhost logs
@@ -23,7 +24,10 @@
  *	                                   | every 250 ms:  |
  *	                                   | size < offset -> seek 0
  *	                                   | inode changed -> drain old fd
- *	                                   |   to EOF, open new from 0
+ *	                                   |   to EOF, open new from 0,
+ *	                                   |   keep reading the old fd for
+ *	                                   |   5 s (nginx writes there until
+ *	                                   |   it reopens its logs)
  *
  * A batch of lines is parsed into events first and applied to the session
  * table afterwards, so the parser's loop stays hot; event views point into
@@ -54,6 +58,10 @@
 #define TAIL_BATCH 1024      /* events applied together */
 #define TAIL_CHECK_MS 250    /* stat() of the path */
 #define TAIL_ERRLOG_MS 10000 /* malformed-line summary period */
+#define TAIL_OLD_MS 5000     /* a rotated-away file is still read */
+#define TAIL_OLD_READ 65536
+#define TAIL_OLD_BUF (TAIL_OLD_READ + LOGLINE_MAX + 2)
+#define TAIL_NO_OFF UINT64_MAX /* an event from the rotated-away file */
 #define TAIL_SALT_KEY "log_salt"
 #define TAIL_POS_KEY "tail_pos:" /* + path: "dev inode offset" */
 
@@ -83,6 +91,10 @@ struct tailer {
 	uint64_t started_ms;
 	bool caught_up_logged;
 	char *buf;
+	int old_fd; /* the file rotated away, read for TAIL_OLD_MS more */
+	uint64_t old_until;
+	size_t old_have;
+	char *old_buf;
 	struct nudge_event *ev;
 	uint64_t *ev_off; /* file offset of each event's line */
 	char (*vis)[TAIL_VISITOR_LEN + 1];
@@ -262,7 +274,9 @@ tail_apply(struct tailer *t)
 		if (rv == NUDGE_EBUSY) {
 			/* stopping: the position saved is this line's */
 			t->halted = true;
-			t->halt_off = t->ev_off[i];
+			t->halt_off = t->ev_off[i] != TAIL_NO_OFF
+			                  ? t->ev_off[i]
+			                  : t->offset - t->have;
 			break;
 		}
 		if (rv != 0)
@@ -443,12 +457,69 @@ tail_read(struct tailer *t)
 	return (size_t)n;
 }
 
+/*
+ * Lines of the file rotated away.  nginx writes to it until it reopens its
+ * logs (logrotate's postrotate), so it is read for TAIL_OLD_MS after the
+ * switch; end: the time is up, a last unterminated line counts too.  Its
+ * lines are rare, so an overlong one is simply dropped as malformed.
+ */
 static void
-tail_drain(struct tailer *t)
+tail_old_poll(struct tailer *t, bool end)
+{
+	uint64_t lines = 0, bad = 0;
+	ssize_t n;
+
+	while ((n = read(t->old_fd, t->old_buf + t->old_have, TAIL_OLD_READ)) >
+	           0 ||
+	       (n == 0 && end && t->old_have > 0)) {
+		char *p = t->old_buf, *e = p + t->old_have + (size_t)n, *nl;
+		while ((nl = memchr(p, '\n', (size_t)(e - p))) != NULL) {
+			tail_line(t, p, (size_t)(nl - p), TAIL_NO_OFF, &bad);
+			lines++;
+			p = nl + 1;
+		}
+		if (p < e && (end || (size_t)(e - p) > LOGLINE_MAX)) {
+			tail_line(t, p, (size_t)(e - p), TAIL_NO_OFF, &bad);
+			lines++;
+			p = e;
+		}
+		t->old_have = (size_t)(e - p);
+		memmove(t->old_buf, p, t->old_have);
+		tail_apply(t);
+		if (n == 0)
+			break;
+	}
+	if (bad)
+		sesstab_count_rejected(t->a->sessions, bad);
+	atomic_fetch_add(&t->lines, lines);
+}
+
+static void
+tail_old_close(struct tailer *t, bool read_rest)
+{
+	if (t->old_fd < 0)
+		return;
+	if (read_rest)
+		tail_old_poll(t, true);
+	close(t->old_fd);
+	t->old_fd = -1;
+	t->old_have = 0;
+}
+
+/* Keeps the current file as the old one, to be read a while longer. */
+static void
+tail_keep_old(struct tailer *t)
 {
 	while (tail_read(t) > 0)
 		;
-	tail_consume(t, true);
+	tail_old_close(t, true);
+	t->old_fd = t->fd;
+	t->old_until = clock_mono_ms() + TAIL_OLD_MS;
+	t->old_have = t->discarding ? 0 : t->have;
+	memcpy(t->old_buf, t->buf, t->old_have);
+	t->fd = -1;
+	t->have = 0;
+	t->discarding = false;
 }
 
 /* The 250 ms check: truncation of our file, a new file at the path. */
@@ -473,9 +544,8 @@ tail_check(struct tailer *t)
 	        ? st.st_dev == t->dev && st.st_ino == t->ino
 	        : errno != ENOENT)
 		return; /* same file, or cannot tell (keep reading it) */
-	/* renamed or removed: finish the old file, then the new one */
-	tail_drain(t);
-	tail_close(t);
+	/* renamed or removed: the new file from its start, the old a while */
+	tail_keep_old(t);
 	atomic_fetch_add(&t->rotations, 1);
 	log_info("tail %s: rotated, switching to the new file", t->path);
 	tail_open(t, false);
@@ -546,8 +616,12 @@ tail_loop(struct tail_set *s, struct tailer *t)
 	bool first = true;
 
 	while (!atomic_load(&s->stopping)) {
-		uint64_t now;
+		uint64_t now = clock_mono_ms();
 		size_t got = 0;
+		if (t->old_fd >= 0 && now >= t->old_until)
+			tail_old_close(t, true);
+		else if (t->old_fd >= 0)
+			tail_old_poll(t, false);
 		if (t->fd < 0 && !tail_open(t, first)) {
 			if (first)
 				log_warn("tail %s: %s; waiting for it",
@@ -624,6 +698,7 @@ tail_main(void *arg)
 	t->started_ms = clock_mono_ms();
 	tail_loop(s, t);
 	tail_save_pos(t);
+	tail_old_close(t, false);
 	tail_close(t);
 	return NULL;
 }
@@ -668,16 +743,18 @@ tailer_init(struct tailer *t, struct agent *a, const char *path,
 
 	t->a = a;
 	t->fd = -1;
+	t->old_fd = -1;
 	snprintf(t->path, sizeof(t->path), "%s", path);
 	t->from_end = !c->tail_from_start;
 	pthread_mutex_init(&t->err_lock, NULL);
 	tail_conv_init(&t->conv, fmt, salt);
 	t->buf = malloc(TAIL_BUF);
+	t->old_buf = malloc(TAIL_OLD_BUF);
 	t->ev = calloc(TAIL_BATCH, sizeof(*t->ev));
 	t->vis = calloc(TAIL_BATCH, sizeof(*t->vis));
 	t->ev_off = calloc(TAIL_BATCH, sizeof(*t->ev_off));
-	if (t->buf == NULL || t->ev == NULL || t->vis == NULL ||
-	    t->ev_off == NULL)
+	if (t->buf == NULL || t->old_buf == NULL || t->ev == NULL ||
+	    t->vis == NULL || t->ev_off == NULL)
 		return NUDGE_ENOMEM;
 	tail_load_pos(t);
 	return 0;
@@ -779,6 +856,7 @@ tail_stop(struct tail_set *s)
 		if (t->started)
 			pthread_join(t->thread, NULL);
 		free(t->buf);
+		free(t->old_buf);
 		free(t->ev);
 		free(t->vis);
 		free(t->ev_off);
