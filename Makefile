@@ -24,14 +24,15 @@ OPT ?= -O1 -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=
 endif
 
 PKGS := msgpack ncursesw sqlite3 jansson inih libxxhash libmicrohttpd \
-	libmaxminddb
+	libmaxminddb libsystemd
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Werror
 CFLAGS ?= -g $(OPT)
-ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(WARN) $(CFLAGS) \
-	-DNUDGE_VERSION='"$(VERSION)"' -Icommon $(EXTRA_INC) $(PKG_CFLAGS) -MMD -MP
+ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(WARN) $(CPPFLAGS) \
+	$(CFLAGS) -DNUDGE_VERSION='"$(VERSION)"' -DNUDGE_SYSCONFDIR='"$(SYSCONFDIR)"' \
+	-Icommon $(EXTRA_INC) $(PKG_CFLAGS) -MMD -MP
 LDLIBS_ALL = $(PKG_LIBS) -lnng -lmbedcrypto -lpthread -lm
 ALL_LDFLAGS = $(LDFLAGS) $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 
@@ -56,7 +57,7 @@ BINS := $(BUILD)/nudged $(BUILD)/nudge $(BUILD)/nudge-sim
 TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
 
-.PHONY: benches all deps test-deps demo test check unit bench fuzz install uninstall clean tests
+.PHONY: benches all deps test-deps demo test check unit bench fuzz install uninstall deb clean tests
 all: $(BINS)
 
 $(BUILD)/%.o: %.c
@@ -73,6 +74,14 @@ $(WEB_TAG_O): $(WEB_TAG_C)
 $(LIB): $(COMMON_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+# main.o bakes in SYSCONFDIR (the default --config): rebuild it on a change.
+SYSCONF_STAMP := $(BUILD)/gen/sysconfdir$(subst /,_,$(SYSCONFDIR))
+$(SYSCONF_STAMP):
+	@mkdir -p $(dir $@)
+	@rm -f $(BUILD)/gen/sysconfdir_*
+	@touch $@
+$(BUILD)/agent/main.o: $(SYSCONF_STAMP)
 
 $(BUILD)/nudged: $(BUILD)/agent/main.o $(AGENT_OBJ) $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
@@ -116,10 +125,13 @@ $(BUILD)/tests/%.o: EXTRA_INC = -Iagent -Iconsole -Itests/sim
 # ---- dependencies (Debian) ------------------------------------------------
 BUILD_DEPS := gcc make pkg-config libnng-dev libmbedtls-dev libmsgpack-dev \
 	libncurses-dev libsqlite3-dev libjansson-dev libinih-dev libxxhash-dev \
-	libmicrohttpd-dev libmaxminddb-dev
+	libmicrohttpd-dev libmaxminddb-dev libsystemd-dev
+# What `make deb` needs on top of BUILD_DEPS.
+DEB_DEPS := dpkg-dev debhelper lintian fakeroot rsync
 TEST_DEPS := $(BUILD_DEPS) libcmocka-dev tmux jq sqlite3 clang \
-	libclang-rt-14-dev procps \
-	chromium nodejs curl wrk nginx-light libmaxmind-db-writer-perl
+	libclang-rt-14-dev procps openssl \
+	chromium nodejs curl wrk nginx-light libmaxmind-db-writer-perl \
+	groff-base man-db systemd debootstrap $(DEB_DEPS)
 
 define apt_install
 	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
@@ -151,7 +163,10 @@ test: test-deps
 
 check: test
 
+BENCH_DEPS := wrk nginx-light goaccess jq
+
 bench: deps
+	$(call apt_install,$(BENCH_DEPS))
 	$(MAKE) BUILD=build/bench OPT='-O2 -DNDEBUG' all benches
 	bench/run.sh build/bench
 
@@ -159,23 +174,72 @@ fuzz: test-deps
 	tests/fuzz/run.sh $${FUZZ_SECONDS:-60}
 
 # ---- install ---------------------------------------------------------------
+# For systems without the Debian packages:
+#   make install PREFIX=/usr/local DESTDIR=/tmp/stage
+# The configuration goes to SYSCONFDIR/nudge (/etc for PREFIX=/usr, else
+# PREFIX/etc) and is never overwritten.  The systemd unit goes to
+# SYSTEMDUNITDIR (PREFIX=/usr: systemd's pkg-config answer; another PREFIX:
+# PREFIX/lib/systemd/system, which systemd also reads; empty: not
+# installed), its paths rewritten for SBINDIR and SYSCONFDIR.  It runs as
+# the user "nudge", which the administrator creates (the Debian package
+# does it itself).
+SYSTEMDUNITDIR ?= $(if $(filter /usr,$(PREFIX)),$(shell $(PKG_CONFIG) \
+	--variable=systemdsystemunitdir systemd 2>/dev/null),$(PREFIX)/lib/systemd/system)
+MANPAGES := $(wildcard packaging/man/*.[1-8])
+EXAMPLES := $(wildcard examples/*.rules) $(wildcard examples/*.conf)
+
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
-		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/nudge \
-		$(DESTDIR)$(DATADIR)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/nudge $(DESTDIR)$(DATADIR)/examples
 	install -m 755 $(BUILD)/nudged $(DESTDIR)$(SBINDIR)/nudged
 	install -m 755 $(BUILD)/nudge $(DESTDIR)$(BINDIR)/nudge
 	install -m 755 $(BUILD)/nudge-sim $(DESTDIR)$(BINDIR)/nudge-sim
-	for m in packaging/*.1; do [ -f "$$m" ] && install -m 644 $$m $(DESTDIR)$(MANDIR)/man1/ || true; done
-	for m in packaging/*.5; do [ -f "$$m" ] && install -m 644 $$m $(DESTDIR)$(MANDIR)/man5/ || true; done
-	for m in packaging/*.8; do [ -f "$$m" ] && install -m 644 $$m $(DESTDIR)$(MANDIR)/man8/ || true; done
-	[ -f $(DESTDIR)$(SYSCONFDIR)/nudge/nudged.conf ] || install -m 644 packaging/nudged.conf $(DESTDIR)$(SYSCONFDIR)/nudge/nudged.conf
+	for m in $(MANPAGES); do \
+		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s && \
+		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; \
+	done
+	for e in $(EXAMPLES); do install -m 644 $$e $(DESTDIR)$(DATADIR)/examples/ || exit 1; done
+	[ -f $(DESTDIR)$(SYSCONFDIR)/nudge/nudged.conf ] || \
+		install -m 644 packaging/nudged.conf $(DESTDIR)$(SYSCONFDIR)/nudge/nudged.conf
+	if [ -n "$(SYSTEMDUNITDIR)" ]; then \
+		install -d $(DESTDIR)$(SYSTEMDUNITDIR) && \
+		sed -e 's|/usr/sbin/nudged|$(SBINDIR)/nudged|g' \
+		    -e 's|/etc/nudge/|$(SYSCONFDIR)/nudge/|g' \
+		    packaging/debian/nudged.service >$(DESTDIR)$(SYSTEMDUNITDIR)/nudged.service && \
+		chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/nudged.service; \
+	fi
 
+# Removes what install put there, except the configuration (like a Debian
+# "remove"); the state (the database) is never touched.
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/nudged $(DESTDIR)$(BINDIR)/nudge $(DESTDIR)$(BINDIR)/nudge-sim
-	rm -f $(DESTDIR)$(MANDIR)/man1/nudge.1 $(DESTDIR)$(MANDIR)/man8/nudged.8 $(DESTDIR)$(MANDIR)/man5/nudge-rules.5
+	for m in $(MANPAGES); do s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+	rm -rf $(DESTDIR)$(DATADIR)
+	if [ -n "$(SYSTEMDUNITDIR)" ]; then rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/nudged.service; fi
+
+# ---- Debian packages -------------------------------------------------------
+# Builds nudged_*.deb and nudge_*.deb into build/deb/ (and lints them) from a
+# copy of the working tree (build/ and node_modules/ left out), so it never
+# touches anyone's build tree.  DEB_TREE=DIR builds from another checkout.
+DEB_OUT ?= build/deb
+DEB_TREE ?= .
+deb:
+	$(call apt_install,$(BUILD_DEPS) $(DEB_DEPS))
+	@set -e; tmp=$$(mktemp -d /tmp/nudge-deb.XXXXXX); \
+	trap 'rm -rf "$$tmp"' EXIT; \
+	src=$$tmp/nudge-$(VERSION); mkdir -p $$src; \
+	rsync -a --exclude=/build --exclude=node_modules --exclude=/.git $(DEB_TREE)/ $$src/; \
+	rm -rf $$src/debian; cp -a $$src/packaging/debian $$src/debian; \
+	( cd $$src && dpkg-buildpackage -b -us -uc -j2 ) >$$tmp/build.log 2>&1 || \
+		{ tail -n 40 $$tmp/build.log; exit 1; }; \
+	mkdir -p $(DEB_OUT); rm -f $(DEB_OUT)/*.deb $(DEB_OUT)/*.changes $(DEB_OUT)/*.buildinfo; \
+	cp $$tmp/*.deb $$tmp/*.changes $$tmp/*.buildinfo $(DEB_OUT)/; \
+	cp $$tmp/build.log $(DEB_OUT)/build.log; \
+	echo "packages in $(DEB_OUT):"; ls $(DEB_OUT)/*.deb; \
+	lintian --info --display-info $(DEB_OUT)/*.changes | tee $(DEB_OUT)/lintian.log; \
+	if grep -q '^[EW]:' $(DEB_OUT)/lintian.log; then echo "lintian: errors or warnings (see above)"; exit 1; fi
 
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)

@@ -16,6 +16,7 @@
 #include "heat.h"
 #include "log.h"
 #include "replay.h"
+#include "rules_rt.h"
 
 static void
 agent_restore_one(void *arg, const struct session_summary *s)
@@ -66,6 +67,11 @@ agent_init(struct agent *a, const struct nudge_config *cfg,
 	    (rv = replay_new(&a->replay)) != 0 ||
 	    (rv = heat_new(&a->heat)) != 0) {
 		nudge_diag_set(d, 0, 0, "out of memory");
+		agent_fini(a);
+		return rv;
+	}
+	if ((rv = rrt_new(&a->rules, a->store, RRT_VISITORS_DEFAULT, d)) != 0 ||
+	    (rv = rrt_start(a->rules)) != 0) {
 		agent_fini(a);
 		return rv;
 	}
@@ -133,6 +139,10 @@ agent_save(struct agent *a)
 		log_error("could not save counters: %s",
 		    store_last_error(a->store));
 	free(total);
+	rrt_stop(a->rules);
+	if (a->rules != NULL && rrt_flush(a->rules) != 0)
+		log_error("could not save the rules' visitor memory: %s",
+		    store_last_error(a->store));
 	if (a->heat != NULL && heat_save(a->heat, a->store, SIZE_MAX) != 0)
 		log_error("could not save heatmaps: %s",
 		    store_last_error(a->store));
@@ -143,6 +153,8 @@ agent_fini(struct agent *a)
 {
 	heat_free(a->heat);
 	a->heat = NULL;
+	rrt_free(a->rules);
+	a->rules = NULL;
 	replay_free(a->replay);
 	sesstab_free(a->sessions);
 	if (a->store != NULL)
@@ -163,12 +175,29 @@ int
 agent_apply(struct agent *a, const struct nudge_event *ev, uint64_t now_ms,
     uint64_t now_wall_ms)
 {
+	return agent_apply_ex(a, ev, now_ms, now_wall_ms, true, NULL);
+}
+
+int
+agent_apply_ex(struct agent *a, const struct nudge_event *ev,
+    uint64_t now_ms, uint64_t now_wall_ms, bool targetable,
+    struct rrt_shown *shown)
+{
+	struct sesstab_view sv;
+	int32_t score = 0;
+
 	if (atomic_load(&a->stopping))
 		return NUDGE_EBUSY;
-	int rv = sesstab_apply(a->sessions, ev, now_ms, now_wall_ms);
+	int rv = sesstab_apply_view(a->sessions, ev, now_ms, now_wall_ms, &sv);
 
 	/* clicks and scrolls only; a session-table failure is not the map's */
 	heat_apply(a->heat, ev);
+	if (rv != 0 || !targetable || a->rules == NULL)
+		return rv;
+	/* the rules see the session as this event left it */
+	rrt_eval(a->rules, ev, &sv, now_ms, now_wall_ms, shown, &score);
+	if (score != 0)
+		sesstab_add_score(a->sessions, ev->visitor, score);
 	return rv;
 }
 

@@ -18,15 +18,21 @@
 #include "sesstab.h"
 #include "store.h"
 
+struct access;
 struct heat;
 struct replay;
+struct rrt;
+struct rrt_shown;
 
 struct agent {
 	const struct nudge_config *cfg;
 	struct sesstab *sessions;
 	struct store *store;
 	struct replay *replay;
+	struct access *access;	/* credentials and audit (access.h); set by
+				 * main before any socket starts */
 	struct heat *heat;	/* click grids and scroll depth */
+	struct rrt *rules;	/* live rule sets, facts, caps (rules_rt.h) */
 	struct agg base;	/* counters as saved by the previous run */
 	uint64_t boot_id;
 	uint64_t started_mono;
@@ -61,6 +67,16 @@ void agent_fini(struct agent *a);
  */
 int agent_apply(struct agent *a, const struct nudge_event *ev,
     uint64_t now_ms, uint64_t now_wall_ms);
+/*
+ * agent_apply for a path that can deliver decisions (the beacon): the
+ * visible actions of the rules that fire are appended to *shown (and only
+ * those count as shown for caps); shown NULL is agent_apply.  With
+ * targetable false (audience-only beacons: DNT, GPC, no consent) no rule
+ * is evaluated at all.
+ */
+int agent_apply_ex(struct agent *a, const struct nudge_event *ev,
+    uint64_t now_ms, uint64_t now_wall_ms, bool targetable,
+    struct rrt_shown *shown);
 /* Returns NUDGE_EBUSY once a graceful stop has begun, else 0. */
 int agent_accepting(struct agent *a);
 

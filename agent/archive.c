@@ -4,6 +4,7 @@
  */
 #include "archive.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +27,119 @@ struct archiver {
 	struct session_summary *backlog;
 	size_t n, cap;
 	uint64_t dropped;
+	bool min_have;              /* the open minute is being measured */
+	uint64_t min_ms;            /* its start, wall clock */
+	uint64_t min_base[ARCHIVE_SERIES]; /* totals then */
 };
+
+int
+archive_series_slot(unsigned i)
+{
+	static const int first[4] = {AGG_EVENTS, AGG_SESSIONS_STARTED,
+	    AGG_PURCHASES, AGG_REVENUE_CENTS};
+
+	return i < 4 ? first[i] : AGG_FUNNEL((int)i - 4);
+}
+
+/* "minute v0 v1 ...": the open minute's start and the totals then. */
+static void
+archive_put_base(struct archiver *ar)
+{
+	char buf[ARCHIVE_SERIES * 21 + 32];
+	int n = snprintf(buf, sizeof(buf), "%llu",
+	    (unsigned long long)ar->min_ms);
+
+	for (unsigned i = 0; i < ARCHIVE_SERIES && n > 0 &&
+	                     (size_t)n < sizeof(buf);
+	     i++)
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, " %llu",
+		    (unsigned long long)ar->min_base[i]);
+	store_meta_put(ar->a->store, ARCHIVE_MINUTE_META, buf);
+}
+
+int
+archive_minute_base(struct store *st, uint64_t *minute_ms,
+    uint64_t v[ARCHIVE_SERIES])
+{
+	char buf[ARCHIVE_SERIES * 21 + 32], *p = buf, *end;
+	uint64_t tmp[ARCHIVE_SERIES], m;
+	int rv = store_meta_get(st, ARCHIVE_MINUTE_META, buf, sizeof(buf));
+
+	if (rv != 0)
+		return rv;
+	m = strtoull(p, &end, 10);
+	for (unsigned i = 0; i < ARCHIVE_SERIES; i++) {
+		if (end == p)
+			return NUDGE_ENOTFOUND;
+		p = end;
+		tmp[i] = strtoull(p, &end, 10);
+	}
+	if (end == p)
+		return NUDGE_ENOTFOUND;
+	*minute_ms = m;
+	memcpy(v, tmp, sizeof(tmp));
+	return 0;
+}
+
+/* Writes the closed minute: counters' growth added, the gauge replaced. */
+static void
+archive_minute_save(struct archiver *ar, const struct agg *total,
+    const uint64_t now[ARCHIVE_SERIES], uint64_t next_minute)
+{
+	const char *names[ARCHIVE_SERIES], *gauge[1];
+	uint64_t grew[ARCHIVE_SERIES], g[1];
+	int rv;
+
+	for (unsigned i = 0; i < ARCHIVE_SERIES; i++) {
+		names[i] = agg_counter_name(archive_series_slot(i));
+		grew[i] = now[i] >= ar->min_base[i] ? now[i] - ar->min_base[i]
+		                                    : 0;
+	}
+	gauge[0] = agg_gauge_name(AGG_VISITORS_ACTIVE);
+	g[0] = total->g[AGG_VISITORS_ACTIVE];
+	rv = store_save_minute(ar->a->store, ar->min_ms, names, grew,
+	    ARCHIVE_SERIES, true,
+	    next_minute > ARCHIVE_MINUTES_KEEP_MS
+	        ? next_minute - ARCHIVE_MINUTES_KEEP_MS
+	        : 0);
+	if (rv == 0)
+		rv = store_save_minute(
+		    ar->a->store, ar->min_ms, gauge, g, 1, false, 0);
+	if (rv != 0) {
+		atomic_fetch_add(&ar->a->store_errors, 1);
+		agent_note_error(ar->a, "saving a minute: %s",
+		    store_last_error(ar->a->store));
+	}
+}
+
+/*
+ * When the wall-clock minute has moved on, writes the closed minute and
+ * starts the next one.  The run's first minute counts from the totals the
+ * run began with (agent.base), so nothing before the first flush is lost.
+ */
+static void
+archive_minute(struct archiver *ar, const struct agg *total, uint64_t wall)
+{
+	uint64_t now[ARCHIVE_SERIES];
+	uint64_t minute = wall - wall % ARCHIVE_MINUTE_MS;
+
+	if (ar->min_have && minute == ar->min_ms)
+		return;
+	for (unsigned i = 0; i < ARCHIVE_SERIES; i++)
+		now[i] = total->c[archive_series_slot(i)];
+	if (!ar->min_have) {
+		for (unsigned i = 0; i < ARCHIVE_SERIES; i++)
+			ar->min_base[i] = ar->a->base.c[archive_series_slot(i)];
+		ar->min_ms = minute;
+		ar->min_have = true;
+		archive_put_base(ar);
+		return;
+	}
+	archive_minute_save(ar, total, now, minute);
+	memcpy(ar->min_base, now, sizeof(now));
+	ar->min_ms = minute;
+	archive_put_base(ar);
+}
 
 /* sesstab_sink: queue closed sessions, dropping the oldest when full. */
 static void
@@ -90,6 +203,7 @@ archive_flush(struct archiver *ar, uint64_t now)
 	if (total == NULL)
 		return;
 	agent_total(a, total);
+	archive_minute(ar, total, clock_wall_ms());
 	if ((rv = store_save_counters(a->store, total)) != 0) {
 		atomic_fetch_add(&a->store_errors, 1);
 		agent_note_error(a, "saving counters: %s",

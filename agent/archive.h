@@ -18,6 +18,30 @@
 
 struct archiver;
 
+/*
+ * Per-minute counters (store_save_minute), written when a wall-clock
+ * minute closes and kept ARCHIVE_MINUTES_KEEP_MS: the growth of the
+ * counters below during the minute, and the visitors_active gauge at its
+ * end.  Distinct visitors are not kept per minute (a sketch is 4 KB):
+ * sessions_started is the visitors proxy.  The totals at the start of the
+ * open minute are kept in the store's meta under ARCHIVE_MINUTE_META, so
+ * that `history` can answer for the open minute too.
+ */
+#define ARCHIVE_MINUTE_MS 60000u
+#define ARCHIVE_MINUTES_KEEP_MS (8ull * 24 * 3600 * 1000)
+#define ARCHIVE_SERIES (4 + AGG_STEPS_MAX)
+#define ARCHIVE_MINUTE_META "minutes.base"
+
+/* The agg counter slot of series i (0..ARCHIVE_SERIES-1). */
+int archive_series_slot(unsigned i);
+
+/*
+ * Reads the open minute's start and the totals then (see above).  Returns
+ * 0, NUDGE_ENOTFOUND before the first flush, or a store error.
+ */
+int archive_minute_base(struct store *st, uint64_t *minute_ms,
+    uint64_t v[ARCHIVE_SERIES]);
+
 int archive_start(struct archiver **out, struct agent *a,
     struct nudge_diag *d);
 /* Stops the thread after a last flush of counters and closed sessions. */

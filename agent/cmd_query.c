@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "command.h"
 #include "publish.h"
+#include "qfilter.h"
 
 static int
 ping_run(struct agent *a, const struct wire_request *rq, msgpack_packer *pk,
@@ -103,12 +104,15 @@ sessions_run(struct agent *a, const struct wire_request *rq,
 {
 	struct session_summary *items;
 	char q[128];
+	struct qfilter qf;
 	uint64_t off, lim;
 	size_t n, total;
 	int sort = SESSION_SORT_RECENT, rv;
 
 	if ((rv = sessions_args(rq, &sort, q, sizeof(q), &off, &lim, d)) != 0)
 		return rv;
+	if ((rv = qfilter_parse(&qf, q, d)) != 0)
+		return rv; /* d says which word */
 	items = malloc((lim ? lim : 1) * sizeof(*items));
 	if (items == NULL)
 		return NUDGE_ENOMEM;

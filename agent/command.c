@@ -1,13 +1,15 @@
 /*
- * command.c - control request dispatch: bounds, replay cache, role check,
- * the command table, and the reply.  Runs on nng worker threads (see
- * rep.c); keeps no state of its own besides the const table.
+ * command.c - control request dispatch: bounds, authentication (access.c),
+ * role check, replay cache, the command table, and the reply.  Runs on nng
+ * worker threads (see rep.c); keeps no state of its own besides the const
+ * table.
  */
 #include "command.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "clock.h"
 #include "log.h"
 #include "replay.h"
@@ -20,6 +22,15 @@ static const struct cmd_ops *const cmd_table[] = {
 	&cmd_visitor,
 	&cmd_heat_pages,
 	&cmd_heat,
+	&cmd_history, /* cmd_history.c */
+	&cmd_rules_get,
+	&cmd_rules_put,
+	&cmd_rules_list,
+	&cmd_rules_rollback,
+	&cmd_rules_stats,
+	&cmd_context_set,
+	&cmd_context_get,
+	&cmd_audit_tail,
 };
 
 static const struct cmd_ops *
@@ -39,22 +50,38 @@ cmd_find(const struct cmd_endpoint *ep, const char *name)
 }
 
 /*
- * The caller's role.  Local endpoints (ipc://, reachable only through the
- * socket file's permissions) act as operator until credentials are
- * configured; signed requests are checked here once keys exist.
+ * Who is asking, and with which role (access.h has the rules).  Without
+ * credentials local endpoints act as operator (the listener policy keeps
+ * them local); a test agent without an access module behaves the same.
  */
 static int
 cmd_authorize(const struct cmd_endpoint *ep, const struct wire_request *rq,
-    int *role, struct nudge_diag *d)
+    const void *req, struct access_verdict *v, struct nudge_diag *d)
 {
-	(void)ep;
+	if (ep->agent->access != NULL)
+		return access_check(ep->agent->access, rq, req, v, d);
 	if (rq->signed_) {
 		nudge_diag_set(d, 0, 0, "no credentials are configured on "
 		    "this agent; send the request unsigned");
 		return NUDGE_EAUTH;
 	}
-	*role = ROLE_OPERATOR;
+	*v = (struct access_verdict){.role = ROLE_OPERATOR, .who = "local"};
 	return 0;
+}
+
+/* A viewer asking for a change: refused, and audited like the rest. */
+static int
+cmd_permit(const struct cmd_endpoint *ep, const struct cmd_ops *op,
+    const struct access_verdict *v, struct nudge_diag *d)
+{
+	if (op == NULL || v->role >= op->role)
+		return 0;
+	nudge_diag_set(d, 0, 0, "key '%s' is a %s: it may only read",
+	    v->who, auth_role_name(v->role));
+	if (ep->agent->access != NULL)
+		access_refused(ep->agent->access, v->who, op->name, d->msg,
+		    NUDGE_EPERM);
+	return NUDGE_EPERM;
 }
 
 static nng_msg *
@@ -68,7 +95,9 @@ cmd_reply(const uint8_t id[WIRE_ID_LEN], int status, const char *message,
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	wire_reply_begin(&pk, id, status, message);
-	if (status == 0 && body != NULL && body->size > 0)
+	/* a syntax error's body is its list of errors (rules_put) */
+	if ((status == 0 || status == NUDGE_ESYNTAX) && body != NULL &&
+	    body->size > 0)
 		msgpack_sbuffer_write(&sb, body->data, body->size);
 	else
 		msgpack_pack_nil(&pk);
@@ -79,27 +108,20 @@ cmd_reply(const uint8_t id[WIRE_ID_LEN], int status, const char *message,
 }
 
 static nng_msg *
-cmd_run(const struct cmd_endpoint *ep, const struct wire_request *rq,
-    const void *req)
+cmd_run(const struct cmd_endpoint *ep, const struct cmd_ops *op,
+    const struct wire_request *rq)
 {
 	struct nudge_diag d = {0};
-	const struct cmd_ops *op = cmd_find(ep, rq->cmd);
 	msgpack_sbuffer body;
 	msgpack_packer pk;
-	int role = ROLE_VIEWER, rv;
+	int rv;
 	nng_msg *reply;
 
-	(void)req;
 	if (op == NULL) {
 		nudge_diag_set(&d, 0, 0, "unknown command '%s' on the %s "
 		    "socket", rq->cmd, ep->name);
 		return cmd_reply(rq->id, NUDGE_EKIND, d.msg, NULL);
 	}
-	if ((rv = cmd_authorize(ep, rq, &role, &d)) != 0)
-		return cmd_reply(rq->id, rv, d.msg, NULL);
-	if (role < op->role)
-		return cmd_reply(rq->id, NUDGE_EPERM,
-		    "this credential may only read", NULL);
 	msgpack_sbuffer_init(&body);
 	msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
 	rv = op->run(ep->agent, rq, &pk, &d);
@@ -118,16 +140,54 @@ cmd_replayed(const void *bytes, size_t len)
 	return msg;
 }
 
+/*
+ * A command that changes state: applied once per request id.  A signed
+ * resend (same id, same bytes) whose answer the cache no longer holds is
+ * refused rather than applied a second time.
+ */
+static nng_msg *
+cmd_run_once(const struct cmd_endpoint *ep, const struct cmd_ops *op,
+    const struct wire_request *rq, bool resend)
+{
+	void *cached;
+	size_t cached_len;
+	nng_msg *reply;
+
+	switch (replay_begin(ep->agent->replay, rq->id, &cached,
+	    &cached_len)) {
+	case REPLAY_DONE:
+		reply = cmd_replayed(cached, cached_len);
+		free(cached);
+		return reply;
+	case REPLAY_PENDING:
+		return cmd_reply(rq->id, NUDGE_EBUSY,
+		    "this request is being handled; retry", NULL);
+	default:
+		break;
+	}
+	if (resend) {
+		replay_abandon(ep->agent->replay, rq->id);
+		return cmd_reply(rq->id, NUDGE_EEXIST, "this request was "
+		    "applied already; its answer is no longer kept", NULL);
+	}
+	reply = cmd_run(ep, op, rq);
+	if (reply != NULL)
+		replay_finish(ep->agent->replay, rq->id, nng_msg_body(reply),
+		    nng_msg_len(reply));
+	else
+		replay_abandon(ep->agent->replay, rq->id);
+	return reply;
+}
+
 void
 cmd_handle(void *endpoint, const void *req, size_t len, nng_msg **reply)
 {
 	const struct cmd_endpoint *ep = endpoint;
 	static const uint8_t no_id[WIRE_ID_LEN];
 	struct wire_request rq;
+	struct access_verdict v;
 	struct nudge_diag d = {0};
 	const struct cmd_ops *op;
-	void *cached;
-	size_t cached_len;
 	int rv;
 
 	rv = wire_request_parse(&rq, req, len, &wire_limits_default, &d);
@@ -136,29 +196,14 @@ cmd_handle(void *endpoint, const void *req, size_t len, nng_msg **reply)
 		*reply = cmd_reply(no_id, rv, d.msg, NULL);
 		return;
 	}
+	/* Authenticated first: the replay cache answers only the sender. */
 	op = cmd_find(ep, rq.cmd);
-	if (op == NULL || !op->replayable) {
-		*reply = cmd_run(ep, &rq, req);
-		wire_request_fini(&rq);
-		return;
-	}
-	switch (replay_begin(ep->agent->replay, rq.id, &cached, &cached_len)) {
-	case REPLAY_DONE:
-		*reply = cmd_replayed(cached, cached_len);
-		free(cached);
-		break;
-	case REPLAY_PENDING:
-		*reply = cmd_reply(rq.id, NUDGE_EBUSY,
-		    "this request is being handled; retry", NULL);
-		break;
-	default:
-		*reply = cmd_run(ep, &rq, req);
-		if (*reply != NULL)
-			replay_finish(ep->agent->replay, rq.id,
-			    nng_msg_body(*reply), nng_msg_len(*reply));
-		else
-			replay_abandon(ep->agent->replay, rq.id);
-		break;
-	}
+	if ((rv = cmd_authorize(ep, &rq, req, &v, &d)) != 0 ||
+	    (rv = cmd_permit(ep, op, &v, &d)) != 0)
+		*reply = cmd_reply(rq.id, rv, d.msg, NULL);
+	else if (op == NULL || !op->replayable)
+		*reply = cmd_run(ep, op, &rq);
+	else
+		*reply = cmd_run_once(ep, op, &rq, v.resend);
 	wire_request_fini(&rq);
 }

@@ -9,7 +9,8 @@
  *
  * run() packs exactly one body object into body on success and returns 0;
  * on failure it returns a negative nudge_err with a message in d->msg and
- * whatever it packed is discarded.
+ * whatever it packed is discarded -- except for NUDGE_ESYNTAX, whose body
+ * (one whole object: the errors) is sent with the error status.
  */
 #ifndef NUDGE_COMMAND_H
 #define NUDGE_COMMAND_H
@@ -50,5 +51,11 @@ void cmd_handle(void *endpoint, const void *req, size_t len,
 extern const struct cmd_ops cmd_ping, cmd_state, cmd_sessions, cmd_visitor;
 extern const struct cmd_ops cmd_emit;
 extern const struct cmd_ops cmd_heat_pages, cmd_heat; /* cmd_heat.c */
+extern const struct cmd_ops cmd_history; /* cmd_history.c */
+/* cmd_rules.c: live rules, context facts, the audit trail */
+extern const struct cmd_ops cmd_rules_get, cmd_rules_put, cmd_rules_list;
+extern const struct cmd_ops cmd_rules_rollback, cmd_rules_stats;
+extern const struct cmd_ops cmd_context_set, cmd_context_get;
+extern const struct cmd_ops cmd_audit_tail;
 
 #endif

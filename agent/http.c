@@ -131,13 +131,37 @@ http_kind_name(int kind)
 	return kind >= 0 && kind < HTTP_KIND_COUNT ? kind_names[kind] : "";
 }
 
+/* enum rule_act -> enum http_kind; -1: nothing to show (score only). */
+static const int8_t act_kind[RULE_ACT_COUNT] = {
+	[RULE_ACT_SCORE] = -1,
+	[RULE_ACT_BANNER] = HTTP_KIND_BANNER,
+	[RULE_ACT_POPUP] = HTTP_KIND_POPUP,
+	[RULE_ACT_MESSAGE] = HTTP_KIND_MESSAGE,
+	[RULE_ACT_SHOW] = HTTP_KIND_SHOW,
+	[RULE_ACT_HIDE] = HTTP_KIND_HIDE,
+	[RULE_ACT_SHAKE] = HTTP_KIND_SHAKE,
+	[RULE_ACT_COUPON] = HTTP_KIND_COUPON,
+	[RULE_ACT_EMAIL] = HTTP_KIND_EMAIL,
+};
+
 int
 http_decide(struct agent *a, const struct http_visit *v,
     struct http_decisions *out)
 {
 	(void)a;
-	(void)v;
 	out->n = 0;
+	for (unsigned i = 0; v->shown != NULL && i < v->shown->n &&
+	    out->n < HTTP_DECISIONS_MAX; i++) {
+		const struct rrt_decision *r = &v->shown->d[i];
+		struct http_decision *d = &out->d[out->n];
+		if (r->kind >= RULE_ACT_COUNT || act_kind[r->kind] < 0)
+			continue;
+		d->kind = (uint8_t)act_kind[r->kind];
+		snprintf(d->id, sizeof(d->id), "%s", r->id);
+		snprintf(d->sel, sizeof(d->sel), "%s", r->sel);
+		snprintf(d->text, sizeof(d->text), "%s", r->text);
+		out->n++;
+	}
 	return 0;
 }
 
@@ -413,7 +437,7 @@ country_of(struct http_server *s, struct MHD_Connection *c,
 /* Applies the batch as this client's; returns how many were applied. */
 static unsigned
 apply_batch(struct http_server *s, struct beacon *b, const char *cc,
-    uint8_t device)
+    uint8_t device, bool targetable, struct rrt_shown *shown)
 {
 	uint64_t mono = clock_mono_ms(), wall = clock_wall_ms();
 	unsigned ok = 0;
@@ -421,7 +445,9 @@ apply_batch(struct http_server *s, struct beacon *b, const char *cc,
 	for (unsigned i = 0; i < b->n; i++) {
 		b->ev[i].device = device;
 		memcpy(b->ev[i].country, cc, 3);
-		if (sesstab_apply(s->a->sessions, &b->ev[i], mono, wall) == 0)
+		/* agent_apply_ex: sessions, heatmaps, then the rules */
+		if (agent_apply_ex(s->a, &b->ev[i], mono, wall, targetable,
+		    shown) == 0)
 			ok++;
 	}
 	count(s, HC_EVENTS, ok);
@@ -450,9 +476,10 @@ reply_decisions(struct jbuf *j, const struct http_decisions *out)
 /* Decisions for a visitor who may be targeted: the hook, then tests'. */
 static void
 decide(struct http_server *s, const struct beacon *b, const char *cc,
-    uint8_t device, struct http_decisions *out)
+    uint8_t device, const struct rrt_shown *shown,
+    struct http_decisions *out)
 {
-	struct http_visit v = {b->visitor, {0}, device, b->ev, b->n};
+	struct http_visit v = {b->visitor, {0}, device, b->ev, b->n, shown};
 
 	memcpy(v.country, cc, 3);
 	if (http_decide(s->a, &v, out) != 0)
@@ -473,32 +500,38 @@ beacon_answer(struct http_server *s, struct MHD_Connection *c,
 	char cc[3];
 	enum MHD_Result ret;
 	struct jbuf *j = malloc(sizeof(*j));
+	struct rrt_shown *shown = malloc(sizeof(*shown));
 	bool audience = r->audience || (s->cfg->consent_required &&
 	    !b->consent);
 
 	if (b->webdriver)
 		device = DEVICE_BOT;
 	country_of(s, c, r, cc);
-	apply_batch(s, b, cc, device);
+	if (shown != NULL)
+		shown->n = 0;
+	apply_batch(s, b, cc, device, !audience && device != DEVICE_BOT,
+	    shown);
 	count(s, HC_BEACONS, 1);
 	if (device == DEVICE_BOT)
 		count(s, HC_BOT_BEACONS, 1);
 	if (audience)
 		count(s, HC_AUDIENCE, 1);
-	if (out == NULL || j == NULL) {
+	if (out == NULL || j == NULL || shown == NULL) {
 		free(out);
 		free(j);
+		free(shown);
 		return reply(c, r, 200, "application/json", "{\"d\":[]}", 8);
 	}
 	out->n = 0;
 	if (!audience && device != DEVICE_BOT)
-		decide(s, b, cc, device, out);
+		decide(s, b, cc, device, shown, out);
 	j->len = 0;
 	j->full = false;
 	reply_decisions(j, j->full ? &none : out);
 	ret = reply(c, r, 200, "application/json", j->b, j->len);
 	free(out);
 	free(j);
+	free(shown);
 	return ret;
 }
 

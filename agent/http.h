@@ -55,6 +55,7 @@
 #include "agent.h"
 #include "err.h"
 #include "event.h"
+#include "rules_rt.h"
 
 #define HTTP_DECISIONS_MAX 8
 #define HTTP_ID_MAX 63
@@ -96,17 +97,17 @@ struct http_visit {
 	uint8_t device;
 	const struct nudge_event *ev;	/* the batch, already applied */
 	unsigned n;
+	const struct rrt_shown *shown;	/* what the rules fired for it */
 };
 
 /*
  * The decision hook: what visitor v should see now, after its batch was
- * applied to the session table.  Called on the beacon's worker thread, never
- * for audience-only beacons or bots.  Today it decides nothing (out->n = 0):
- * the rule engine (common/rules.h rule_eval, with the visitor's live session
- * from the session table as its rule_subject and cap history) plugs in
- * here, one rule_eval per event of the batch, its visible actions mapped
- * to decisions.  Returns 0 or an error (the beacon still answers 200 with
- * no decisions).
+ * applied.  Called on the beacon's worker thread, never for audience-only
+ * beacons or bots.  The rules were evaluated once per event as the batch
+ * went through agent_apply_ex (agent/rules_rt.h); their visible actions,
+ * already recorded as shown for caps, are in v->shown and are mapped here
+ * to decisions (rule name as id; popup: sel is the popup name).  Returns 0
+ * or an error (the beacon still answers 200 with no decisions).
  */
 int http_decide(struct agent *a, const struct http_visit *v,
     struct http_decisions *out);

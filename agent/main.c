@@ -6,17 +6,23 @@
  * control, ingest and push sockets, then waits for signals on the main
  * thread: SIGTERM/SIGINT stop gracefully (sockets closed, a last snapshot
  * published, counters and live sessions saved), SIGHUP re-reads the
- * configuration file for what can change live (log level).
+ * configuration file for what can change live (log level).  Under systemd
+ * (Type=notify) it reports READY=1 once every socket listens, RELOADING=1
+ * then READY=1 around a SIGHUP, and STOPPING=1 when a stop begins.
  */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "agent.h"
 #include "archive.h"
+#include "clock.h"
 #include "command.h"
 #include "http.h"
 #include "ingest.h"
@@ -24,6 +30,13 @@
 #include "publish.h"
 #include "rep.h"
 #include "tail.h"
+#include "tlsconf.h"
+
+/* The file read when no --config is given (and it exists). */
+#ifndef NUDGE_SYSCONFDIR
+#define NUDGE_SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONFIG NUDGE_SYSCONFDIR "/nudge/nudged.conf"
 
 #define FLAGS_MAX 64
 
@@ -46,7 +59,8 @@ static void
 usage(FILE *out)
 {
 	fputs("usage: nudged [options]\n"
-	      "  -c, --config FILE       configuration file (INI)\n"
+	      "  -c, --config FILE       configuration file (INI); default:\n"
+	      "                          " DEFAULT_CONFIG ", if it exists\n"
 	      "      --name NAME         agent name shown in consoles\n"
 	      "      --pub URL           publish aggregates here (PUB)\n"
 	      "      --control URL       control requests (REP)\n"
@@ -67,6 +81,10 @@ usage(FILE *out)
 	      "      --log-format F      combined, common or an nginx "
 	      "log_format\n"
 	      "      --log-salt S        salt of the log visitor hash\n"
+	      "      --credentials FILE  keys allowed on the control path\n"
+	      "      --tls-cert FILE     certificate for tls+tcp:// (PEM)\n"
+	      "      --tls-key FILE      its private key (owner-only)\n"
+	      "      --tls-ca FILE       CA of client certificates\n"
 	      "      --check-config      validate the configuration, exit\n"
 	      "  -v, --verbose           more log output (repeatable)\n"
 	      "  -q, --quiet             errors only\n"
@@ -95,6 +113,10 @@ static const struct option long_opts[] = {
 	{"tail", required_argument, NULL, 1},
 	{"log-format", required_argument, NULL, 1},
 	{"log-salt", required_argument, NULL, 1},
+	{"credentials", required_argument, NULL, 1},
+	{"tls-cert", required_argument, NULL, 1},
+	{"tls-key", required_argument, NULL, 1},
+	{"tls-ca", required_argument, NULL, 1},
 	{"tail-from-start", no_argument, NULL, 4},
 	{"check-config", no_argument, NULL, 3},
 	{"verbose", no_argument, NULL, 'v'},
@@ -158,6 +180,36 @@ parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+/*
+ * Under systemd, RuntimeDirectory= and StateDirectory= name the service's
+ * directories ($RUNTIME_DIRECTORY, $STATE_DIRECTORY): they replace the
+ * built-in default socket and database paths (which depend on the user).
+ * This is a layer of defaults: the file, environment and flags still win.
+ */
+static void
+systemd_defaults(struct nudge_config *cfg)
+{
+	const char *run = getenv("RUNTIME_DIRECTORY");
+	const char *state = getenv("STATE_DIRECTORY");
+	static const char *const socks[] = {"control", "ingest", "push"};
+	struct nudge_diag d = {0};
+	char v[256];
+
+	/* a list (several directories, ':'-separated) keeps the defaults */
+	if (run != NULL && run[0] == '/' && strchr(run, ':') == NULL &&
+	    strlen(run) < 200)
+		for (int i = 0; i < 3; i++) {
+			snprintf(v, sizeof(v), "ipc://%s/%s.sock", run,
+			    socks[i]);
+			conf_set(cfg, "agent", socks[i], v, &d);
+		}
+	if (state != NULL && state[0] == '/' && strchr(state, ':') == NULL &&
+	    strlen(state) < 200) {
+		snprintf(v, sizeof(v), "%s/nudged.db", state);
+		conf_set(cfg, "agent", "db", v, &d);
+	}
+}
+
 static int
 load_config(struct nudge_config *cfg, const struct options *o)
 {
@@ -165,6 +217,7 @@ load_config(struct nudge_config *cfg, const struct options *o)
 	int rv = 0;
 
 	conf_defaults(cfg);
+	systemd_defaults(cfg);
 	if (o->config != NULL && (rv = conf_load(cfg, o->config, &d)) != 0) {
 		if (d.line > 0)
 			fprintf(stderr, "%s:%d: %s\n", o->config, d.line, d.msg);
@@ -240,8 +293,22 @@ sockets_stop(struct sockets *s)
 }
 
 /* Waits for a stopping signal; SIGHUP re-reads what may change live. */
+/* SIGHUP: the credentials file is read again; errors keep the old keys. */
 static void
-wait_for_stop(const sigset_t *set, const struct options *o)
+reload_credentials(struct access *ax, const struct nudge_config *fresh)
+{
+	struct nudge_diag d = {0};
+
+	if (access_reload(ax, fresh->agent.credentials, &d) != 0)
+		log_error("credentials not re-read: %s", d.msg);
+	else if (access_enabled(ax))
+		log_info("credentials re-read from %s",
+		    fresh->agent.credentials);
+}
+
+static void
+wait_for_stop(const sigset_t *set, const struct options *o,
+    struct access *ax)
 {
 	for (;;) {
 		int sig;
@@ -249,16 +316,24 @@ wait_for_stop(const sigset_t *set, const struct options *o)
 			continue;
 		if (sig != SIGHUP) {
 			log_info("stopping on signal %d", sig);
+			sd_notify(0, "STOPPING=1");
 			return;
 		}
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+		    (unsigned long long)now.tv_sec * 1000000ull +
+		    (unsigned long long)now.tv_nsec / 1000u);
 		struct nudge_config fresh;
 		if (load_config(&fresh, o) == 0) {
 			log_set_level(fresh.agent.log_level);
+			reload_credentials(ax, &fresh);
 			log_info("configuration re-read (log level; other "
 			    "changes take effect at restart)");
 		} else {
 			log_error("configuration not re-read: it has errors");
 		}
+		sd_notify(0, "READY=1");
 	}
 }
 
@@ -302,7 +377,24 @@ stop_all(struct running *r)
 		pthread_detach(dog);
 	sockets_stop(&r->socks);
 	publish_stop(r->pub);
+	access_free(r->a.access);
+	r->a.access = NULL;
 	agent_fini(&r->a);
+}
+
+/*
+ * Before anything listens: no remote socket without credentials, TLS
+ * files usable (a bad key file stops the start with its path).
+ */
+static int
+access_policy(const struct nudge_config *cfg, struct nudge_diag *d)
+{
+	const struct conf_agent *c = &cfg->agent;
+
+	if (access_check_listeners(c, d) != 0)
+		return NUDGE_ECONFIG;
+	return tlsconf_server(c->tls_cert, c->tls_key, c->tls_ca,
+	    c->tls_verify_peer != 0, d);
 }
 
 static int
@@ -318,9 +410,19 @@ run(const struct nudge_config *cfg, const struct options *o)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (access_policy(cfg, &d) != 0) {
+		log_error("%s", d.msg);
+		return 78;
+	}
 	if (agent_init(&r.a, cfg, &d) != 0) {
 		log_error("%s", d.msg);
 		return 1;
+	}
+	if (access_new(&r.a.access, &cfg->agent, r.a.store, clock_wall_ms(),
+	    &d) != 0) {
+		log_error("%s", d.msg);
+		agent_fini(&r.a);
+		return 78;
 	}
 	if (archive_start(&r.ar, &r.a, &d) != 0 ||
 	    publish_start(&r.pub, &r.a, &d) != 0 ||
@@ -333,7 +435,9 @@ run(const struct nudge_config *cfg, const struct options *o)
 	log_info("ready: agent %s, pub %s, control %s, ingest %s, push %s",
 	    cfg->agent.name, cfg->agent.pub, cfg->agent.control,
 	    cfg->agent.ingest, cfg->agent.push);
-	wait_for_stop(&set, o);
+	/* every socket listens now: tell systemd (Type=notify), if it asked */
+	sd_notify(0, "READY=1\nSTATUS=running");
+	wait_for_stop(&set, o, r.a.access);
 	stop_all(&r);
 	log_info("stopped");
 	return 0;
@@ -350,6 +454,8 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (o.config == NULL && access(DEFAULT_CONFIG, F_OK) == 0)
+		o.config = DEFAULT_CONFIG;
 	if (load_config(&cfg, &o) != 0)
 		return 78;
 	log_set_level(cfg.agent.log_level);

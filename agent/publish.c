@@ -22,6 +22,7 @@
 #include "heat.h"
 #include "log.h"
 #include "rep.h"
+#include "rules_rt.h"
 
 struct publisher {
 	struct agent *a;
@@ -63,6 +64,8 @@ publish_fill_snapshot(struct agent *a, struct wire_snapshot *s)
 	s->pub_dropped = atomic_load(&a->pub_dropped);
 	agent_last_error(a, s->last_error, sizeof(s->last_error));
 	agent_total(a, &s->agg);
+	if (a->rules != NULL)	/* versions and per-rule counters */
+		rrt_fill_snapshot(a->rules, s);
 }
 
 static void

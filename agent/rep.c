@@ -18,6 +18,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "tlsconf.h"
 
 enum rep_state {
 	REP_RECV,
@@ -109,7 +110,8 @@ rep_listen(nng_socket sock, const char *url, struct nudge_diag *d)
 		    url, strerror(errno));
 		return NUDGE_ECONN;
 	}
-	rv = nng_listen(sock, url, NULL, 0);
+	/* tls+tcp:// gets the agent's certificate (tlsconf.h) */
+	rv = tlsconf_listen(sock, url);
 	if (rv != 0) {
 		nudge_diag_set(d, 0, 0, "cannot listen on %s: %s", url,
 		    nng_strerror(rv));

@@ -22,6 +22,7 @@
 #include <xxhash.h>
 
 #include "intern.h"
+#include "qfilter.h"
 
 #define CHUNK_SHIFT 12
 #define CHUNK_SIZE (1u << CHUNK_SHIFT)
@@ -33,7 +34,8 @@
 
 enum live_flag {
 	LIVE_USED = 1,
-	LIVE_CHANGED = 2
+	LIVE_CHANGED = 2,
+	LIVE_EMAIL = 4		/* an email event was seen (session.email) */
 };
 
 struct live {
@@ -50,6 +52,8 @@ struct live {
 	int32_t score;
 	uint32_t last_page;	/* intern id */
 	uint32_t campaign;	/* intern id */
+	uint32_t utm_src;	/* intern id: rules test utm.source */
+	uint32_t utm_med;	/* intern id: rules test utm.medium */
 	uint32_t next_free;
 	uint8_t step;
 	uint8_t source;
@@ -336,6 +340,10 @@ live_start(struct shard *sh, struct live *l, const struct nudge_event *ev,
 	memcpy(l->country, ev->country, sizeof(l->country));
 	if (ev->utm_campaign.len > 0)
 		l->campaign = intern_id(&sh->names, ev->utm_campaign);
+	if (ev->utm_source.len > 0)
+		l->utm_src = intern_id(&sh->names, ev->utm_source);
+	if (ev->utm_medium.len > 0)
+		l->utm_med = intern_id(&sh->names, ev->utm_medium);
 	sh->counts.c[AGG_SESSIONS_STARTED]++;
 	hll_add_hash(&sh->counts.visitors, l->hash);
 }
@@ -436,9 +444,43 @@ shard_note_event(struct shard *sh, const struct nudge_event *ev,
 		sh->recent_n++;
 }
 
+/* What the rule engine sees of l, copied under the shard's lock. */
+static void
+live_view(struct shard *sh, const struct live *l, bool created,
+    struct sesstab_view *out)
+{
+	out->live = true;
+	out->created = created;
+	out->started_ms = l->started_ms;
+	out->last_ms = l->last_ms;
+	out->pages = l->pages;
+	out->events = l->events;
+	out->step = l->step;
+	out->source = l->source;
+	out->device = l->device;
+	memcpy(out->country, l->country, sizeof(out->country));
+	out->email = (l->flags & LIVE_EMAIL) != 0;
+	out->cart_items = l->cart_items;
+	out->cart_cents = l->cart_cents;
+	out->score = l->score;
+	snprintf(out->utm_campaign, sizeof(out->utm_campaign), "%s",
+	    intern_str(&sh->names, l->campaign));
+	snprintf(out->utm_source, sizeof(out->utm_source), "%s",
+	    intern_str(&sh->names, l->utm_src));
+	snprintf(out->utm_medium, sizeof(out->utm_medium), "%s",
+	    intern_str(&sh->names, l->utm_med));
+}
+
 int
 sesstab_apply(struct sesstab *t, const struct nudge_event *ev,
     uint64_t now_ms, uint64_t now_wall_ms)
+{
+	return sesstab_apply_view(t, ev, now_ms, now_wall_ms, NULL);
+}
+
+int
+sesstab_apply_view(struct sesstab *t, const struct nudge_event *ev,
+    uint64_t now_ms, uint64_t now_wall_ms, struct sesstab_view *view)
 {
 	uint64_t hash = visitor_hash(ev->visitor);
 	uint64_t wall = ev->ts_ms ? ev->ts_ms : now_wall_ms;
@@ -450,6 +492,8 @@ sesstab_apply(struct sesstab *t, const struct nudge_event *ev,
 	pthread_mutex_lock(&sh->lock);
 	sh->counts.c[AGG_EVENTS]++;
 	sh->counts.c[AGG_TYPE(ev->type)]++;
+	if (view != NULL)
+		view->live = false;
 	if (ev->device == DEVICE_BOT) {
 		sh->counts.c[AGG_BOTS]++;
 		pthread_mutex_unlock(&sh->lock);
@@ -469,6 +513,7 @@ sesstab_apply(struct sesstab *t, const struct nudge_event *ev,
 		}
 		slot = slot_find(sh, hash, ev->visitor, &found);
 		live_start(sh, l, ev, wall);
+		found = false;	/* remembered for the view: created */
 	}
 	l->events++;
 	l->last_mono = now_ms;
@@ -483,10 +528,36 @@ sesstab_apply(struct sesstab *t, const struct nudge_event *ev,
 	live_count_money(sh, l, ev);
 	live_advance_funnel(t, sh, l, ev);
 	live_path_push(sh, l, ev, wall);
+	if (ev->type == EVENT_EMAIL)
+		l->flags |= LIVE_EMAIL;
 	shard_note_changed(sh, l, slot);
 	shard_note_event(sh, ev, wall);
+	if (view != NULL)
+		live_view(sh, l, !found, view);
 	pthread_mutex_unlock(&sh->lock);
 	return 0;
+}
+
+int
+sesstab_add_score(struct sesstab *t, struct nudge_strv visitor,
+    int32_t delta)
+{
+	uint64_t hash = visitor_hash(visitor);
+	struct shard *sh = shard_of(t, hash);
+	uint32_t slot;
+	bool found;
+
+	pthread_mutex_lock(&sh->lock);
+	slot = slot_find(sh, hash, visitor, &found);
+	if (found) {
+		struct live *l = live_at(sh, sh->slots[slot] - 1);
+		int64_t v = (int64_t)l->score + delta;
+		l->score = v > INT32_MAX ? INT32_MAX :
+		    v < INT32_MIN ? INT32_MIN : (int32_t)v;
+		shard_note_changed(sh, l, slot);
+	}
+	pthread_mutex_unlock(&sh->lock);
+	return found ? 0 : NUDGE_ENOTFOUND;
 }
 
 void
@@ -662,17 +733,22 @@ sesstab_recent_events(struct sesstab *t, struct sesstab_event *out,
 	return n;
 }
 
+/* The query's filter (qfilter.h); NULL matches everything. */
 static bool
-live_matches(struct shard *sh, const struct live *l, const char *q)
+live_matches(struct shard *sh, const struct live *l, const struct qfilter *f)
 {
-	if (q == NULL || q[0] == '\0')
+	struct qfilter_subject s;
+
+	if (f == NULL)
 		return true;
-	return strstr(l->visitor, q) != NULL ||
-	    strstr(l->country, q) != NULL ||
-	    strstr(intern_str(&sh->names, l->last_page), q) != NULL ||
-	    strstr(intern_str(&sh->names, l->campaign), q) != NULL ||
-	    strstr(event_source_name(l->source), q) != NULL ||
-	    strstr(event_device_name(l->device), q) != NULL;
+	s.visitor = l->visitor;
+	s.country = l->country;
+	s.page = intern_str(&sh->names, l->last_page);
+	s.campaign = intern_str(&sh->names, l->campaign);
+	s.source = l->source;
+	s.device = l->device;
+	s.score = l->score;
+	return qfilter_match(f, &s);
 }
 
 /*
@@ -707,9 +783,16 @@ sesstab_query(struct sesstab *t, int sort, const char *q, size_t off,
 {
 	size_t k = off + lim, have = 0, matching = 0;
 	struct session_summary *top, cur;
+	struct qfilter qf, *f = NULL;
+	struct nudge_diag d = {0};
 
 	if (sort < 0 || sort >= SESSION_SORT_COUNT || k > 20000)
 		return NUDGE_EINVAL;
+	if (q != NULL && q[0] != '\0') {
+		if (qfilter_parse(&qf, q, &d) != 0)
+			return NUDGE_EINVAL;
+		f = &qf;
+	}
 	if (k == 0) {
 		*n = 0;
 		*total = 0;
@@ -723,7 +806,7 @@ sesstab_query(struct sesstab *t, int sort, const char *q, size_t off,
 		pthread_mutex_lock(&sh->lock);
 		for (uint32_t j = 0; j < sh->used; j++) {
 			struct live *l = live_at(sh, j);
-			if (!(l->flags & LIVE_USED) || !live_matches(sh, l, q))
+			if (!(l->flags & LIVE_USED) || !live_matches(sh, l, f))
 				continue;
 			matching++;
 			live_to_summary(sh, l, &cur);

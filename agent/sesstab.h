@@ -18,6 +18,7 @@
 #ifndef NUDGE_SESSTAB_H
 #define NUDGE_SESSTAB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,37 @@ void sesstab_free(struct sesstab *t);
  */
 int sesstab_apply(struct sesstab *t, const struct nudge_event *ev,
     uint64_t now_ms, uint64_t now_wall_ms);
+
+/*
+ * What the rule engine needs of a live session right after an event
+ * (sesstab_apply_view): a copy, taken under the shard's lock.
+ */
+struct sesstab_view {
+	bool live;		/* false: a bot's event, no session */
+	bool created;		/* this event started the session */
+	bool email;		/* an email event was seen */
+	uint8_t step, source, device;
+	char country[3];
+	uint64_t started_ms, last_ms;	/* wall clock */
+	uint32_t pages, events;
+	uint32_t cart_items;
+	int64_t cart_cents;
+	int32_t score;		/* before any rule of this event */
+	char utm_campaign[SESSION_CAMPAIGN_MAX];
+	char utm_source[SESSION_CAMPAIGN_MAX];
+	char utm_medium[SESSION_CAMPAIGN_MAX];
+};
+
+/* sesstab_apply, and a copy of the session afterwards in *view (may be NULL). */
+int sesstab_apply_view(struct sesstab *t, const struct nudge_event *ev,
+    uint64_t now_ms, uint64_t now_wall_ms, struct sesstab_view *view);
+
+/*
+ * Adds delta to the live session's score (saturating), so rules' `score`
+ * clauses show in the console.  Returns 0 or NUDGE_ENOTFOUND.
+ */
+int sesstab_add_score(struct sesstab *t, struct nudge_strv visitor,
+    int32_t delta);
 
 /* Counts n refused events (bad rows) in the table's counters. */
 void sesstab_count_rejected(struct sesstab *t, uint64_t n);
@@ -100,8 +132,11 @@ size_t sesstab_recent_events(struct sesstab *t, struct sesstab_event *out,
     size_t cap);
 
 /*
- * The `sessions` query: live sessions whose visitor, country, last page,
- * campaign or source name contains q (NULL or "" for all), in sort order,
+ * The `sessions` query: live sessions matching the filter q (qfilter.h:
+ * free text is a substring of the visitor, country, last page, campaign,
+ * source or device name; country:, source:, device:, page:, score>N and
+ * score<N words narrow it; NULL or "" for all; a bad filter is
+ * NUDGE_EINVAL), in sort order,
  * skipping off, at most lim into out.  *total is the number matching.
  * Cost: one pass over the table with a bounded top-(off+lim) selection.
  */

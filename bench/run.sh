@@ -73,6 +73,35 @@ row "events/s into one agent (ipc push, batch 1000)" events/s "$ev_med" "push/pu
 row "agent CPU while ingesting" "% of core" "$(printf '%s\n' "${cpu[@]}" | median)" "-" "-"
 row "agent peak RSS while ingesting" KiB "$(printf '%s\n' "${rss[@]}" | median)" "-" "-"
 
+# ---- rule evaluation --------------------------------------------------
+for r in $(seq 1 "$RUNS"); do "$BUILD/bench/rules_eval"; done >"$WORK/rules.txt"
+for n in 10 100 1000; do
+	v=$(grep "^rules_eval $n rules" "$WORK/rules.txt" | sed 's/.*: \([0-9]*\) ns\/event.*/\1/' | median)
+	b=$(grep "^rules_eval $n rules" "$WORK/rules.txt" | sed 's/.*field reads \([0-9.]*\) ns.*/\1/' | median)
+	row "rule evaluation, $n rules" ns/event "$v" "field reads $b ns" "$(ratio "$v" "$b")"
+done
+
+# ---- access logs vs GoAccess --------------------------------------------
+if out=$(bench/logs.sh "$BUILD" 2>&1 | grep '^logs: '); then
+	nl=$(echo "$out" | field nudged_lines_per_s)
+	gl=$(echo "$out" | field goaccess_best_lines_per_s)
+	row "access-log lines/s (2M lines, sessionized)" lines/s "$nl" "goaccess $gl" "$(ratio "$nl" "$gl")"
+	row "access-log peak RSS" KiB "$(echo "$out" | field nudged_rss_kb)" "goaccess $(echo "$out" | field goaccess_rss_kb) KiB" "-"
+else
+	row "access-log lines/s" lines/s "not run" "bench/logs.sh failed" "-"
+fi
+
+# ---- beacons vs nginx ---------------------------------------------------
+if command -v wrk >/dev/null && command -v nginx >/dev/null; then
+	DURATION=$SECONDS_PER_RUN bench/beacon.sh "$BUILD" >"$WORK/beacon.txt" 2>&1
+	n_rps=$(awk '/^nginx return 204/ { print $4 }' "$WORK/beacon.txt")
+	a_rps=$(awk '/^nudged POST/ { print $4 }' "$WORK/beacon.txt")
+	row "beacon requests/s (wrk -c64, full work)" req/s "${a_rps:-n/a}" "nginx 204 ${n_rps:-n/a}" "$(ratio "${a_rps:-0}" "${n_rps:-0}")"
+	row "beacon p99" ms "$(awk '/^nudged POST/ { print $6 }' "$WORK/beacon.txt")" "nginx $(awk '/^nginx return 204/ { print $6 }' "$WORK/beacon.txt") ms" "-"
+else
+	row "beacon requests/s" req/s "not run" "wrk or nginx missing" "-"
+fi
+
 {
 	echo "# nudge benchmark results"
 	echo

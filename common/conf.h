@@ -7,9 +7,11 @@
  *	[agent]   name, pub, control, ingest, push, advertise, db, shards,
  *	          session_timeout, snapshot_ms, delta_ms, sample_sessions,
  *	          sample_events, log_level, tail (repeatable), log_format,
- *	          log_salt, tail_from_start
+ *	          log_salt, tail_from_start, credentials, tls_cert, tls_key,
+ *	          tls_ca, tls_verify_peer
  *	[funnel]  name, steps
- *	[console] agent (repeatable), refresh_ms
+ *	[console] agent (repeatable), refresh_ms, key, tls_ca, tls_cert,
+ *	          tls_key
  *	[http]    listen, origins, trusted_proxies, country_header, geoip_db,
  *	          rate_per_visitor, rate_per_address, rate_burst, max_body,
  *	          max_events, consent_required, tag_path, shop_dir, threads,
@@ -55,12 +57,22 @@ struct conf_agent {
 	char log_format[CONF_LOG_FORMAT_MAX + 1]; /* combined|common|nginx */
 	char log_salt[CONF_SALT_MAX + 1]; /* "" = random, kept in the store */
 	int tail_from_start;		/* 1: read files from their start */
+	/* access (common/auth.h, common/tlsconf.h): "" = not set */
+	char credentials[CONF_PATH_MAX + 1]; /* key file; "" = local only */
+	char tls_cert[CONF_PATH_MAX + 1];	/* PEM, for tls+tcp:// */
+	char tls_key[CONF_PATH_MAX + 1];	/* PEM, owner-only */
+	char tls_ca[CONF_PATH_MAX + 1];	/* CA of client certificates */
+	int tls_verify_peer;		/* 1: mutual TLS */
 };
 
 struct conf_console {
 	unsigned n_agents;
 	char agents[CONF_AGENTS_MAX][CONF_URL_MAX + 1];
 	uint32_t refresh_ms;
+	char key[CONF_PATH_MAX + 1];	/* client key file; "" = unsigned */
+	char tls_ca[CONF_PATH_MAX + 1];	/* CA of the agents' certificates */
+	char tls_cert[CONF_PATH_MAX + 1];	/* ours, for mutual TLS */
+	char tls_key[CONF_PATH_MAX + 1];
 };
 
 #define CONF_LIST_MAX 1023

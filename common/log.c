@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *log_program = "nudge";
@@ -19,12 +20,31 @@ static const char *const log_names[] = {"error", "warn", "info", "debug"};
 /* syslog priorities journald reads from a "<N>" prefix */
 static const int log_prio[] = {3, 4, 6, 7};
 
+/*
+ * stderr is the journal only if JOURNAL_STREAM ("device:inode") names the
+ * very file stderr is: a child whose stderr was redirected inherits the
+ * variable but must not write "<N>" prefixes into a file.
+ */
+static int
+log_stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2 ||
+	    fstat(STDERR_FILENO, &st) != 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
+
 void
 log_init(const char *program, int level)
 {
 	log_program = program;
 	log_level = level;
-	log_journal = getenv("JOURNAL_STREAM") != NULL;
+	log_journal = log_stderr_is_journal();
 }
 
 void

@@ -118,6 +118,20 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
     "CREATE TABLE heat(page TEXT NOT NULL, kind INTEGER NOT NULL,"
     " cell INTEGER NOT NULL, count INTEGER NOT NULL,"
     " PRIMARY KEY(page, kind, cell)) WITHOUT ROWID;",
+    /* 4 -> 5: rule sets by kind and version, visitor memory (orders,
+     * sessions, cap history), context facts */
+    "CREATE TABLE rule_sets(kind INTEGER NOT NULL, version INTEGER NOT NULL,"
+    " text TEXT NOT NULL, hash TEXT NOT NULL, ts_ms INTEGER NOT NULL,"
+    " who TEXT NOT NULL, PRIMARY KEY(kind, version)) WITHOUT ROWID;"
+    "CREATE TABLE visitors(vhash INTEGER PRIMARY KEY, orders INTEGER,"
+    " sessions INTEGER, last_ms INTEGER, prev_ms INTEGER, caps BLOB);"
+    "CREATE INDEX visitors_last_ms ON visitors(last_ms);"
+    "CREATE TABLE context(key TEXT NOT NULL, idx TEXT NOT NULL,"
+    " type INTEGER NOT NULL, num REAL, str TEXT,"
+    " PRIMARY KEY(key, idx)) WITHOUT ROWID;",
+    /* 5 -> 6: per-minute counters for the console's history */
+    "CREATE TABLE minutes(minute INTEGER NOT NULL, name TEXT NOT NULL,"
+    " value INTEGER NOT NULL, PRIMARY KEY(minute, name)) WITHOUT ROWID;",
 };
 
 struct store {
@@ -732,6 +746,105 @@ store_load_heat(struct store *st,
 	return rc;
 }
 
+/* ---- per-minute counters ---------------------------------------------- */
+
+static int
+store_put_minute(struct store *st, uint64_t minute_ms,
+    const char *const *names, const uint64_t *v, size_t n, bool add,
+    uint64_t keep_from_ms)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(st->db,
+	    add ? "INSERT INTO minutes(minute, name, value) VALUES(?1, ?2, ?3)"
+	          " ON CONFLICT(minute, name) DO UPDATE SET"
+	          " value = value + excluded.value"
+	        : "INSERT OR REPLACE INTO minutes(minute, name, value)"
+	          " VALUES(?1, ?2, ?3)",
+	    -1, &q, NULL);
+
+	for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
+		sqlite3_reset(q);
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)minute_ms);
+		sqlite3_bind_text(q, 2, names[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 3, (sqlite3_int64)v[i]);
+		rc = sqlite3_step(q) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_OK)
+		return store_fail(st, rc, "save minute");
+	if (keep_from_ms == 0)
+		return NUDGE_OK;
+	rc = sqlite3_prepare_v2(
+	    st->db, "DELETE FROM minutes WHERE minute < ?1", -1, &q, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)keep_from_ms);
+		rc = sqlite3_step(q) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+		sqlite3_finalize(q);
+	}
+	return rc == SQLITE_OK ? NUDGE_OK : store_fail(st, rc, "expire minutes");
+}
+
+int
+store_save_minute(struct store *st, uint64_t minute_ms,
+    const char *const *names, const uint64_t *v, size_t n, bool add,
+    uint64_t keep_from_ms)
+{
+	int rc;
+
+	if (n > 0 && (names == NULL || v == NULL))
+		return NUDGE_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	if ((rc = store_begin(st)) == NUDGE_OK) {
+		rc = store_put_minute(
+		    st, minute_ms, names, v, n, add, keep_from_ms);
+		if (rc == NUDGE_OK)
+			rc = store_commit(st);
+		else
+			store_rollback(st);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int
+store_load_minutes(struct store *st, uint64_t from_ms, uint64_t to_ms,
+    size_t max,
+    void (*fn)(void *arg, uint64_t minute_ms, const char *name, uint64_t v),
+    void *arg)
+{
+	sqlite3_stmt *q = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (fn == NULL)
+		return NUDGE_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	rc = sqlite3_prepare_v2(st->db,
+	    "SELECT minute, name, value FROM minutes WHERE minute >= ?1"
+	    " AND minute < ?2 ORDER BY minute",
+	    -1, &q, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)from_ms);
+		sqlite3_bind_int64(q, 2, (sqlite3_int64)to_ms);
+		while (n < max && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+			const unsigned char *name = sqlite3_column_text(q, 1);
+			sqlite3_int64 m = sqlite3_column_int64(q, 0);
+			sqlite3_int64 v = sqlite3_column_int64(q, 2);
+
+			if (name == NULL || m < 0 || v < 0)
+				continue;
+			fn(arg, (uint64_t)m, (const char *)name, (uint64_t)v);
+			n++;
+		}
+		if (rc == SQLITE_ROW)
+			rc = SQLITE_DONE;
+	}
+	sqlite3_finalize(q);
+	rc = rc == SQLITE_DONE ? NUDGE_OK : store_fail(st, rc, "load minutes");
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
 /* ---- metadata and audit ---------------------------------------------- */
 
 int
@@ -811,6 +924,373 @@ store_audit(struct store *st, uint64_t ts_ms, const char *who,
 
 	pthread_mutex_lock(&st->mu);
 	rc = store_acked(st, store_put_audit, &r);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* ---- rule sets, visitor memory, context facts (schema v5) ------------
+ * These run at most a few times a second (a push, a context change, the
+ * visitor flush), so their statements are prepared per call rather than
+ * kept in store_sql[].
+ */
+
+static int
+store_prep(struct store *st, const char *sql, sqlite3_stmt **q,
+    const char *what)
+{
+	int rc = sqlite3_prepare_v2(st->db, sql, -1, q, NULL);
+
+	return rc == SQLITE_OK ? NUDGE_OK : store_fail(st, rc, what);
+}
+
+/* Steps a prepared-per-call statement that returns no row, finalizes it. */
+static int
+store_step_once(struct store *st, sqlite3_stmt *q, const char *what)
+{
+	int rc = sqlite3_step(q);
+
+	rc = rc == SQLITE_DONE ? NUDGE_OK : store_fail(st, rc, what);
+	sqlite3_finalize(q);
+	return rc;
+}
+
+static int
+store_put_rules_tx(struct store *st, void *arg)
+{
+	const struct store_rules *r = arg;
+	sqlite3_stmt *q;
+	int rc;
+
+	if ((rc = store_prep(st, "INSERT INTO rule_sets(kind, version, text,"
+	    " hash, ts_ms, who) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &q,
+	    "put rules")) != NUDGE_OK)
+		return rc;
+	sqlite3_bind_int(q, 1, r->kind);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)r->version);
+	sqlite3_bind_text(q, 3, r->text, (int)r->len, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, r->hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 5, (sqlite3_int64)r->ts_ms);
+	sqlite3_bind_text(q, 6, r->who, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return NUDGE_EEXIST;
+	return rc == SQLITE_DONE ? NUDGE_OK : store_fail(st, rc, "put rules");
+}
+
+int
+store_put_rules(struct store *st, const struct store_rules *r)
+{
+	int rc;
+
+	if (r == NULL || r->text == NULL || r->version == 0 ||
+	    r->version > INT64_MAX || r->len > INT32_MAX)
+		return NUDGE_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	rc = store_acked(st, store_put_rules_tx, (void *)r);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* Copies the meta columns (version, hash, ts, who) of row q into r. */
+static void
+store_rules_meta(sqlite3_stmt *q, struct store_rules *r, int kind)
+{
+	memset(r, 0, sizeof(*r));
+	r->kind = (uint8_t)kind;
+	r->version = (uint64_t)sqlite3_column_int64(q, 0);
+	store_col_arr(q, 1, r->hash, sizeof(r->hash));
+	r->ts_ms = (uint64_t)sqlite3_column_int64(q, 2);
+	store_col_arr(q, 3, r->who, sizeof(r->who));
+}
+
+static int
+store_rules_row(struct store *st, sqlite3_stmt *q, int kind,
+    struct store_rules *out)
+{
+	struct store_rules r;
+	const void *t;
+	int rc = sqlite3_step(q);
+
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? NUDGE_ENOTFOUND
+		                         : store_fail(st, rc, "get rules");
+	store_rules_meta(q, &r, kind);
+	t = sqlite3_column_text(q, 4);
+	r.len = (size_t)sqlite3_column_bytes(q, 4);
+	if ((r.text = malloc(r.len + 1)) == NULL)
+		return NUDGE_ENOMEM;
+	memcpy(r.text, t ? t : "", r.len);
+	r.text[r.len] = '\0';
+	*out = r;
+	return NUDGE_OK;
+}
+
+int
+store_get_rules(struct store *st, int kind, uint64_t version,
+    struct store_rules *out)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (out == NULL || version > INT64_MAX)
+		return NUDGE_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	rc = store_prep(st, version == 0 ?
+	    "SELECT version, hash, ts_ms, who, text FROM rule_sets WHERE "
+	    "kind = ?1 ORDER BY version DESC LIMIT 1" :
+	    "SELECT version, hash, ts_ms, who, text FROM rule_sets WHERE "
+	    "kind = ?1 AND version = ?2", &q, "get rules");
+	if (rc == NUDGE_OK) {
+		sqlite3_bind_int(q, 1, kind);
+		if (version != 0)
+			sqlite3_bind_int64(q, 2, (sqlite3_int64)version);
+		rc = store_rules_row(st, q, kind, out);
+		sqlite3_finalize(q);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int
+store_list_rules(struct store *st, int kind, struct store_rules *out,
+    size_t cap, size_t *n)
+{
+	sqlite3_stmt *q;
+	size_t got = 0;
+	int rc;
+
+	if ((out == NULL && cap > 0) || n == NULL)
+		return NUDGE_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	rc = store_prep(st, "SELECT version, hash, ts_ms, who FROM rule_sets "
+	    "WHERE kind = ?1 ORDER BY version DESC LIMIT ?2", &q,
+	    "list rules");
+	if (rc == NUDGE_OK) {
+		sqlite3_bind_int(q, 1, kind);
+		sqlite3_bind_int64(q, 2, (sqlite3_int64)cap);
+		while ((rc = sqlite3_step(q)) == SQLITE_ROW && got < cap)
+			store_rules_meta(q, &out[got++], kind);
+		rc = rc == SQLITE_DONE || rc == SQLITE_ROW
+		         ? NUDGE_OK
+		         : store_fail(st, rc, "list rules");
+		sqlite3_finalize(q);
+	}
+	pthread_mutex_unlock(&st->mu);
+	if (rc == NUDGE_OK)
+		*n = got;
+	return rc;
+}
+
+static int
+store_put_visitors_tx(struct store *st, const struct store_visitor *v,
+    size_t n)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if ((rc = store_prep(st, "INSERT OR REPLACE INTO visitors(vhash, "
+	    "orders, sessions, last_ms, prev_ms, caps) VALUES (?1, ?2, ?3, "
+	    "?4, ?5, ?6)", &q, "save visitors")) != NUDGE_OK)
+		return rc;
+	for (size_t i = 0; i < n && rc == NUDGE_OK; i++) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)v[i].vhash);
+		sqlite3_bind_int64(q, 2, v[i].orders);
+		sqlite3_bind_int64(q, 3, v[i].sessions);
+		sqlite3_bind_int64(q, 4, (sqlite3_int64)v[i].last_ms);
+		sqlite3_bind_int64(q, 5, (sqlite3_int64)v[i].prev_ms);
+		sqlite3_bind_blob(q, 6, v[i].caps, (int)v[i].caps_len,
+		    SQLITE_STATIC);
+		rc = store_run(st, q, "save visitors");
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int
+store_save_visitors(struct store *st, const struct store_visitor *v,
+    size_t n)
+{
+	int rc;
+
+	if (n == 0)
+		return NUDGE_OK;
+	if (v == NULL)
+		return NUDGE_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	if ((rc = store_begin(st)) == NUDGE_OK) {
+		if ((rc = store_put_visitors_tx(st, v, n)) == NUDGE_OK)
+			rc = store_commit(st);
+		else
+			store_rollback(st);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int
+store_load_visitors(struct store *st, size_t max,
+    void (*fn)(void *arg, const struct store_visitor *v), void *arg)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (fn == NULL)
+		return NUDGE_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	rc = store_prep(st, "SELECT vhash, orders, sessions, last_ms, prev_ms,"
+	    " caps FROM visitors ORDER BY last_ms DESC LIMIT ?1", &q,
+	    "load visitors");
+	if (rc == NUDGE_OK) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)max);
+		while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+			struct store_visitor v = {
+			    (uint64_t)sqlite3_column_int64(q, 0),
+			    (uint32_t)sqlite3_column_int64(q, 1),
+			    (uint32_t)sqlite3_column_int64(q, 2),
+			    (uint64_t)sqlite3_column_int64(q, 3),
+			    (uint64_t)sqlite3_column_int64(q, 4),
+			    sqlite3_column_blob(q, 5),
+			    (size_t)sqlite3_column_bytes(q, 5)};
+			fn(arg, &v);
+		}
+		rc = rc == SQLITE_DONE ? NUDGE_OK
+		                       : store_fail(st, rc, "load visitors");
+		sqlite3_finalize(q);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int
+store_forget_visitor(struct store *st, uint64_t vhash)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	if ((rc = store_prep(st, "DELETE FROM visitors WHERE vhash = ?1", &q,
+	    "forget visitor")) == NUDGE_OK) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)vhash);
+		rc = store_step_once(st, q, "forget visitor");
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+struct store_facts_arg {
+	const struct store_fact *v;
+	size_t n;
+};
+
+static int
+store_put_facts_tx(struct store *st, void *arg)
+{
+	const struct store_facts_arg *fa = arg;
+	int rc = NUDGE_OK;
+
+	for (size_t i = 0; i < fa->n && rc == NUDGE_OK; i++) {
+		const struct store_fact *f = &fa->v[i];
+		sqlite3_stmt *q;
+
+		rc = store_prep(st, f->type == STORE_FACT_DEL ?
+		    "DELETE FROM context WHERE key = ?1 AND idx = ?2" :
+		    "INSERT OR REPLACE INTO context(key, idx, type, num, str) "
+		    "VALUES (?1, ?2, ?3, ?4, ?5)", &q, "put facts");
+		if (rc != NUDGE_OK)
+			break;
+		sqlite3_bind_text(q, 1, f->key, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, f->idx ? f->idx : "", -1,
+		    SQLITE_STATIC);
+		if (f->type != STORE_FACT_DEL) {
+			sqlite3_bind_int(q, 3, f->type);
+			sqlite3_bind_double(q, 4, f->num);
+			sqlite3_bind_text(q, 5, f->str ? f->str : "", -1,
+			    SQLITE_STATIC);
+		}
+		rc = store_step_once(st, q, "put facts");
+	}
+	return rc;
+}
+
+int
+store_put_facts(struct store *st, const struct store_fact *v, size_t n)
+{
+	struct store_facts_arg fa = {v, n};
+	int rc;
+
+	if (v == NULL && n > 0)
+		return NUDGE_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].key == NULL)
+			return NUDGE_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	rc = store_acked(st, store_put_facts_tx, &fa);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int
+store_load_facts(struct store *st,
+    void (*fn)(void *arg, const struct store_fact *f), void *arg)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (fn == NULL)
+		return NUDGE_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	rc = store_prep(st, "SELECT key, idx, type, num, str FROM context "
+	    "ORDER BY key, idx", &q, "load facts");
+	if (rc == NUDGE_OK) {
+		while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+			int type = sqlite3_column_int(q, 2);
+			struct store_fact f = {
+			    (const char *)sqlite3_column_text(q, 0),
+			    (const char *)sqlite3_column_text(q, 1),
+			    (uint8_t)type, sqlite3_column_double(q, 3),
+			    (const char *)sqlite3_column_text(q, 4)};
+			if (f.key == NULL || (type != STORE_FACT_NUM &&
+			    type != STORE_FACT_STR))
+				continue;
+			fn(arg, &f);
+		}
+		rc = rc == SQLITE_DONE ? NUDGE_OK
+		                       : store_fail(st, rc, "load facts");
+		sqlite3_finalize(q);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int
+store_audit_tail(struct store *st, size_t lim,
+    void (*fn)(void *arg, const struct store_audit_entry *e), void *arg)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (fn == NULL)
+		return NUDGE_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	rc = store_prep(st, "SELECT id, ts_ms, who, what, detail, status FROM "
+	    "audit ORDER BY id DESC LIMIT ?1", &q, "audit tail");
+	if (rc == NUDGE_OK) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)lim);
+		while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+			struct store_audit_entry e = {
+			    (uint64_t)sqlite3_column_int64(q, 0),
+			    (uint64_t)sqlite3_column_int64(q, 1),
+			    (const char *)sqlite3_column_text(q, 2),
+			    (const char *)sqlite3_column_text(q, 3),
+			    (const char *)sqlite3_column_text(q, 4),
+			    sqlite3_column_int(q, 5)};
+			fn(arg, &e);
+		}
+		rc = rc == SQLITE_DONE ? NUDGE_OK
+		                       : store_fail(st, rc, "audit tail");
+		sqlite3_finalize(q);
+	}
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }

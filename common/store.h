@@ -21,6 +21,7 @@
 #ifndef NUDGE_STORE_H
 #define NUDGE_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,7 +29,7 @@
 #include "err.h"
 #include "session.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 6
 
 struct store;
 
@@ -99,6 +100,115 @@ int store_save_heat(struct store *st, const struct store_heat_row *v,
     size_t n);
 int store_load_heat(struct store *st,
     void (*fn)(void *arg, const struct store_heat_row *r), void *arg);
+
+/*
+ * Rule sets (table rule_sets, schema v5): every version ever applied, by
+ * kind (STORE_RULES_ACTIVE, or STORE_RULES_SHADOW for a set evaluated
+ * beside the active one), with its whole text, a hash of the text
+ * (16 hex digits of XXH3-64), when and by whom.  store_put_rules commits
+ * with synchronous=FULL: when it returns 0 the version is on disk; a
+ * version that exists for the kind is NUDGE_EEXIST.  store_get_rules
+ * fills *out for version (0: the highest) and gives it a malloc'ed,
+ * NUL-terminated text the caller frees (out->text); NUDGE_ENOTFOUND when
+ * there is none.  store_list_rules writes up to cap entries, newest first,
+ * without text (text NULL).
+ */
+enum store_rules_kind { STORE_RULES_ACTIVE = 0, STORE_RULES_SHADOW = 1 };
+
+struct store_rules {
+	uint8_t kind;		/* enum store_rules_kind */
+	uint64_t version;
+	char hash[17];
+	uint64_t ts_ms;
+	char who[64];
+	char *text;		/* see above for who owns it */
+	size_t len;
+};
+
+int store_put_rules(struct store *st, const struct store_rules *r);
+int store_get_rules(struct store *st, int kind, uint64_t version,
+    struct store_rules *out);
+int store_list_rules(struct store *st, int kind, struct store_rules *out,
+    size_t cap, size_t *n);
+
+/*
+ * Visitor memory (table visitors, schema v5): what rules know about a
+ * visitor across sessions, keyed by a 64-bit hash of the visitor id (never
+ * the id itself): orders, sessions, the last event's and the previous
+ * session's wall clock, and an opaque cap history blob (its format belongs
+ * to agent/rules_rt.c).  store_save_visitors upserts n rows in one
+ * transaction (synchronous=NORMAL: it is a cache of what the agent holds in
+ * memory, flushed each second); store_load_visitors calls fn for the `max`
+ * most recently seen visitors, newest first (fn runs with the store's mutex
+ * held, blob valid during the call only).  store_forget_visitor deletes one.
+ */
+struct store_visitor {
+	uint64_t vhash;
+	uint32_t orders, sessions;
+	uint64_t last_ms, prev_ms;
+	const void *caps;
+	size_t caps_len;
+};
+
+int store_save_visitors(struct store *st, const struct store_visitor *v,
+    size_t n);
+int store_load_visitors(struct store *st, size_t max,
+    void (*fn)(void *arg, const struct store_visitor *v), void *arg);
+int store_forget_visitor(struct store *st, uint64_t vhash);
+
+/*
+ * Context facts (table context, schema v5): key, index ("" for a plain
+ * context.KEY) and a value: STORE_FACT_NUM num, STORE_FACT_STR str.
+ * store_put_facts writes n facts in one transaction committed with
+ * synchronous=FULL; a fact of type STORE_FACT_DEL is deleted.
+ * store_load_facts calls fn for each (strings valid during the call).
+ */
+enum store_fact_type { STORE_FACT_DEL = 0, STORE_FACT_NUM = 1,
+	STORE_FACT_STR = 2 };
+
+struct store_fact {
+	const char *key, *idx;
+	uint8_t type;		/* enum store_fact_type */
+	double num;
+	const char *str;
+};
+
+int store_put_facts(struct store *st, const struct store_fact *v, size_t n);
+int store_load_facts(struct store *st,
+    void (*fn)(void *arg, const struct store_fact *f), void *arg);
+
+/*
+ * The newest lim audit rows, newest first: fn gets each (strings valid
+ * during the call; fn runs with the store's mutex held).
+ */
+struct store_audit_entry {
+	uint64_t id, ts_ms;
+	const char *who, *what, *detail;
+	int status;
+};
+
+int store_audit_tail(struct store *st, size_t lim,
+    void (*fn)(void *arg, const struct store_audit_entry *e), void *arg);
+
+/*
+ * Per-minute counters (table minutes, schema v6): one row per (minute,
+ * name) holding how much the named agg slot grew during the minute that
+ * starts at minute_ms (ms since the epoch), or a gauge's value at its end.
+ * store_save_minute writes one minute's n series (names borrowed) in one
+ * transaction, adding to what the rows hold when add (counters: a minute
+ * split by a restart adds up) else replacing (gauges), and deletes the
+ * rows older than keep_from_ms (0 keeps all).
+ * store_load_minutes calls fn for every row with from_ms <= minute <
+ * to_ms, oldest first, at most max rows; fn runs with the store's mutex
+ * held and must not call the store; name is valid during the call only.
+ */
+int store_save_minute(struct store *st, uint64_t minute_ms,
+    const char *const *names, const uint64_t *v, size_t n, bool add,
+    uint64_t keep_from_ms);
+int store_load_minutes(struct store *st, uint64_t from_ms, uint64_t to_ms,
+    size_t max,
+    void (*fn)(void *arg, uint64_t minute_ms, const char *name, uint64_t v),
+    void *arg);
 
 /* Metadata: small text values by key. */
 int store_meta_put(struct store *st, const char *key, const char *value);

@@ -19,7 +19,7 @@
  *   ci cart_items, cv cart_cents, pu purchases, rv revenue_cents,
  *   sc score, lp last_page, uc utm_campaign.
  * Snapshot body: boot, up, ver, ctl, fun, steps, dseq (delta_seq),
- *   rv (rules_version),
+ *   rv (rules_version), rsv (shadow_version), rules (per-rule counters),
  *   serr (store_errors), pdrop (pub_dropped), lerr (last_error), agg.
  */
 #include "wire.h"
@@ -882,6 +882,7 @@ static const struct wfield snap_fields[] = {
 	SNAP("fun", FK_CSTR, funnel, SNAPSZ(funnel)),
 	SNAP("dseq", FK_U64, delta_seq, 0),
 	SNAP("rv", FK_U64, rules_version, 0),
+	SNAP("rsv", FK_U64, shadow_version, 0),
 	SNAP("serr", FK_U64, store_errors, 0),
 	SNAP("pdrop", FK_U64, pub_dropped, 0),
 	SNAP("lerr", FK_CSTR, last_error, SNAPSZ(last_error)),
@@ -889,12 +890,55 @@ static const struct wfield snap_fields[] = {
 #undef SNAPSZ
 #undef SNAP
 
+#define RST(k, kind, m, max) FLD(k, kind, struct wire_rule_stat, m, max)
+static const struct wfield rule_stat_fields[] = {
+	RST("n", FK_CSTR, name, WIRE_RULE_NAME_MAX + 1),
+	RST("m", FK_U64, m, 0),
+	RST("s", FK_U64, s, 0),
+	RST("c", FK_U64, c, 0),
+	RST("sh", FK_U64, sh, 0),
+	RST("ho", FK_U64, ho, 0),
+	RST("x", FK_BOOL, shadow_set, 0),
+};
+#undef RST
+
+static void
+pack_rule_stats(msgpack_packer *pk, const struct wire_snapshot *s)
+{
+	unsigned n = s->n_rules < WIRE_RULES_MAX ? s->n_rules : WIRE_RULES_MAX;
+
+	pack_key(pk, "rules");
+	msgpack_pack_array(pk, n);
+	for (unsigned i = 0; i < n; i++)
+		fields_pack(pk, rule_stat_fields, NFIELDS(rule_stat_fields),
+		    &s->rules[i], true, 0);
+}
+
+static int
+unpack_rule_stats(const msgpack_object *o, struct wire_snapshot *s)
+{
+	if (o == NULL)
+		return 0;
+	if (o->type != MSGPACK_OBJECT_ARRAY)
+		return NUDGE_ETYPE;
+	if (o->via.array.size > WIRE_RULES_MAX)
+		return NUDGE_ETOOBIG;
+	for (uint32_t i = 0; i < o->via.array.size; i++) {
+		int rc = fields_unpack(&o->via.array.ptr[i], rule_stat_fields,
+		    NFIELDS(rule_stat_fields), &s->rules[i], NULL);
+		if (rc != 0)
+			return rc;
+	}
+	s->n_rules = (uint16_t)o->via.array.size;
+	return 0;
+}
+
 void
 wire_pack_snapshot(msgpack_packer *pk, const struct wire_snapshot *s)
 {
 	unsigned n = s->n_steps < AGG_STEPS_MAX ? s->n_steps : AGG_STEPS_MAX;
 
-	fields_pack(pk, snap_fields, NFIELDS(snap_fields), s, false, 2);
+	fields_pack(pk, snap_fields, NFIELDS(snap_fields), s, false, 3);
 	pack_key(pk, "steps");
 	msgpack_pack_array(pk, n);
 	for (unsigned i = 0; i < n; i++)
@@ -903,6 +947,7 @@ wire_pack_snapshot(msgpack_packer *pk, const struct wire_snapshot *s)
 	/* Sparse costs nothing: a decoder reads missing slots as zero. */
 	pack_key(pk, "agg");
 	wire_pack_agg(pk, &s->agg, true, true);
+	pack_rule_stats(pk, s);
 }
 
 static int
@@ -934,7 +979,8 @@ wire_unpack_snapshot(const msgpack_object *o, struct wire_snapshot *s)
 
 	if ((rc = fields_unpack(o, snap_fields, NFIELDS(snap_fields), &tmp,
 	    NULL)) != 0 ||
-	    (rc = unpack_steps(wire_map_get(o, "steps"), &tmp)) != 0)
+	    (rc = unpack_steps(wire_map_get(o, "steps"), &tmp)) != 0 ||
+	    (rc = unpack_rule_stats(wire_map_get(o, "rules"), &tmp)) != 0)
 		return rc;
 	if (wire_map_get(o, "boot") == NULL || wire_map_get(o, "agg") == NULL)
 		return NUDGE_EINVAL;

@@ -15,8 +15,10 @@
  *
  * Bodies (maps keyed by short strings; decoders skip unknown keys, so
  * appending a key never breaks an older peer):
- *   SNAPSHOT  {boot, up, ver, ctl, fun, steps:[str], dseq, rv, serr, pdrop,
- *             lerr, agg}
+ *   SNAPSHOT  {boot, up, ver, ctl, fun, steps:[str], dseq, rv, rsv, serr,
+ *             pdrop, lerr, agg, rules:[{n, m, s, c, sh, ho, x}]}  rv / rsv:
+ *             active / shadow rule set versions; rules: per-rule counters
+ *             (struct wire_rule_stat)
  *   DELTA     {boot, agg}   agg holds counter increments since the previous
  *             delta, and current gauges.  Every snapshot is published right
  *             after a delta and carries that delta's seq (dseq) with the
@@ -124,6 +126,21 @@ struct wire_header {
 	uint64_t ts_ms;
 };
 
+/*
+ * One rule's counters in a snapshot ("rules": [{n, m, s, c, sh, ho, x}]):
+ * n name, m matched, s shown, c capped, sh shadow matches, ho held out,
+ * x true for a rule of the shadow set.  At most WIRE_RULES_MAX rules (the
+ * active set's first, in file order); the rules_stats command has them all.
+ */
+#define WIRE_RULES_MAX 64
+#define WIRE_RULE_NAME_MAX 63
+
+struct wire_rule_stat {
+	char name[WIRE_RULE_NAME_MAX + 1];
+	uint64_t m, s, c, sh, ho;
+	bool shadow_set;
+};
+
 /* What an agent says about itself once a second, besides its aggregates. */
 struct wire_snapshot {
 	uint64_t boot_id;	/* random per agent process start */
@@ -136,6 +153,9 @@ struct wire_snapshot {
 	uint64_t delta_seq;	/* seq of the DELTA published at the same
 				 * instant: deltas after it apply on top */
 	uint64_t rules_version;	/* 0 until rules exist */
+	uint64_t shadow_version; /* shadow rule set in force, 0 if none */
+	uint16_t n_rules;	/* entries of rules[] */
+	struct wire_rule_stat rules[WIRE_RULES_MAX];
 	uint64_t store_errors;	/* failed store writes since boot */
 	uint64_t pub_dropped;	/* messages the publisher could not send */
 	char last_error[128];	/* "" if none */
@@ -303,8 +323,12 @@ int wire_obj_strv(const msgpack_object *o, struct nudge_strv *out);
  *             was looked at, even if some events were rejected; a replay of
  *             the same request id is answered from cache, not applied again.
  *   sessions  {sort: "recent"|"score"|"value"|"pages", off: uint, lim: uint
- *             (<= WIRE_PAGE_MAX), q: str (substring of visitor, country,
- *             last page, campaign or source name; "" for all)} ->
+ *             (<= WIRE_PAGE_MAX), q: str (a filter, common/qfilter.h: free
+ *             text is a substring of visitor, country, last page, campaign,
+ *             source or device name; words country:CC, source:NAME,
+ *             device:NAME, page:SUBSTR, score>N, score<N (and >=, <=)
+ *             narrow it; a q with no such word is free text as a whole, as
+ *             before; "" for all; a bad word is NUDGE_EINVAL)} ->
  *             {total: uint (matching), items: [session...]}
  *   visitor   {vid: str} -> {session: session, path: [step...]} or
  *             status NUDGE_ENOTFOUND
@@ -317,9 +341,46 @@ int wire_obj_strv(const msgpack_object *o, struct nudge_strv *out);
  *             each band; [0] = views measured)} or status NUDGE_ENOTFOUND.
  *             Pages are named without query or fragment; "(other)" holds
  *             what came after the agent's page table was full.
+ *   history   {from_ms: uint, to_ms: uint (default: the last 24 h; at most
+ *             8 days)} -> {step: 60000, boot: uint, names: [str...],
+ *             rows: [[minute_ms, v...]...] (one value per name, oldest
+ *             first; the open minute last, so far), now: [v...] (the
+ *             totals when answered)}.  Names are agg slot names: counters
+ *             (events, sessions_started, purchases, revenue_cents,
+ *             funnel.N) hold their growth during the minute, the gauge
+ *             visitors_active its value at the minute's end.  Unknown
+ *             names are skipped by readers, so series may be added.
+ *
+ * Live rules (agent/cmd_rules.c; changes need the operator role, are
+ * audited, and a resent request id is answered from the replay cache):
+ *   rules_get {version: uint (0/absent: in force), shadow: bool} ->
+ *             {version, hash: str (16 hex, XXH3-64 of text), ts: uint ms,
+ *             who: str, text: str, current: uint} or NUDGE_ENOTFOUND
+ *   rules_put {version: uint (absent: current + 1), text: str (the whole
+ *             set, <= 1 MiB), shadow: bool} -> {version, hash, shadow};
+ *             NUDGE_ESTALE when version <= the one in force (an identical
+ *             re-push of the version in force is acknowledged);
+ *             NUDGE_ESYNTAX with body {errors: [[line, col, message]...],
+ *             truncated: bool} -- nothing changed then.  Applied only once
+ *             persisted with synchronous=FULL.
+ *   rules_list {shadow: bool} -> {current: uint, versions: [[version,
+ *             hash, ts, who]...]} newest first, at most 100
+ *   rules_rollback {version} -> {version (the new one), hash, shadow}:
+ *             the text of version re-applied as a new version
+ *   rules_stats nil -> {active: {version, rules: [stat...]}, shadow: {...}}
+ *             stat = {name, m, s, c, sh, ho, sho, nd, m_min, sh_min,
+ *             sho_min, shadow}: matched, shown, capped, shadow matches,
+ *             held out, shadow matches whose visitor already saw an offer
+ *             this session, fired where nothing can be delivered (emit,
+ *             log); *_min over the last 60 s
+ *   context_set {facts: {"key" | "key[index]": str | number | nil}} (<= 64;
+ *             nil removes) -> {set: uint}
+ *   context_get nil -> {facts: {"key[index]": str | number}}
+ *   audit_tail {lim: uint (<= 1000, default 20)} -> [[id, ts, who, what,
+ *             detail, status]...] newest first
  *
  * The ingest socket answers ping and emit only; the control socket answers
- * all.  Later work adds rules, campaigns, context, audit, forget.
+ * all.  Later work adds campaigns, forget.
  */
 #define WIRE_EMIT_MAX 10000
 #define WIRE_PAGE_MAX 500

@@ -1,12 +1,18 @@
 /*
- * cli.c - helpers every `nudge` subcommand uses: the agent list, exit codes
- * for errors, usage messages.  Owns nothing; main thread.
+ * cli.c - helpers every `nudge` subcommand uses: the agent list, the
+ * signing key and TLS set-up, exit codes for errors, usage messages.
+ * Owns nothing; main thread.
  */
 #include "cli.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "auth.h"
+#include "ctlreq.h"
+#include "tlsconf.h"
 
 int
 cli_add_agent(struct cli_ctx *ctx, const char *spec)
@@ -35,6 +41,35 @@ cli_agents(const struct cli_ctx *ctx, const char **out)
 	if (n == 0 && ctx->conf->agent.pub[0] != '\0')
 		out[n++] = ctx->conf->agent.pub;
 	return n;
+}
+
+int
+cli_setup_access(struct cli_ctx *ctx)
+{
+	const char *key_flag = ctx->key_flag;
+	const struct conf_console *cc = &ctx->conf->console;
+	const char *env = getenv("NUDGE_KEY_FILE");
+	const char *path = key_flag ? key_flag :
+	    env != NULL && env[0] != '\0' ? env : cc->key;
+	struct nudge_diag d = {0};
+	struct auth_key k;
+
+	if (tlsconf_client(cc->tls_ca, cc->tls_cert, cc->tls_key, &d) != 0) {
+		fprintf(stderr, "nudge: TLS: %s\n", d.msg);
+		return CLI_EUSAGE;
+	}
+	if (path[0] == '\0')
+		return CLI_OK;
+	if (auth_client_load(&k, path, &d) != 0) {
+		fprintf(stderr, "nudge: key: %s\n", d.msg);
+		return CLI_EUSAGE;
+	}
+	ctlreq_set_key(&k);
+	snprintf(ctx->key_id, sizeof(ctx->key_id), "%s", k.id);
+	if (k.role == AUTH_ROLE_VIEWER)
+		ctx->viewer = true;
+	auth_key_wipe(&k);
+	return CLI_OK;
 }
 
 int

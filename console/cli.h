@@ -41,6 +41,9 @@ struct cli_ctx {
 	unsigned refresh_ms;
 	bool no_color;
 	bool viewer;
+	const char *key_flag; /* --key FILE, borrowed; NULL if not given */
+	char key_id[64];      /* "" when requests go unsigned */
+	const char *history;  /* --history FILE; NULL = the default file */
 };
 
 /*
@@ -56,6 +59,14 @@ int cli_add_agent(struct cli_ctx *ctx, const char *spec);
  */
 unsigned cli_agents(const struct cli_ctx *ctx, const char **out);
 
+/*
+ * Loads the client key (ctx->key_flag, else $NUDGE_KEY_FILE, else [console]
+ * key; none is fine: requests go unsigned) and hands it to ctlreq, and
+ * sets up TLS from [console] tls_ca/tls_cert/tls_key.  A viewer key sets
+ * ctx->viewer.  Returns CLI_OK or CLI_EUSAGE after printing why.
+ */
+int cli_setup_access(struct cli_ctx *ctx);
+
 /* Maps a nudge error (reply status or local failure) to an exit code. */
 int cli_exit_for(int err);
 
@@ -69,9 +80,13 @@ const struct cli_cmd *cli_find(const struct cli_ctx *ctx, const char *name);
 int cli_status(struct cli_ctx *ctx, int argc, char **argv);
 int cli_emit(struct cli_ctx *ctx, int argc, char **argv);
 int cli_rules(struct cli_ctx *ctx, int argc, char **argv);
+int cli_context(struct cli_ctx *ctx, int argc, char **argv); /* cmd_context.c */
+int cli_audit(struct cli_ctx *ctx, int argc, char **argv); /* cmd_audit.c */
+int cli_key(struct cli_ctx *ctx, int argc, char **argv); /* cmd_key.c */
 int cli_help(struct cli_ctx *ctx, int argc, char **argv);
 int cli_version(struct cli_ctx *ctx, int argc, char **argv);
 int cli_tui(struct cli_ctx *ctx, int argc, char **argv);
+int cli_top(struct cli_ctx *ctx, int argc, char **argv); /* cmd_top.c */
 
 /* Prints the whole --help text (commands, global flags, exit codes). */
 void cli_print_help(const struct cli_ctx *ctx);

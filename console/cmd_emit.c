@@ -84,12 +84,26 @@ emit_take_reply(struct emit_run *r, const struct wire_reply *rp)
 	return 0;
 }
 
-/* Sends the batch as {ev: [...]} and waits for its acknowledgement. */
+/* args {ev: [...]}: the events already packed one by one in evbuf. */
+static void
+emit_pack_args(msgpack_packer *pk, const void *arg)
+{
+	const struct emit_run *r = arg;
+
+	msgpack_pack_map(pk, 1);
+	wire_pack_cstr(pk, "ev");
+	msgpack_pack_array(pk, r->n);
+	pk->callback(pk->data, r->evbuf.data, r->evbuf.size);
+}
+
+/*
+ * Sends the batch as {ev: [...]} and waits for its acknowledgement;
+ * ctlreq_build signs it when a key is configured.
+ */
 static int
 emit_flush(struct emit_run *r)
 {
 	msgpack_sbuffer sb;
-	msgpack_packer pk;
 	uint8_t id[WIRE_ID_LEN];
 	struct nudge_diag d = {0};
 	struct wire_reply rp;
@@ -99,14 +113,7 @@ emit_flush(struct emit_run *r)
 	if (r->n == 0)
 		return 0;
 	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	wire_new_id(id);
-	wire_request_begin(&pk, "emit", id, clock_wall_ms());
-	msgpack_pack_map(&pk, 1);
-	wire_pack_cstr(&pk, "ev");
-	msgpack_pack_array(&pk, r->n);
-	msgpack_sbuffer_write(&sb, r->evbuf.data, r->evbuf.size);
-	rv = wire_request_end(&pk, &sb, NULL, NULL, 0);
+	rv = ctlreq_build(&sb, "emit", emit_pack_args, r, id);
 	if (rv == 0)
 		rv = ctlreq_call(&r->client, &sb, &msg, &rp, &d);
 	msgpack_sbuffer_destroy(&sb);

@@ -16,13 +16,19 @@ static const char help_global[] =
     "  -d TENTHS             TUI refresh delay in tenths of a second\n"
     "  --no-color            no colour (also when NO_COLOR is set)\n"
     "  --viewer              read-only console\n"
+    "  --history FILE        the console's per-minute history (default\n"
+    "                        $XDG_STATE_HOME/nudge/console.db; none: off)\n"
+    "  --key FILE            sign requests with this key file (else\n"
+    "                        $NUDGE_KEY_FILE, else [console] key); a\n"
+    "                        viewer key implies --viewer\n"
     "  --help, --version\n";
 
 static const char help_tui[] =
     "With no subcommand and a terminal, nudge runs the interactive "
     "console:\n"
-    "  1 overview  2 funnel  3 sessions  4 agents  Tab next view\n"
-    "  ? help  p pause  q or F10 quit\n";
+    "  1 overview  2 funnel  3 sessions  4 agents  5 heat  6 events\n"
+    "  Tab next view, ? help (every key of the view), p pause, / filter,\n"
+    "  s sort or split, Enter details, Esc back, q or F10 quit\n";
 
 static const char help_exit[] =
     "Exit codes:\n"

@@ -1,7 +1,9 @@
 /*
  * cmd_rules.c - `nudge rules check FILE...`: compile rule files locally
  * and print every error as file:line:col: message (or --json), so an
- * editor, a hook or a script can check a rule set before it is pushed.
+ * editor, a hook or a script can check a rule set before it is pushed;
+ * and the dispatcher of every `nudge rules` subcommand (push, show,
+ * rollback, stats live in cmd_rules_fleet.c).
  *
  * Owns the file buffers and compiled sets for the duration of the
  * command; main thread.  Exit codes: 0 all valid, 5 some error (or an
@@ -16,12 +18,19 @@
 
 #include "cli.h"
 #include "rules.h"
+#include "rules_cli.h"
 
 int cmd_rules_main(int argc, char **argv);
 int cli_rules(struct cli_ctx *ctx, int argc, char **argv);
 
 static const char rules_usage[] =
-    "usage: nudge rules check [--json] FILE...\n";
+    "usage: nudge rules check [--json] FILE...\n"
+    "       nudge rules push FILE [--version N] [--shadow] [--json] "
+    "--agent URL...\n"
+    "       nudge rules show [--version N] [--shadow] [--json] "
+    "--agent URL...\n"
+    "       nudge rules rollback N [--json] --agent URL...\n"
+    "       nudge rules stats [--json] --agent URL...\n";
 
 /* Reads a whole file of at most RULE_SOURCE_MAX bytes into *out. */
 static int
@@ -139,6 +148,56 @@ rules_check(int argc, char **argv)
 }
 
 int
+rules_load_checked(const char *path, char **text, size_t *len)
+{
+	struct rule_errors *errs = calloc(1, sizeof(*errs));
+	struct rule_set *set = NULL;
+	char why[160];
+	int rc;
+
+	if (errs == NULL)
+		return CLI_EINTERNAL;
+	if (rules_read(path, text, len, why, sizeof(why)) != NUDGE_OK) {
+		fprintf(stderr, "%s: %s\n", path, why);
+		free(errs);
+		return CLI_EREJECTED;
+	}
+	if (*len > RULE_SOURCE_MAX) {
+		fprintf(stderr, "%s: over %u bytes: nothing was pushed\n", path,
+		    RULE_SOURCE_MAX);
+		free(*text);
+		*text = NULL;
+		free(errs);
+		return CLI_EREJECTED;
+	}
+	(*text)[*len] = '\0';
+	rc = rule_compile(*text, *len, &set, errs);
+	rule_set_free(set);
+	if (rc != NUDGE_OK) {
+		if (errs->n == 0)
+			fprintf(stderr, "%s: %s\n", path, nudge_strerror(rc));
+		rule_errors_print(stderr, path, errs);
+		fprintf(stderr, "nudge: %s has errors: nothing was pushed\n",
+		    path);
+		free(*text);
+		*text = NULL;
+	}
+	free(errs);
+	return rc == NUDGE_OK ? CLI_OK : CLI_EREJECTED;
+}
+
+/* Subcommands that talk to agents: argv[0] is the subcommand. */
+static const struct {
+	const char *name;
+	int (*fn)(struct cli_ctx *ctx, int argc, char **argv);
+} rules_subs[] = {
+	{"push", rules_push},
+	{"show", rules_show},
+	{"rollback", rules_rollback},
+	{"stats", rules_stats},
+};
+
+int
 cmd_rules_main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "check") == 0)
@@ -148,7 +207,8 @@ cmd_rules_main(int argc, char **argv)
 		fputs(rules_usage, stdout);
 		return CLI_OK;
 	}
-	fputs("nudge: rules: expected a subcommand (check)\n", stderr);
+	fputs("nudge: rules: expected a subcommand (check, push, show, "
+	    "rollback, stats)\n", stderr);
 	fputs(rules_usage, stderr);
 	return CLI_EUSAGE;
 }
@@ -157,6 +217,9 @@ cmd_rules_main(int argc, char **argv)
 int
 cli_rules(struct cli_ctx *ctx, int argc, char **argv)
 {
-	(void)ctx;
+	for (size_t i = 0; argc >= 2 &&
+	    i < sizeof(rules_subs) / sizeof(rules_subs[0]); i++)
+		if (strcmp(argv[1], rules_subs[i].name) == 0)
+			return rules_subs[i].fn(ctx, argc - 1, argv + 1);
 	return cmd_rules_main(argc, argv);
 }

@@ -77,11 +77,14 @@ status_json_agent(const struct link *l, const struct model_agent *a)
 	char boot[17];
 
 	snprintf(boot, sizeof(boot), "%016" PRIx64, a->boot_id);
-	return json_pack("{s:s, s:s, s:b, s:s, s:I, s:s, s:I, s:s}", "name",
-	    a->name, "url", l->pub_url, "up", a->have_snapshot, "version",
-	    a->snap.version, "uptime_ms", (json_int_t)a->snap.uptime_ms,
-	    "boot_id", a->have_snapshot ? boot : "", "lost",
-	    (json_int_t)a->lost, "funnel", a->snap.funnel);
+	return json_pack("{s:s, s:s, s:b, s:s, s:I, s:s, s:I, s:s, s:I, s:I}",
+	    "name", a->name, "url", l->pub_url, "up", a->have_snapshot,
+	    "version", a->snap.version, "uptime_ms",
+	    (json_int_t)a->snap.uptime_ms, "boot_id",
+	    a->have_snapshot ? boot : "", "lost", (json_int_t)a->lost,
+	    "funnel", a->snap.funnel, "rules_version",
+	    (json_int_t)a->snap.rules_version, "shadow_rules_version",
+	    (json_int_t)a->snap.shadow_version);
 }
 
 static json_t *

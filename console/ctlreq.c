@@ -1,17 +1,54 @@
 /*
  * ctlreq.c - control request building and the blocking REQ client used by
- * `nudge emit`.  Owns nothing global; each ctlreq_client owns its socket.
- * Called from the main thread of the CLI.
+ * `nudge emit`.  Each ctlreq_client owns its socket; the module owns the
+ * process's signing key (set once by main, wiped at exit).  Called from
+ * the main thread of the CLI.
  */
 #include "ctlreq.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <nng/protocol/reqrep0/req.h>
 
 #include "clock.h"
 #include "reaper.h"
+#include "tlsconf.h"
+
+static struct auth_key ctl_key;	/* id "" = unsigned */
+
+static void
+ctlreq_wipe_key(void)
+{
+	auth_key_wipe(&ctl_key);
+}
+
+void
+ctlreq_set_key(const struct auth_key *k)
+{
+	static bool registered;
+
+	auth_key_wipe(&ctl_key);
+	if (k == NULL)
+		return;
+	ctl_key = *k;
+	if (!registered)
+		registered = atexit(ctlreq_wipe_key) == 0;
+}
+
+/* Tests date requests off the real clock to exercise expiry. */
+static uint64_t
+ctlreq_now(void)
+{
+	const char *s = getenv("NUDGE_TEST_CLOCK_OFFSET_MS");
+	long long off = s != NULL ? strtoll(s, NULL, 10) : 0;
+	uint64_t now = clock_wall_ms();
+
+	if (off < 0 && (uint64_t)-off > now)
+		return 0;
+	return now + (uint64_t)off;
+}
 
 int
 ctlreq_build(msgpack_sbuffer *sb, const char *cmd, ctlreq_args_fn fn,
@@ -22,12 +59,15 @@ ctlreq_build(msgpack_sbuffer *sb, const char *cmd, ctlreq_args_fn fn,
 	msgpack_sbuffer_clear(sb);
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
 	wire_new_id(id);
-	wire_request_begin(&pk, cmd, id, clock_wall_ms());
+	wire_request_begin(&pk, cmd, id, ctlreq_now());
 	if (fn != NULL)
 		fn(&pk, arg);
 	else
 		msgpack_pack_nil(&pk);
-	return wire_request_end(&pk, sb, NULL, NULL, 0);
+	if (ctl_key.id[0] == '\0')
+		return wire_request_end(&pk, sb, NULL, NULL, 0);
+	return wire_request_end(&pk, sb, ctl_key.id, ctl_key.secret,
+	    ctl_key.secret_len);
 }
 
 int
@@ -46,7 +86,7 @@ ctlreq_open(struct ctlreq_client *c, const char *url, int timeout_ms,
 	nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, timeout_ms);
 	/* A reply is at most an emit's error list or a page of sessions. */
 	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, 4u << 20);
-	if ((rv = nng_dial(c->sock, url, NULL, 0)) != 0) {
+	if ((rv = tlsconf_dial(c->sock, url, 0)) != 0) {
 		nudge_diag_set(
 		    d, 0, 0, "cannot reach %s: %s", url, nng_strerror(rv));
 		reaper_close(c->sock);

@@ -15,6 +15,7 @@
 #include <msgpack.h>
 #include <nng/nng.h>
 
+#include "auth.h"
 #include "wire.h"
 
 #define CTLREQ_TIMEOUT_MS 5000
@@ -24,11 +25,21 @@ typedef void (*ctlreq_args_fn)(msgpack_packer *pk, const void *arg);
 
 /*
  * Clears sb and writes a whole request for cmd into it, with a fresh id
- * (written to id) and args from fn (nil when fn is NULL).  Unsigned.
- * Returns 0 or NUDGE_ENOMEM.
+ * (written to id) and args from fn (nil when fn is NULL), signed with the
+ * key given to ctlreq_set_key() if any.  Returns 0 or NUDGE_ENOMEM.
  */
 int ctlreq_build(msgpack_sbuffer *sb, const char *cmd, ctlreq_args_fn fn,
     const void *arg, uint8_t id[WIRE_ID_LEN]);
+
+/*
+ * The key every request of this process is signed with, copied (the
+ * caller wipes its own copy).  One key per process, set by main before
+ * the first request and never changed after, so that every caller of
+ * ctlreq_build() signs without the key being passed around.  NULL clears
+ * (and wipes) it.  The request's ts is the wall clock, plus
+ * $NUDGE_TEST_CLOCK_OFFSET_MS (a testing aid: a signed integer) when set.
+ */
+void ctlreq_set_key(const struct auth_key *k);
 
 /* A blocking client: one REQ socket dialed to one URL. */
 struct ctlreq_client {

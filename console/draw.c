@@ -15,7 +15,8 @@ enum {
 	PAIR_GOOD,
 	PAIR_BAD,
 	PAIR_BAR,
-	PAIR_SELECTED
+	PAIR_SELECTED,
+	PAIR_SEG0 /* .. PAIR_SEG0 + DRAW_SEGS - 1 */
 };
 
 void
@@ -28,6 +29,12 @@ draw_init_colors(void)
 	init_pair(PAIR_BAD, COLOR_RED, -1);
 	init_pair(PAIR_BAR, COLOR_GREEN, -1);
 	init_pair(PAIR_SELECTED, COLOR_BLACK, COLOR_GREEN);
+	init_pair(PAIR_SEG0 + 0, COLOR_GREEN, -1);
+	init_pair(PAIR_SEG0 + 1, COLOR_CYAN, -1);
+	init_pair(PAIR_SEG0 + 2, COLOR_YELLOW, -1);
+	init_pair(PAIR_SEG0 + 3, COLOR_MAGENTA, -1);
+	init_pair(PAIR_SEG0 + 4, COLOR_BLUE, -1);
+	init_pair(PAIR_SEG0 + 5, COLOR_RED, -1);
 }
 
 attr_t
@@ -87,6 +94,101 @@ draw_bar(WINDOW *w, int y, int x, int width, double frac, const struct ui *ui)
 	else if (!ui->utf8 && full == 0 && frac > 0)
 		waddch(w, '#'); /* a non-zero step never looks empty */
 	wattroff(w, draw_attr(ui, DRAW_BAR));
+}
+
+void
+draw_spark(
+    WINDOW *w, int y, int x, const uint64_t *v, size_t n, const struct ui *ui)
+{
+	static const char *const blocks[] = {"\u2581", "\u2582", "\u2583",
+	    "\u2584", "\u2585", "\u2586", "\u2587", "\u2588"};
+	static const char ramp[] = " .:-=+*#";
+	uint64_t max = 0;
+
+	for (size_t i = 0; i < n; i++)
+		max = v[i] > max ? v[i] : max;
+	wmove(w, y, x);
+	wattron(w, draw_attr(ui, DRAW_BAR));
+	for (size_t i = 0; i < n && x + (int)i < getmaxx(w); i++) {
+		/* zero is level 0, anything else one of levels 1..7 */
+		int lvl = v[i] == 0 || max == 0
+		              ? 0
+		              : 1 + (int)((v[i] - 1) * 7 / max);
+
+		if (lvl > 7)
+			lvl = 7;
+		if (ui->utf8)
+			waddstr(w, blocks[lvl]);
+		else
+			waddch(w, (chtype)(unsigned char)ramp[lvl]);
+	}
+	wattroff(w, draw_attr(ui, DRAW_BAR));
+}
+
+const char *
+draw_seg_glyph(const struct ui *ui, int k)
+{
+	static const char *const shades[DRAW_SEGS] = {
+	    "\u2588", "\u2593", "\u2592", "\u2591", "\u259a", "\u2580"};
+	static const char *const ascii[DRAW_SEGS] = {
+	    "#", "=", "+", "%", "*", "o"};
+
+	k = ((k % DRAW_SEGS) + DRAW_SEGS) % DRAW_SEGS;
+	if (!ui->utf8)
+		return ascii[k];
+	return ui->color ? "\u2588" : shades[k];
+}
+
+attr_t
+draw_seg_attr(const struct ui *ui, int k)
+{
+	k = ((k % DRAW_SEGS) + DRAW_SEGS) % DRAW_SEGS;
+	return ui->color ? (attr_t)COLOR_PAIR(PAIR_SEG0 + k) : A_NORMAL;
+}
+
+void
+draw_split_bar(WINDOW *w, int y, int x, int width, const uint64_t *parts,
+    size_t n, uint64_t top, const struct ui *ui)
+{
+	int used = 0;
+	uint64_t acc = 0;
+
+	if (width <= 0 || top == 0)
+		return;
+	wmove(w, y, x);
+	for (size_t k = 0; k < n && used < width; k++) {
+		int end, cells;
+
+		if (parts[k] == 0)
+			continue;
+		acc += parts[k];
+		/* cumulative rounding keeps the total bar exact */
+		end = (int)((double)acc / (double)top * width + 0.5);
+		end = end > width ? width : end;
+		cells = end - used > 0 ? end - used : 1;
+		if (used + cells > width)
+			cells = width - used;
+		wattron(w, draw_seg_attr(ui, (int)k));
+		for (int i = 0; i < cells; i++)
+			waddstr(w, draw_seg_glyph(ui, (int)k));
+		wattroff(w, draw_seg_attr(ui, (int)k));
+		used += cells;
+	}
+}
+
+bool
+draw_term_utf8(const char *codeset, const char *term)
+{
+	static const char *const plain[] = {
+	    "dumb", "vt100", "vt102", "vt220", "ansi", "vt52"};
+
+	if (codeset == NULL || strcmp(codeset, "UTF-8") != 0)
+		return false;
+	for (size_t i = 0; term != NULL && i < sizeof(plain) / sizeof(*plain);
+	     i++)
+		if (strcmp(term, plain[i]) == 0)
+			return false;
+	return true;
 }
 
 void

@@ -15,6 +15,7 @@
 #include <nng/protocol/reqrep0/req.h>
 
 #include "reaper.h"
+#include "tlsconf.h"
 
 static const char *const link_state_names[] = {
     [LINK_CONNECTING] = "connecting",
@@ -60,7 +61,7 @@ link_sub_open(struct link *l, uint64_t now_ms)
 	if ((rv = nng_socket_set(l->sub, NNG_OPT_SUB_SUBSCRIBE, "", 0)) != 0 ||
 	    (rv = nng_socket_set_int(l->sub, NNG_OPT_RECVBUF, LINK_RECVBUF)) !=
 	        0 ||
-	    (rv = nng_dial(l->sub, l->pub_url, NULL, NNG_FLAG_NONBLOCK)) !=
+	    (rv = tlsconf_dial(l->sub, l->pub_url, NNG_FLAG_NONBLOCK)) !=
 	        0 ||
 	    (rv = nng_socket_get_int(l->sub, NNG_OPT_RECVFD, &l->sub_fd)) !=
 	        0) {
@@ -135,7 +136,7 @@ link_req_open(struct link *l)
 		return rv;
 	}
 	link_sock_opts(l->req);
-	if ((rv = nng_dial(l->req, l->ctl_url, NULL, NNG_FLAG_NONBLOCK)) !=
+	if ((rv = tlsconf_dial(l->req, l->ctl_url, NNG_FLAG_NONBLOCK)) !=
 	        0 ||
 	    (rv = nng_socket_get_int(l->req, NNG_OPT_RECVFD, &l->req_fd)) !=
 	        0) {

@@ -31,12 +31,59 @@ static const struct cli_cmd cli_cmds[] = {
     {
         .name = "rules",
         .fn = cli_rules,
-        .usage = "nudge rules check [--json] FILE...",
-        .help = "Compiles rule files; prints every error as "
+        .usage = "nudge rules check|push|show|rollback|stats ...",
+        .help = "nudge rules check [--json] FILE...\n"
+                "  Compiles rule files; prints every error as "
                 "file:line:col: message.\n"
                 "  --json  {\"ok\":bool,\"rules\":N,\"errors\":"
                 "[{file,line,col,message}]}\n"
-                "Exits 0 if all are valid, 5 if not, 2 on usage errors.\n",
+                "  Exits 0 if all are valid, 5 if not, 2 on usage errors.\n"
+                "nudge rules push FILE [--version N] [--shadow] [--json]\n"
+                "  Compiles FILE here (errors: nothing is pushed, exit 5),"
+                " then pushes it\n"
+                "  to every agent as version N (default: highest in force "
+                "+ 1) and prints\n"
+                "  each agent's acknowledgement.  --shadow: as the shadow "
+                "set (evaluated,\n"
+                "  counted, never shown).\n"
+                "nudge rules show [--version N] [--shadow] [--json]\n"
+                "  Each agent's version in force, the drift, and the "
+                "text.\n"
+                "nudge rules rollback N [--json]\n"
+                "  Pushes the text of version N everywhere as a new "
+                "version.\n"
+                "nudge rules stats [--json]\n"
+                "  Per-rule counters summed over the agents: matches per "
+                "minute, shown,\n"
+                "  capped, shadow matches (and how many already saw an "
+                "offer), held out.\n"
+                "Agents: --agent PUB or PUB,CTL (repeatable).  Exit 0 all "
+                "acknowledged,\n"
+                "3 an agent unreachable, 4 refused (credential, role), 5 "
+                "rejected.\n",
+    },
+    {
+        .name = "context",
+        .fn = cli_context,
+        .usage = "nudge context set KEY[INDEX]=VALUE... | get [--json]",
+        .help = "Sets or reads the context facts rules test "
+                "(context.KEY,\n"
+                "context.KEY[INDEX]) on every agent: nudge context set "
+                "weather[alps]=snow\n"
+                "stock=12.  A number is sent as a number; KEY= removes "
+                "the fact.\n"
+                "  --json        machine-readable output\n"
+                "  --agent URL   PUB or PUB,CTL, repeatable\n"
+                "Exit codes as for rules push.\n",
+    },
+    {
+        .name = "audit",
+        .fn = cli_audit,
+        .usage = "nudge audit [--lim N] [--json]",
+        .help = "The newest N (default 20) rows of every agent's audit "
+                "trail: who\n"
+                "changed what or was refused, when, with what result.\n"
+                "  --agent URL   PUB or PUB,CTL, repeatable\n",
     },
     {
         .name = "emit",
@@ -66,6 +113,44 @@ static const struct cli_cmd cli_cmds[] = {
                 "reported on stderr with their line numbers.\n",
     },
     {
+        .name = "key",
+        .fn = cli_key,
+        .usage = "nudge key new --id ID --role viewer|operator [--out "
+                 "FILE]",
+        .help = "Makes a new key: writes the client's key file (mode "
+                "0600; default\n"
+                "ID.key, never overwritten) and prints the line to add "
+                "to the agent's\n"
+                "credentials file ([agent] credentials, then SIGHUP).\n"
+                "  --id ID       1 to 63 of A-Z a-z 0-9 . _ - @\n"
+                "  --role ROLE   viewer (read only) or operator\n"
+                "  --out FILE    the client's key file\n",
+    },
+    {
+        .name = "top",
+        .fn = cli_top,
+        .usage = "nudge top --once [--view overview|funnel|sessions|"
+                 "agents|events] [--json|--csv]",
+        .help = "Prints one frame of a console view, like top -b, for "
+                "scripts and cron\n"
+                "mail; no terminal needed.\n"
+                "  --once        one frame, then exit (the only mode)\n"
+                "  --view V      overview (default), funnel, sessions, "
+                "agents, events\n"
+                "  --json        the view's data as JSON (overview: the "
+                "keys of\n"
+                "                `nudge status --json`, and today's "
+                "history)\n"
+                "  --csv         the view's rows as CSV with a header "
+                "line\n"
+                "  --width N --height N  the text frame's size "
+                "(default 80x24)\n"
+                "  --timeout MS  how long to wait for the agents (default "
+                "3000)\n"
+                "Exits 3 when an agent did not answer (the frame is "
+                "still printed).\n",
+    },
+    {
         .name = "help",
         .fn = cli_help,
         .usage = "nudge help [COMMAND]",
@@ -85,6 +170,8 @@ enum {
 	OPT_CONFIG,
 	OPT_NO_COLOR,
 	OPT_VIEWER,
+	OPT_KEY,
+	OPT_HISTORY,
 	OPT_HELP,
 	OPT_VERSION
 };
@@ -94,6 +181,8 @@ static const struct option main_longopts[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
     {"no-color", no_argument, NULL, OPT_NO_COLOR},
     {"viewer", no_argument, NULL, OPT_VIEWER},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"history", required_argument, NULL, OPT_HISTORY},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -158,6 +247,12 @@ main_parse(struct cli_ctx *ctx, int argc, char **argv, const char **config)
 		case OPT_VIEWER:
 			ctx->viewer = true;
 			break;
+		case OPT_KEY:
+			ctx->key_flag = optarg;
+			break;
+		case OPT_HISTORY:
+			ctx->history = optarg;
+			break;
 		case 'd':
 			if (main_set_delay(ctx, optarg) != CLI_OK)
 				return CLI_EUSAGE;
@@ -199,6 +294,11 @@ main(int argc, char **argv)
 		return rv;
 	}
 	ctx.conf = conf;
+	/* every request of this process is signed with the key, if any */
+	if ((rv = cli_setup_access(&ctx)) != CLI_OK) {
+		free(conf);
+		return rv;
+	}
 	if (ctx.refresh_ms == 0)
 		ctx.refresh_ms = conf->console.refresh_ms > 0
 		                     ? conf->console.refresh_ms

@@ -183,13 +183,20 @@ model_on_delta(struct model *m, unsigned idx, const struct wire_msg *msg)
 	return flags | MODEL_F_DELTA;
 }
 
-static bool
-model_session_in(const struct session_summary *v, size_t n, const char *vid)
+static int
+model_cmp_vid(const void *pa, const void *pb)
 {
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(v[i].visitor, vid) == 0)
-			return true;
-	return false;
+	const char *const *a = pa, *const *b = pb;
+
+	return strcmp(*a, *b);
+}
+
+/* Whether vid is in the batch, by its visitor ids sorted (ids). */
+static bool
+model_session_in(const char **ids, size_t n, const char *vid)
+{
+	return n > 0 &&
+	       bsearch(&vid, ids, n, sizeof(*ids), model_cmp_vid) != NULL;
 }
 
 static int
@@ -207,12 +214,21 @@ model_merge_sessions(struct model *m, unsigned idx, struct session_summary *v,
     size_t n, uint64_t now_ms)
 {
 	struct model_session *old = m->sessions, *out;
+	const char **ids;
 	size_t k = 0;
 
 	qsort(v, n, sizeof(*v), model_cmp_recent);
 	out = calloc(MODEL_SESSIONS_MAX, sizeof(*out));
-	if (out == NULL)
+	ids = malloc((n ? n : 1) * sizeof(*ids));
+	if (out == NULL || ids == NULL) {
+		free(out);
+		free(ids);
 		return;
+	}
+	/* the batch's ids sorted: dropping older entries is O(k log n) */
+	for (size_t i = 0; i < n; i++)
+		ids[i] = v[i].visitor;
+	qsort(ids, n, sizeof(*ids), model_cmp_vid);
 	for (size_t i = 0; i < n && k < MODEL_SESSIONS_MAX; i++) {
 		if (v[i].closed)
 			continue;
@@ -222,8 +238,9 @@ model_merge_sessions(struct model *m, unsigned idx, struct session_summary *v,
 		k++;
 	}
 	for (size_t i = 0; i < m->n_sessions && k < MODEL_SESSIONS_MAX; i++)
-		if (!model_session_in(v, n, old[i].s.visitor))
+		if (!model_session_in(ids, n, old[i].s.visitor))
 			out[k++] = old[i];
+	free(ids);
 	free(old);
 	m->sessions = out;
 	m->n_sessions = k;

@@ -23,6 +23,8 @@
 #include "cli.h"
 #include "clock.h"
 #include "draw.h"
+#include "histfill.h"
+#include "history.h"
 #include "tui.h"
 #include "view.h"
 
@@ -36,6 +38,8 @@ static const struct view_ops *const tui_views[] = {
     &view_sessions,
     &view_agents,
     &view_heat,
+    &view_events,
+    &view_rules,
 };
 
 #define TUI_NVIEWS ((int)(sizeof(tui_views) / sizeof(tui_views[0])))
@@ -52,6 +56,9 @@ struct tui {
 	WINDOW *head, *body, *foot;
 	uint64_t next_tick;
 	uint64_t drawn_gen;
+	struct hist *hist;
+	struct histfill *hf;
+	int tab_x[TUI_NVIEWS + 1]; /* footer columns of the tabs, for clicks */
 };
 
 static void
@@ -94,10 +101,26 @@ tui_draw_head(struct tui *t)
 	wnoutrefresh(t->head);
 }
 
+/* The footer's width of the tabs, long ("1 overview") or short ("1"). */
+static int
+tui_tabs_width(const struct tui *t, bool longer)
+{
+	int x = 0;
+
+	for (int i = 0; i < TUI_NVIEWS; i++)
+		x += longer || i == t->cur
+		         ? (int)strlen(tui_views[i]->name) + 3
+		         : 2;
+	return x;
+}
+
 static void
 tui_draw_foot(struct tui *t)
 {
 	struct ui *ui = &t->ui;
+	const char *keys = ui->viewer ? "? help  p pause  q quit  (read-only)"
+	                              : "? help  p pause  q quit";
+	bool longer = tui_tabs_width(t, true) + (int)strlen(keys) <= COLS;
 	int x = 0;
 
 	werase(t->foot);
@@ -106,15 +129,21 @@ tui_draw_foot(struct tui *t)
 		attr_t a = i == t->cur ? A_BOLD | draw_attr(ui, DRAW_NORMAL)
 		                       : draw_attr(ui, DRAW_TITLE);
 
-		draw_text(
-		    t->foot, 0, x, a, "%d %s", i + 1, tui_views[i]->name);
-		x += (int)strlen(tui_views[i]->name) + 3;
+		t->tab_x[i] = x;
+		if (longer || i == t->cur) {
+			draw_text(t->foot, 0, x, a, "%d %s", i + 1,
+			    tui_views[i]->name);
+			x += (int)strlen(tui_views[i]->name) + 3;
+		} else {
+			draw_text(t->foot, 0, x, a, "%d", i + 1);
+			x += 2;
+		}
 	}
-	draw_text(t->foot, 0, x, draw_attr(ui, DRAW_TITLE),
-	    "? help  p pause  q quit");
+	t->tab_x[TUI_NVIEWS] = x;
+	draw_text(t->foot, 0, x, draw_attr(ui, DRAW_TITLE), "%s", keys);
 	if (ui->message[0] != '\0')
-		draw_text(t->foot, 0, x + 25, draw_attr(ui, DRAW_TITLE),
-		    "| %s", ui->message);
+		draw_text(t->foot, 0, x + (int)strlen(keys) + 1,
+		    draw_attr(ui, DRAW_TITLE), "| %s", ui->message);
 	wnoutrefresh(t->foot);
 }
 
@@ -123,7 +152,9 @@ tui_draw_help(struct tui *t)
 {
 	const struct view_ops *v = tui_views[t->cur];
 	const char *p = v->help;
-	int h = 13, w = 70, y = 2;
+	int h = 13, w = 76, y = 2;
+	char names[128];
+	size_t nn = 0;
 	WINDOW *win;
 
 	for (const char *c = p; *c != '\0'; c++)
@@ -138,10 +169,13 @@ tui_draw_help(struct tui *t)
 	else
 		wborder(win, '|', '|', '-', '-', '+', '+', '+', '+');
 	draw_text(win, 0, 2, A_BOLD, " help: %s ", v->name);
+	names[0] = '\0';
+	for (int i = 0; i < TUI_NVIEWS && nn < sizeof(names); i++)
+		nn += (size_t)snprintf(names + nn, sizeof(names) - nn, "%s%s",
+		    i ? " " : "", tui_views[i]->name);
 	draw_text(win, y++, 2, A_BOLD, "Global keys");
-	draw_text(win, y++, 2, A_NORMAL,
-	    "1-5, Tab     switch view "
-	    "(overview, funnel, sessions, agents, heat)");
+	draw_text(win, y++, 2, A_NORMAL, "1-%d, Tab     switch view (%s)",
+	    TUI_NVIEWS, names);
 	draw_text(win, y++, 2, A_NORMAL,
 	    "arrows, hjkl move          "
 	    "Esc  back");
@@ -149,7 +183,8 @@ tui_draw_help(struct tui *t)
 	    "p            pause / resume "
 	    "updates");
 	draw_text(win, y++, 2, A_NORMAL, "?            this help");
-	draw_text(win, y++, 2, A_NORMAL, "q, F10       quit");
+	draw_text(win, y++, 2, A_NORMAL,
+	    "q, F10       quit          ^L  repaint     click a tab: switch");
 	y++;
 	draw_text(win, y++, 2, A_BOLD, "Keys of the %s view", v->name);
 	while (*p != '\0' && y < h - 3) {
@@ -170,9 +205,12 @@ tui_draw(struct tui *t)
 	t->ui.dirty = false;
 	t->drawn_gen = t->model.gen;
 	if (t->too_small) {
+		char msg[96];
+
 		erase();
-		mvaddnstr(
-		    LINES / 2, 0, "terminal too small (need 80x24)", COLS);
+		snprintf(msg, sizeof(msg),
+		    "terminal too small: %dx%d, need 80x24", COLS, LINES);
+		mvaddnstr(LINES / 2, 0, msg, COLS);
 		wnoutrefresh(stdscr);
 		doupdate();
 		return;
@@ -228,11 +266,32 @@ tui_global_key(struct tui *t, int ch)
 	t->ui.dirty = true;
 }
 
+/* A click on the footer's tab bar switches views; other clicks do nothing. */
+static void
+tui_mouse(struct tui *t)
+{
+	MEVENT ev;
+
+	if (getmouse(&ev) != OK || t->too_small || ev.y != LINES - 1 ||
+	    !(ev.bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED)))
+		return;
+	for (int i = 0; i < TUI_NVIEWS; i++)
+		if (ev.x >= t->tab_x[i] && ev.x < t->tab_x[i + 1] - 1) {
+			t->help = false;
+			tui_switch(t, i);
+			return;
+		}
+}
+
 static void
 tui_key(struct tui *t, int ch)
 {
 	int flags;
 
+	if (ch == KEY_MOUSE) {
+		tui_mouse(t);
+		return;
+	}
 	if (ch == KEY_RESIZE) {
 		tui_layout(t);
 		t->ui.dirty = true;
@@ -255,6 +314,28 @@ tui_key(struct tui *t, int ch)
 		tui_update_view(t);
 }
 
+/*
+ * The history: every agent that is up and settled adds its growth; a down
+ * agent's baseline is forgotten (it rebases when it returns).
+ */
+static void
+tui_history_tick(struct tui *t)
+{
+	struct model *m = &t->model;
+
+	histfill_tick(t->hf, &t->ui);
+	for (unsigned i = 0; i < m->n_agents; i++) {
+		const struct model_agent *a = &m->agents[i];
+
+		if (!a->up || !a->have_snapshot)
+			hist_forget(t->hist, i);
+		else if (histfill_ready(t->hf, i))
+			hist_observe(t->hist, i, a->boot_id, &a->snap.agg);
+	}
+	hist_advance(
+	    t->hist, t->ui.wall_ms, model_merged(m)->g[AGG_VISITORS_ACTIVE]);
+}
+
 /* The refresh timer: liveness, the rate sample, the view's fetch. */
 static void
 tui_tick(struct tui *t)
@@ -262,6 +343,7 @@ tui_tick(struct tui *t)
 	for (unsigned i = 0; i < t->ui.n_links; i++)
 		link_tick(&t->links[i], &t->model, t->ui.now_ms);
 	model_tick(&t->model, t->ui.now_ms);
+	tui_history_tick(t);
 	tui_update_view(t);
 	if (!t->ui.paused)
 		t->ui.dirty = true; /* the clock moved, and maybe the model */
@@ -281,6 +363,7 @@ tui_loop(struct tui *t, struct pollfd *fds)
 		poll(fds, (nfds_t)n,
 		    t->next_tick > now ? (int)(t->next_tick - now) : 0);
 		t->ui.now_ms = clock_mono_ms();
+		t->ui.wall_ms = clock_wall_ms();
 		for (unsigned i = 0; i < t->ui.n_links; i++)
 			link_service(&t->links[i], &t->model, t->ui.now_ms);
 		while (!t->quit && (ch = getch()) != ERR)
@@ -303,6 +386,8 @@ tui_curses_start(struct tui *t)
 	nodelay(stdscr, TRUE);
 	set_escdelay(25); /* Esc is a key here, not only a prefix */
 	curs_set(0);
+	mousemask(BUTTON1_CLICKED | BUTTON1_PRESSED, NULL);
+	mouseinterval(0);
 	if (t->ui.color && has_colors()) {
 		start_color();
 		draw_init_colors();
@@ -310,6 +395,37 @@ tui_curses_start(struct tui *t)
 		t->ui.color = false;
 	}
 	tui_layout(t);
+}
+
+/*
+ * The history file (--history, else the XDG default; --history "" or
+ * "none" keeps it in memory); one that cannot be opened is said in the
+ * footer and the history stays in memory.
+ */
+static int
+tui_history_open(struct tui *t, struct cli_ctx *ctx)
+{
+	struct nudge_diag d = {0};
+	char path[1024];
+	const char *p = ctx->history;
+	int rv;
+
+	if (p == NULL)
+		p = hist_default_path(path, sizeof(path)) == 0 ? path : NULL;
+	else if (p[0] == '\0' || strcmp(p, "none") == 0)
+		p = NULL;
+	rv = hist_open(&t->hist, p, t->ui.n_links, t->ui.wall_ms, &d);
+	if (rv != 0 && p != NULL) {
+		snprintf(
+		    t->ui.message, sizeof(t->ui.message), "%.120s", d.msg);
+		rv = hist_open(
+		    &t->hist, NULL, t->ui.n_links, t->ui.wall_ms, &d);
+	}
+	if (rv != 0)
+		return CLI_EINTERNAL;
+	t->ui.hist = t->hist;
+	t->hf = histfill_new(&t->ui);
+	return t->hf != NULL ? CLI_OK : CLI_EINTERNAL;
 }
 
 static int
@@ -339,6 +455,10 @@ tui_open(struct tui *t, struct cli_ctx *ctx)
 	t->ui.color = !ctx->no_color;
 	t->ui.refresh_ms = ctx->refresh_ms;
 	t->ui.dirty = true;
+	t->ui.now_ms = now;
+	t->ui.wall_ms = clock_wall_ms();
+	if (tui_history_open(t, ctx) != CLI_OK)
+		return CLI_EINTERNAL;
 	for (int i = 0; i < TUI_NVIEWS; i++)
 		if ((t->state[i] = tui_views[i]->init(&t->ui)) == NULL)
 			return CLI_EINTERNAL;
@@ -355,6 +475,8 @@ tui_close(struct tui *t)
 		link_close(&t->links[i]);
 	free(t->links);
 	model_fini(&t->model);
+	histfill_free(t->hf);
+	hist_close(t->hist);
 }
 
 int
@@ -379,7 +501,7 @@ cli_tui(struct cli_ctx *ctx, int argc, char **argv)
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return CLI_EINTERNAL;
 	cs = nl_langinfo(CODESET);
-	t->ui.utf8 = cs != NULL && strcmp(cs, "UTF-8") == 0;
+	t->ui.utf8 = draw_term_utf8(cs, getenv("TERM"));
 	if ((rv = tui_open(t, ctx)) == CLI_OK) {
 		fds = calloc(1 + 2 * (size_t)t->ui.n_links, sizeof(*fds));
 		if (fds == NULL) {

@@ -20,6 +20,7 @@
 #include <curses.h>
 
 #include "conf.h"
+#include "history.h"
 #include "link.h"
 #include "model.h"
 
@@ -37,6 +38,9 @@ struct ui {
 	uint64_t now_ms; /* mono clock of this loop turn */
 	unsigned refresh_ms;
 	int body_rows;     /* rows of the body window */
+	uint64_t wall_ms;  /* wall clock of this loop turn */
+	struct hist *hist; /* per-minute history (history.h), never NULL */
+	bool batch;        /* drawn once for `nudge top --once` */
 	char message[128]; /* one line shown in the footer, "" if none */
 };
 
@@ -65,5 +69,7 @@ extern const struct view_ops view_funnel;
 extern const struct view_ops view_sessions;
 extern const struct view_ops view_agents;
 extern const struct view_ops view_heat;
+extern const struct view_ops view_events;
+extern const struct view_ops view_rules; /* view_rules.c */
 
 #endif

@@ -1,17 +1,33 @@
 /*
  * view_funnel.c - view 2: the conversion funnel as horizontal bars, one per
- * step, with its count, step conversion and drop-off, optionally split by
- * traffic source or device (key s).  Labels come from the agents'
- * snapshots, counts from the merged aggregates.  Owns a small state (the
- * segmentation); main thread.
+ * step, with its count, step conversion and drop-off.  `s` cycles the
+ * segment key (none, source, device): each bar is then split into one run
+ * per segment value, with a legend.  Country and campaign variant are not
+ * segment keys yet: the agents' aggregates carry per-step counters by
+ * source and device only (a per-country dimension would need a bounded
+ * top-N table in every agent; variants come with the campaign work).
+ *
+ * Below the bars: the last hour's step counts against the same hour
+ * yesterday, from the per-minute history (history.h).
+ *
+ * Labels come from the agents' snapshots, counts from the merged
+ * aggregates.  Owns a small state (the segment key); main thread.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "draw.h"
 #include "view.h"
 
+#define FUNNEL_DAY_MS (24ull * 3600 * 1000)
+#define FUNNEL_HOUR_MS 3600000ull
+#define FUNNEL_SEG_MAX 16 /* >= SOURCE_COUNT and DEVICE_COUNT */
+
 enum funnel_seg { SEG_NONE = 0, SEG_SOURCE, SEG_DEVICE, SEG_COUNT };
+
+static const char *const funnel_seg_names[SEG_COUNT] = {
+    "none", "source", "device"};
 
 struct funnel_state {
 	int seg;
@@ -30,51 +46,111 @@ funnel_fini(void *st)
 	free(st);
 }
 
-static void
-funnel_step(WINDOW *w, int y, struct ui *ui, const char *label, uint64_t c,
-    uint64_t prev, uint64_t top, bool first)
+static int
+funnel_seg_count(int seg)
 {
-	int width = getmaxx(w);
-	double conv = first ? 1.0 : prev ? (double)c / (double)prev : 0.0;
+	return seg == SEG_SOURCE ? SOURCE_COUNT : DEVICE_COUNT;
+}
+
+static const char *
+funnel_seg_label(int seg, int k)
+{
+	return seg == SEG_SOURCE ? event_source_name(k) : event_device_name(k);
+}
+
+static uint64_t
+funnel_seg_value(const struct agg *a, int seg, unsigned step, int k)
+{
+	return seg == SEG_SOURCE ? a->c[AGG_FUNNEL_SOURCE(step, k)]
+	                         : a->c[AGG_FUNNEL_DEVICE(step, k)];
+}
+
+static void
+funnel_step(WINDOW *w, int y, struct ui *ui, const struct agg *a,
+    const struct funnel_state *fs, unsigned i, const char *label)
+{
+	int width = getmaxx(w), bar = width - 16 - 30;
+	uint64_t c = a->c[AGG_FUNNEL(i)], top = a->c[AGG_FUNNEL(0)];
+	uint64_t prev = i ? a->c[AGG_FUNNEL(i - 1)] : c;
+	double conv = i == 0 ? 1.0 : prev ? (double)c / (double)prev : 0.0;
+	uint64_t parts[FUNNEL_SEG_MAX];
 
 	draw_text(w, y, 1, A_BOLD, "%-14.14s", label);
-	draw_bar(
-	    w, y, 16, width - 16 - 30, top ? (double)c / (double)top : 0, ui);
+	if (fs->seg == SEG_NONE) {
+		draw_bar(w, y, 16, bar, top ? (double)c / (double)top : 0, ui);
+	} else {
+		int n = funnel_seg_count(fs->seg);
+
+		n = n > FUNNEL_SEG_MAX ? FUNNEL_SEG_MAX : n;
+		for (int k = 0; k < n; k++)
+			parts[k] = funnel_seg_value(a, fs->seg, i, k);
+		draw_split_bar(w, y, 16, bar, parts, (size_t)n, top, ui);
+	}
 	draw_text(w, y, width - 29, A_NORMAL, "%9llu %8.1f%% %8.1f%%",
 	    (unsigned long long)c, conv * 100.0, (1.0 - conv) * 100.0);
 }
 
-/* One line per step under it: the segment values that are non-zero. */
+/* The legend of a split: "# direct 120  = search 80 ..." (step 0). */
 static void
-funnel_segments(WINDOW *w, int y, struct ui *ui, const struct agg *a,
-    unsigned step, int seg)
+funnel_legend(WINDOW *w, int y, struct ui *ui, const struct agg *a, int seg)
 {
-	char line[256];
-	int n = 0, cap = getmaxx(w) - 17;
-	int count = seg == SEG_SOURCE ? SOURCE_COUNT : DEVICE_COUNT;
+	int x = 1, n = funnel_seg_count(seg);
 
-	line[0] = '\0';
-	for (int k = 0; k < count && n < cap; k++) {
-		uint64_t c = seg == SEG_SOURCE
-		                 ? a->c[AGG_FUNNEL_SOURCE(step, k)]
-		                 : a->c[AGG_FUNNEL_DEVICE(step, k)];
+	for (int k = 0; k < n && x < getmaxx(w) - 12; k++) {
+		uint64_t c = funnel_seg_value(a, seg, 0, k);
+		char buf[48];
 
 		if (c == 0)
 			continue;
-		n += snprintf(line + n, sizeof(line) - (size_t)n, "%s %llu  ",
-		    seg == SEG_SOURCE ? event_source_name(k)
-		                      : event_device_name(k),
-		    (unsigned long long)c);
-		if (n >= (int)sizeof(line))
-			break;
+		wattron(w, draw_seg_attr(ui, k));
+		mvwaddstr(w, y, x, draw_seg_glyph(ui, k));
+		wattroff(w, draw_seg_attr(ui, k));
+		snprintf(buf, sizeof(buf), " %s %llu",
+		    funnel_seg_label(seg, k), (unsigned long long)c);
+		draw_text(w, y, x + 1, A_NORMAL, "%s", buf);
+		x += (int)strlen(buf) + 3;
 	}
-	draw_text(w, y, 17, draw_attr(ui, DRAW_LABEL), "%s", line);
+}
+
+/* Last hour against the same hour yesterday, one column per step. */
+static void
+funnel_compare(WINDOW *w, int y, struct ui *ui, const struct wire_snapshot *f)
+{
+	uint64_t now = ui->wall_ms + 1;
+	int x = 16;
+
+	if (y + 2 >= getmaxy(w))
+		return;
+	draw_text(w, y, 1, draw_attr(ui, DRAW_LABEL), "%-14s", "last hour");
+	draw_text(
+	    w, y + 1, 1, draw_attr(ui, DRAW_LABEL), "%-14s", "same hr yday");
+	draw_text(w, y + 2, 1, draw_attr(ui, DRAW_LABEL), "%-14s", "change");
+	for (unsigned i = 0; i < f->n_steps && x + 12 <= getmaxx(w); i++) {
+		int s = HIST_FUNNEL0 + (int)i;
+		uint64_t h = hist_sum(ui->hist, s, now - FUNNEL_HOUR_MS, now);
+		uint64_t d = hist_sum(ui->hist, s,
+		    now - FUNNEL_DAY_MS - FUNNEL_HOUR_MS, now - FUNNEL_DAY_MS);
+		bool known = hist_known(ui->hist, now - FUNNEL_DAY_MS);
+
+		draw_text(w, y - 1, x, draw_attr(ui, DRAW_LABEL), "%10.10s",
+		    f->steps[i]);
+		draw_text(w, y, x, A_NORMAL, "%10llu", (unsigned long long)h);
+		if (known) {
+			draw_text(w, y + 1, x, A_NORMAL, "%10llu",
+			    (unsigned long long)d);
+			draw_text(w, y + 2, x, A_NORMAL, "%+9.0f%%",
+			    d ? ((double)h - (double)d) * 100.0 / (double)d
+			      : 0.0);
+		} else {
+			draw_text(w, y + 1, x, A_NORMAL, "%10s", "-");
+		}
+		x += 12;
+	}
 }
 
 static void
 funnel_draw(void *st, WINDOW *w, struct ui *ui)
 {
-	static const char *const seg_names[] = {"none", "source", "device"};
 	struct funnel_state *fs = st;
 	const struct wire_snapshot *f = model_funnel_source(ui->model);
 	const struct agg *a = model_merged(ui->model);
@@ -85,20 +161,18 @@ funnel_draw(void *st, WINDOW *w, struct ui *ui)
 		return;
 	}
 	draw_text(w, y, 1, draw_attr(ui, DRAW_LABEL), "Funnel %s", f->funnel);
-	draw_text(w, y, 24, A_NORMAL, "split by: %s", seg_names[fs->seg]);
+	draw_text(
+	    w, y, 24, A_NORMAL, "split by: %s (s)", funnel_seg_names[fs->seg]);
 	draw_text(w, y++, width - 29, draw_attr(ui, DRAW_LABEL), "%9s %9s %9s",
 	    "count", "step conv", "drop-off");
 	draw_rule(w, y++, 1, width - 2, ui);
-	for (unsigned i = 0; i < f->n_steps && y < getmaxy(w); i++) {
-		funnel_step(w, y++, ui, f->steps[i], a->c[AGG_FUNNEL(i)],
-		    i ? a->c[AGG_FUNNEL(i - 1)] : 0, a->c[AGG_FUNNEL(0)],
-		    i == 0);
-		if (fs->seg != SEG_NONE && y < getmaxy(w))
-			funnel_segments(w, y++, ui, a, i, fs->seg);
-	}
-	if (y + 1 < getmaxy(w))
-		draw_text(w, y + 1, 1, A_NORMAL, "overall conversion %.1f%%",
-		    model_conversion(ui->model) * 100.0);
+	for (unsigned i = 0; i < f->n_steps && y < getmaxy(w); i++)
+		funnel_step(w, y++, ui, a, fs, i, f->steps[i]);
+	if (fs->seg != SEG_NONE)
+		funnel_legend(w, y++, ui, a, fs->seg);
+	draw_text(w, ++y, 1, A_NORMAL, "overall conversion %.1f%%",
+	    model_conversion(ui->model) * 100.0);
+	funnel_compare(w, y + 3, ui, f);
 }
 
 static int
@@ -115,7 +189,8 @@ funnel_key(void *st, struct ui *ui, int ch)
 
 const struct view_ops view_funnel = {
     .name = "funnel",
-    .help = "s      split steps by none / source / device\n",
+    .help = "s      split the bars by none / source / device\n"
+            "       (below: last hour vs the same hour yesterday)\n",
     .init = funnel_init,
     .fini = funnel_fini,
     .update = NULL,

@@ -19,9 +19,12 @@
 
 #include "ctlreq.h"
 #include "draw.h"
+#include "qfilter.h"
 #include "view.h"
 
 #define SESS_KEY_ESC 27
+#define SESS_EXTRA_MAX 3 /* actions, variants, scores */
+#define SESS_EXTRA_LEN 512
 
 struct sess_page {
 	struct session_summary *v; /* owned, up to WIRE_PAGE_MAX */
@@ -40,6 +43,7 @@ struct sess_state {
 	struct ui *ui;
 	int sort;
 	char q[64];
+	struct qfilter qf; /* q parsed: the SUB samples are matched with it */
 	bool editing;
 	char edit[64];
 	struct sess_page *pages; /* one per link */
@@ -55,6 +59,7 @@ struct sess_state {
 	struct session_summary d_sess;
 	struct session_step d_path[SESSION_PATH_MAX];
 	size_t d_n;
+	char d_extra[SESS_EXTRA_MAX][SESS_EXTRA_LEN]; /* "" when absent */
 	msgpack_sbuffer sb;
 };
 
@@ -76,6 +81,7 @@ sess_init(struct ui *ui)
 	if (st == NULL)
 		return NULL;
 	st->ui = ui;
+	qfilter_init(&st->qf);
 	st->pages = calloc(ui->n_links, sizeof(*st->pages));
 	if (st->pages == NULL) {
 		free(st);
@@ -106,15 +112,11 @@ sess_row_cmp(const void *a, const void *b)
 	return session_compare(&ra->s, &rb->s, ra->sort);
 }
 
-/* The same substring match the agent applies to q, for SUB samples. */
+/* The same filter the agent applies to q (qfilter.h), for SUB samples. */
 static bool
-sess_matches(const struct session_summary *s, const char *q)
+sess_matches(const struct sess_state *st, const struct session_summary *s)
 {
-	return q[0] == '\0' || strstr(s->visitor, q) != NULL ||
-	       strstr(s->country, q) != NULL ||
-	       strstr(s->last_page, q) != NULL ||
-	       strstr(s->utm_campaign, q) != NULL ||
-	       strstr(event_source_name(s->source), q) != NULL;
+	return qfilter_match_summary(&st->qf, s);
 }
 
 static size_t
@@ -126,7 +128,7 @@ sess_add_samples(
 
 	for (size_t i = 0; i < m->n_sessions && k < cap; i++) {
 		if (m->sessions[i].agent != agent ||
-		    !sess_matches(&m->sessions[i].s, st->q))
+		    !sess_matches(st, &m->sessions[i].s))
 			continue;
 		out[k].s = m->sessions[i].s;
 		out[k].agent = agent;
@@ -208,6 +210,30 @@ sess_on_list(void *arg, unsigned idx, int err, const struct wire_reply *rp)
 	sess_rebuild(st);
 }
 
+/*
+ * What the rules runtime may add to a visitor's answer: actions shown,
+ * campaign variants, score history.  Shown as compact text when present;
+ * absent keys leave the line empty.
+ */
+static void
+sess_read_extras(struct sess_state *st, const msgpack_object *body)
+{
+	static const char *const keys[SESS_EXTRA_MAX] = {
+	    "actions", "variants", "scores"};
+
+	for (int i = 0; i < SESS_EXTRA_MAX; i++) {
+		const msgpack_object *o = wire_map_get(body, keys[i]);
+		int n;
+
+		st->d_extra[i][0] = '\0';
+		if (o == NULL || o->type == MSGPACK_OBJECT_NIL)
+			continue;
+		n = msgpack_object_print_buffer(
+		    st->d_extra[i], SESS_EXTRA_LEN - 1, *o);
+		st->d_extra[i][n > 0 && n < SESS_EXTRA_LEN ? n : 0] = '\0';
+	}
+}
+
 static void
 sess_on_visitor(void *arg, unsigned idx, int err, const struct wire_reply *rp)
 {
@@ -234,6 +260,7 @@ sess_on_visitor(void *arg, unsigned idx, int err, const struct wire_reply *rp)
 		if (wire_unpack_step(
 		        &path->via.array.ptr[i], &st->d_path[st->d_n]) == 0)
 			st->d_n++;
+	sess_read_extras(st, rp->body);
 	st->d_loaded = true;
 }
 
@@ -307,8 +334,10 @@ sess_draw_row(
 	attr_t attr = sel ? draw_attr(ui, DRAW_SELECTED) : A_NORMAL;
 	char cart[24];
 
+	/* value: what the sort "value" orders by, cart plus revenue */
 	draw_money(cart, sizeof(cart),
-	    s->cart_cents > 0 ? (uint64_t)s->cart_cents : 0);
+	    (s->cart_cents > 0 ? (uint64_t)s->cart_cents : 0) +
+	        (s->revenue_cents > 0 ? (uint64_t)s->revenue_cents : 0));
 	if (sel)
 		mvwchgat(w, y, 0, -1, attr, 0, NULL);
 	draw_text(w, y, 1, attr,
@@ -339,7 +368,8 @@ sess_draw_list(struct sess_state *st, WINDOW *w, struct ui *ui)
 	y += 2;
 	draw_text(w, y - 1, 1, draw_attr(ui, DRAW_LABEL),
 	    "%-14s %-2s %-7s %-8s %5s %4s %9s %5s %s", "VISITOR", "CC",
-	    "DEVICE", "SOURCE", "PAGES", "STEP", "CART", "SCORE", "LAST PAGE");
+	    "DEVICE", "SOURCE", "PAGES", "STEP", "VALUE", "SCORE",
+	    "LAST PAGE");
 	for (int i = st->top; i < (int)st->n_rows && y < getmaxy(w); i++)
 		sess_draw_row(w, y++, ui, &st->rows[i], i == st->sel);
 	if (st->n_rows == 0)
@@ -380,6 +410,20 @@ sess_draw_path(struct sess_state *st, WINDOW *w, int y, struct ui *ui)
 }
 
 static void
+sess_draw_extras(struct sess_state *st, WINDOW *w, struct ui *ui)
+{
+	static const char *const labels[SESS_EXTRA_MAX] = {
+	    "actions shown", "variants", "score history"};
+
+	for (int i = 0; i < SESS_EXTRA_MAX; i++) {
+		draw_text(w, 4 + i, 1, draw_attr(ui, DRAW_LABEL), "%-14s",
+		    labels[i]);
+		draw_text(w, 4 + i, 16, A_NORMAL, "%s",
+		    st->d_extra[i][0] ? st->d_extra[i] : "(none reported)");
+	}
+}
+
+static void
 sess_draw_detail(struct sess_state *st, WINDOW *w, struct ui *ui)
 {
 	const struct session_summary *s = &st->d_sess;
@@ -413,8 +457,9 @@ sess_draw_detail(struct sess_state *st, WINDOW *w, struct ui *ui)
 	draw_text(w, 3, 1, A_NORMAL,
 	    "cart %u items %s  purchases %u revenue %s%s", s->cart_items, cart,
 	    s->purchases, rev, s->closed ? "  (closed)" : "");
-	draw_rule(w, 4, 1, getmaxx(w) - 2, ui);
-	sess_draw_path(st, w, 5, ui);
+	sess_draw_extras(st, w, ui);
+	draw_rule(w, 7, 1, getmaxx(w) - 2, ui);
+	sess_draw_path(st, w, 8, ui);
 }
 
 static void
@@ -435,7 +480,17 @@ sess_key_edit(struct sess_state *st, int ch)
 	size_t len = strlen(st->edit);
 
 	if (ch == '\n' || ch == '\r' || ch == KEY_ENTER) {
+		struct nudge_diag d = {0};
+		struct qfilter qf;
+
+		if (qfilter_parse(&qf, st->edit, &d) != 0) {
+			snprintf(st->ui->message, sizeof(st->ui->message),
+			    "filter: %.100s", d.msg);
+			return VIEW_HANDLED | VIEW_REDRAW;
+		}
 		snprintf(st->q, sizeof(st->q), "%s", st->edit);
+		st->qf = qf;
+		st->ui->message[0] = '\0';
 		st->editing = false;
 		st->sel = st->top = 0;
 		return VIEW_HANDLED | VIEW_REDRAW | VIEW_FETCH;
@@ -515,6 +570,7 @@ sess_key_list(struct sess_state *st, int ch)
 		if (st->q[0] == '\0')
 			return VIEW_IGNORED;
 		st->q[0] = '\0';
+		qfilter_init(&st->qf);
 		return VIEW_HANDLED | VIEW_REDRAW | VIEW_FETCH;
 	default:
 		return VIEW_IGNORED;
@@ -546,7 +602,9 @@ const struct view_ops view_sessions = {
     .name = "sessions",
     .help = "j/k, arrows  move     PgUp/PgDn, g/G  page, top/bottom\n"
             "s      cycle the sort: recent, score, value, pages\n"
-            "/      filter (visitor, country, page, campaign, source)\n"
+            "/      filter: words match visitor, country, page, campaign,\n"
+            "       source; country:FR source:email device:mobile\n"
+            "       page:/product score>N score<N narrow it\n"
             "Enter  open the visitor's path    Esc  back / clear filter\n",
     .init = sess_init,
     .fini = sess_fini,

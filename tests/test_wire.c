@@ -63,6 +63,22 @@ full_snapshot(void)
 	for (int i = 0; i < AGG_STEPS_MAX; i++)
 		snprintf(s.steps[i], sizeof(s.steps[i]), "step %d", i);
 	s.rules_version = 42;
+	s.shadow_version = 7;
+	s.n_rules = WIRE_RULES_MAX;
+	for (int i = 0; i < WIRE_RULES_MAX; i++) {
+		struct wire_rule_stat *r = &s.rules[i];
+		/* the longest name, then short ones */
+		if (i == 0)
+			memset(r->name, 'n', WIRE_RULE_NAME_MAX);
+		else
+			snprintf(r->name, sizeof(r->name), "rule_%d", i);
+		r->m = i == 1 ? UINT64_MAX : (uint64_t)i * 5;
+		r->s = (uint64_t)i;
+		r->c = (uint64_t)i % 3;
+		r->sh = (uint64_t)i * 2;
+		r->ho = (uint64_t)i % 2;
+		r->shadow_set = i >= 60;
+	}
 	s.store_errors = 1;
 	s.pub_dropped = 2;
 	snprintf(s.last_error, sizeof(s.last_error), "disk full");
@@ -352,6 +368,18 @@ test_snapshot_round_trip(void **state)
 	for (int i = 0; i < AGG_STEPS_MAX; i++)
 		assert_string_equal(got.steps[i], want->steps[i]);
 	assert_int_equal(got.rules_version, 42);
+	assert_int_equal(got.shadow_version, 7);
+	assert_int_equal(got.n_rules, WIRE_RULES_MAX);
+	for (int i = 0; i < WIRE_RULES_MAX; i++) {
+		assert_string_equal(got.rules[i].name, want->rules[i].name);
+		assert_int_equal(got.rules[i].m, want->rules[i].m);
+		assert_int_equal(got.rules[i].s, want->rules[i].s);
+		assert_int_equal(got.rules[i].c, want->rules[i].c);
+		assert_int_equal(got.rules[i].sh, want->rules[i].sh);
+		assert_int_equal(got.rules[i].ho, want->rules[i].ho);
+		assert_int_equal(got.rules[i].shadow_set,
+		    want->rules[i].shadow_set);
+	}
 	assert_int_equal(got.store_errors, 1);
 	assert_int_equal(got.pub_dropped, 2);
 	assert_string_equal(got.last_error, "disk full");
@@ -364,6 +392,65 @@ test_snapshot_round_trip(void **state)
 	assert_int_equal(boot, 1);
 	wire_msg_fini(&m);
 	free(b.p);
+}
+
+/* A snapshot body {boot, agg, rules: [n_rules x rule]} made by hand. */
+static int
+unpack_rules_body(unsigned n_rules, bool bad_type, size_t name_len)
+{
+	static struct wire_snapshot got;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_unpacked up;
+	char name[128];
+	int rc;
+
+	memset(name, 'x', sizeof(name));
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 3);
+	wire_pack_cstr(&pk, "boot");
+	msgpack_pack_uint64(&pk, 1);
+	wire_pack_cstr(&pk, "agg");
+	msgpack_pack_map(&pk, 0);
+	wire_pack_cstr(&pk, "rules");
+	msgpack_pack_array(&pk, n_rules);
+	for (unsigned i = 0; i < n_rules; i++) {
+		msgpack_pack_map(&pk, 2);
+		wire_pack_cstr(&pk, "n");
+		msgpack_pack_str_with_body(&pk, name, name_len);
+		wire_pack_cstr(&pk, "m");
+		if (bad_type)
+			wire_pack_cstr(&pk, "many");
+		else
+			msgpack_pack_uint64(&pk, i);
+	}
+	msgpack_unpacked_init(&up);
+	assert_int_equal(msgpack_unpack_next(&up, sb.data, sb.size, NULL),
+	    MSGPACK_UNPACK_SUCCESS);
+	got.n_rules = 99;
+	rc = wire_unpack_snapshot(&up.data, &got);
+	if (rc == 0)
+		assert_int_equal(got.n_rules, n_rules);
+	else
+		assert_int_equal(got.n_rules, 99);	/* untouched */
+	msgpack_unpacked_destroy(&up);
+	msgpack_sbuffer_destroy(&sb);
+	return rc;
+}
+
+static void
+test_snapshot_rules_bounds(void **state)
+{
+	(void)state;
+	assert_int_equal(unpack_rules_body(0, false, 4), 0);
+	assert_int_equal(unpack_rules_body(WIRE_RULES_MAX, false, 4), 0);
+	assert_int_equal(unpack_rules_body(WIRE_RULES_MAX + 1, false, 4),
+	    NUDGE_ETOOBIG);
+	assert_int_equal(unpack_rules_body(3, true, 4), NUDGE_ETYPE);
+	assert_int_equal(unpack_rules_body(1, false, WIRE_RULE_NAME_MAX), 0);
+	assert_int_equal(unpack_rules_body(1, false, WIRE_RULE_NAME_MAX + 1),
+	    NUDGE_ETOOBIG);
 }
 
 static void
@@ -1448,6 +1535,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kind_names_prefix),
 		cmocka_unit_test(test_snapshot_round_trip),
+		cmocka_unit_test(test_snapshot_rules_bounds),
 		cmocka_unit_test(test_delta_sparse),
 		cmocka_unit_test(test_sessions_round_trip),
 		cmocka_unit_test(test_events_round_trip),

@@ -292,6 +292,21 @@
 		if (a[0] == 'track') track(a[1], a[2]);
 		else if (a[0] == 'consent') setConsent(a[1]);
 	}
+	// Campaign assignment, exactly common/assign.h: the variant (0 =
+	// control) of visitor id under salt, seed generation g, weights w
+	// (percent, sum 100) and holdout h (basis points); -1 held out, -2 bad id.
+	function fnv(s) {
+		for (var h = 2166136261, i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619) >>> 0;
+		return h;
+	}
+	function bucket(s) { return fnv('' + fnv(s)) % 1e4; }
+	function assign(salt, g, id, w, h) {
+		if (!/^[!-~]{1,64}$/.test(id)) return -2;
+		if (bucket('campaign-holdout:' + salt + ':' + g + ':' + id) < h) return -1;
+		for (var b = bucket(salt + ':' + g + ':' + id), c = 0, i = 0; i < w.length; i++)
+			if (b < (c += w[i]) * 100) return i;
+		return 0;
+	}
 	function patch(name) {
 		var orig = w.history[name];
 		w.history[name] = function () {
@@ -300,6 +315,7 @@
 			return r;
 		};
 	}
+	w.nudgeAssign = assign;
 	try {
 		if (w.__nudgeStarted) return;
 		w.__nudgeStarted = 1;

@@ -1,0 +1,179 @@
+/*
+ * histfill.c - the console's history back-fill (see histfill.h).  Owns the
+ * per-agent state and a request buffer; main thread.
+ */
+#include "histfill.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctlreq.h"
+
+enum { HF_WAIT = 0, HF_SENT, HF_DONE };
+
+struct histfill {
+	struct ui *ui;
+	unsigned n;
+	int *state;
+	uint64_t started_ms;     /* mono */
+	uint64_t from_ms, to_ms; /* wall */
+	unsigned minutes;
+	msgpack_sbuffer sb;
+};
+
+struct histfill *
+histfill_new(struct ui *ui)
+{
+	struct histfill *hf = calloc(1, sizeof(*hf));
+
+	if (hf == NULL || (hf->state = calloc(ui->n_links ? ui->n_links : 1,
+	                       sizeof(*hf->state))) == NULL) {
+		free(hf);
+		return NULL;
+	}
+	hf->ui = ui;
+	hf->n = ui->n_links;
+	hf->started_ms = ui->now_ms;
+	hf->to_ms = ui->wall_ms;
+	hf->from_ms = ui->wall_ms - (uint64_t)HIST_RING_MIN * HIST_MINUTE_MS;
+	msgpack_sbuffer_init(&hf->sb);
+	return hf;
+}
+
+void
+histfill_free(struct histfill *hf)
+{
+	if (hf == NULL)
+		return;
+	msgpack_sbuffer_destroy(&hf->sb);
+	free(hf->state);
+	free(hf);
+}
+
+bool
+histfill_ready(const struct histfill *hf, unsigned idx)
+{
+	return hf == NULL || idx >= hf->n || hf->state[idx] == HF_DONE;
+}
+
+unsigned
+histfill_minutes(const struct histfill *hf)
+{
+	return hf != NULL ? hf->minutes : 0;
+}
+
+static void
+hf_pack_args(msgpack_packer *pk, const void *arg)
+{
+	const struct histfill *hf = arg;
+
+	msgpack_pack_map(pk, 2);
+	wire_pack_cstr(pk, "from_ms");
+	msgpack_pack_uint64(pk, hf->from_ms);
+	wire_pack_cstr(pk, "to_ms");
+	msgpack_pack_uint64(pk, hf->to_ms + HIST_MINUTE_MS);
+}
+
+/* names: [str], rows: [[minute, v...]], now: [v...], boot: uint */
+static void
+hf_apply(struct histfill *hf, unsigned idx, const msgpack_object *body)
+{
+	const msgpack_object *names = wire_map_get(body, "names");
+	const msgpack_object *rows = wire_map_get(body, "rows");
+	const msgpack_object *now = wire_map_get(body, "now");
+	char name[64];
+	uint64_t boot = 0;
+	uint32_t nn;
+
+	if (names == NULL || names->type != MSGPACK_OBJECT_ARRAY ||
+	    rows == NULL || rows->type != MSGPACK_OBJECT_ARRAY)
+		return;
+	wire_get_u64(body, "boot", &boot);
+	nn = names->via.array.size;
+	for (uint32_t r = 0; r < rows->via.array.size; r++) {
+		const msgpack_object *row = &rows->via.array.ptr[r];
+		bool any = false;
+
+		if (row->type != MSGPACK_OBJECT_ARRAY ||
+		    row->via.array.size != nn + 1 ||
+		    row->via.array.ptr[0].type !=
+		        MSGPACK_OBJECT_POSITIVE_INTEGER)
+			continue;
+		for (uint32_t k = 0; k < nn; k++) {
+			const msgpack_object *nm = &names->via.array.ptr[k];
+			const msgpack_object *v = &row->via.array.ptr[k + 1];
+
+			if (nm->type != MSGPACK_OBJECT_STR ||
+			    nm->via.str.size >= sizeof(name) ||
+			    v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+				continue;
+			memcpy(name, nm->via.str.ptr, nm->via.str.size);
+			name[nm->via.str.size] = '\0';
+			any |= hist_fill(hf->ui->hist,
+			    row->via.array.ptr[0].via.u64, name, v->via.u64);
+		}
+		hf->minutes += any;
+	}
+	for (uint32_t k = 0;
+	     now != NULL && now->type == MSGPACK_OBJECT_ARRAY &&
+	     k < now->via.array.size && k < nn;
+	     k++) {
+		const msgpack_object *nm = &names->via.array.ptr[k];
+		const msgpack_object *v = &now->via.array.ptr[k];
+
+		if (nm->type != MSGPACK_OBJECT_STR ||
+		    nm->via.str.size >= sizeof(name) ||
+		    v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+			continue;
+		memcpy(name, nm->via.str.ptr, nm->via.str.size);
+		name[nm->via.str.size] = '\0';
+		hist_set_base(hf->ui->hist, idx, boot, name, v->via.u64);
+	}
+	hist_fill_commit(hf->ui->hist);
+}
+
+static void
+hf_on_reply(void *arg, unsigned idx, int err, const struct wire_reply *rp)
+{
+	struct histfill *hf = arg;
+
+	if (idx >= hf->n)
+		return;
+	hf->state[idx] = HF_DONE;
+	if (err != 0 || rp->status != 0) {
+		hist_forget(
+		    hf->ui->hist, idx); /* count from its next values */
+		return;
+	}
+	hist_forget(hf->ui->hist, idx);
+	hf_apply(hf, idx, rp->body);
+	hf->ui->dirty = true;
+}
+
+void
+histfill_tick(struct histfill *hf, struct ui *ui)
+{
+	uint8_t id[WIRE_ID_LEN];
+	bool built = false;
+
+	for (unsigned i = 0; i < hf->n; i++) {
+		int rv;
+
+		if (hf->state[i] != HF_WAIT)
+			continue;
+		if (ui->now_ms - hf->started_ms > HISTFILL_GIVEUP_MS) {
+			hf->state[i] = HF_DONE;
+			continue;
+		}
+		if (!ui->model->agents[i].have_snapshot)
+			continue;
+		if (!built && ctlreq_build(&hf->sb, "history", hf_pack_args,
+		                  hf, id) != 0)
+			return;
+		built = true;
+		rv = link_call(
+		    &ui->links[i], &hf->sb, id, hf_on_reply, hf, ui->now_ms);
+		if (rv == 0)
+			hf->state[i] = HF_SENT;
+	}
+}
