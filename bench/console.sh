@@ -8,7 +8,8 @@
 # agents actually took.  Figures only, no asserts.  Goal: <= 10% of one
 # core, <= 20 KB/s.
 #
-# usage: bench/console.sh [BUILD]   env: AGENTS, RATE, SECS, WARMUP
+# usage: bench/console.sh [BUILD]   env: AGENTS, RATE, SECS, WARMUP, and
+# PERF=FILE to record a perf profile of the console between the views.
 set -u
 BUILD=$(cd "${1:-build}" && pwd)
 AGENTS=${AGENTS:-16}
