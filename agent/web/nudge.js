@@ -23,6 +23,7 @@
 (function (w, d) {
 	'use strict';
 	var nav = w.navigator, loc = w.location, noop = function () {};
+	var has = Function.call.bind(Object.prototype.hasOwnProperty);
 	var errs = 0, buf = [], timer = 0, vid = null, consent = null;
 	var page = '', maxScroll = 0, sentScroll = 0, exitDone = 0, lastScroll = 0;
 	var watch = ['.price'], seen = [], shown = {}, io = null, styled = 0;
@@ -32,7 +33,7 @@
 		try {
 			if (errs++ < 3)
 				push('error', {fields: {msg: String(e && e.message || e).slice(0, 200)}});
-		} catch (e2) { noop(); }
+		} catch (e2) {}
 	}
 	function safe(f) {
 		return function () {
@@ -54,12 +55,12 @@
 	}
 	function store(v) {
 		cookie(v, 34214400);
-		try { w.localStorage.setItem('nudge_vid', v); } catch (e) { noop(); }
+		try { w.localStorage.setItem('nudge_vid', v); } catch (e) {}
 	}
 	function visitor() {
 		if (vid) return vid;
 		var m = /(?:^|; )nudge_vid=([0-9a-f]{16})/.exec(d.cookie), v = m && m[1];
-		try { v = v || w.localStorage.getItem('nudge_vid'); } catch (e) { noop(); }
+		try { v = v || w.localStorage.getItem('nudge_vid'); } catch (e) {}
 		if (!v || !/^[0-9a-f]{16}$/.test(v)) {
 			var a = new Uint8Array(8), i;
 			w.crypto.getRandomValues(a);
@@ -72,7 +73,7 @@
 		vid = null;
 		buf = [];
 		cookie('', 0);
-		try { w.localStorage.removeItem('nudge_vid'); } catch (e) { noop(); }
+		try { w.localStorage.removeItem('nudge_vid'); } catch (e) {}
 	}
 	function push(type, o) {
 		if (!ok()) return;
@@ -92,8 +93,8 @@
 		var s = JSON.stringify(b), url = base + 'e';
 		if (leaving && nav.sendBeacon && nav.sendBeacon(url, s)) return;
 		if (!w.fetch) return;
-		w.fetch(url, {method: 'POST', body: s, keepalive: true, credentials: 'omit',
-			headers: {'Content-Type': 'text/plain'}})
+		// a string body goes as text/plain: a simple request, no preflight
+		w.fetch(url, {method: 'POST', body: s, keepalive: true, credentials: 'omit'})
 			.then(function (r) { return r.ok ? r.json() : null; })
 			.then(safe(decisions), noop);
 	}
@@ -192,7 +193,7 @@
 		var o = {fields: {}}, n = 0;
 		p = p || {};
 		for (var k in p) {
-			if (!Object.prototype.hasOwnProperty.call(p, k)) continue;
+			if (!has(p, k)) continue;
 			var v = p[k];
 			if (k == 'sku') o.sku = String(v).slice(0, 256);
 			else if (k == 'price' || k == 'value') o.value = +v;
@@ -225,9 +226,8 @@
 		var box = el('div', 'position:fixed;z-index:2147483647;font:15px sans-serif;' + css);
 		box.className = 'nudge-' + dec.kind;
 		box.setAttribute('data-nudge-id', dec.id || '');
-		box.appendChild(inner || el('span', '', dec.text || ''));
-		box.appendChild(closer(box));
-		d.body.appendChild(box);
+		box.append(inner || el('span', '', dec.text || ''), closer(box));
+		d.body.append(box);
 		return box;
 	}
 	function each(s, f) { try { d.querySelectorAll(s).forEach(f); } catch (e) { report(e); } }
@@ -252,12 +252,9 @@
 		i.required = true;
 		i.name = 'email';
 		c.type = 'checkbox';
-		l.appendChild(c);
-		l.appendChild(d.createTextNode(' Yes, e-mail me'));
-		f.appendChild(el('span', '', dec.text || 'Get our offers by e-mail'));
-		f.appendChild(i);
-		f.appendChild(l);
-		f.appendChild(el('button', '', 'OK'));
+		l.append(c, ' Yes, e-mail me');
+		f.append(el('span', '', dec.text || 'Get our offers by e-mail'), i, l,
+		    el('button', '', 'OK'));
 		f.onsubmit = safe(function (e) {
 			e.preventDefault();
 			// the address goes back only with the visitor's explicit consent
@@ -282,7 +279,7 @@
 		if (Array.isArray(r.w)) { watch = r.w.filter(function (s) { return typeof s == 'string'; }); observe(); }
 		(Array.isArray(r.d) ? r.d : []).forEach(function (x) {
 			var key = x && (x.id + '/' + x.kind);
-			if (!x || shown[key] || !Object.prototype.hasOwnProperty.call(acts, x.kind)) return;
+			if (!x || shown[key] || !has(acts, x.kind)) return;
 			shown[key] = 1;
 			try { acts[x.kind](x); } catch (e) { report(e); }
 		});
@@ -291,6 +288,7 @@
 	function command(a) {
 		if (a[0] == 'track') track(a[1], a[2]);
 		else if (a[0] == 'consent') setConsent(a[1]);
+		else if (a[0] == 'flush') flush();
 	}
 	// Campaign assignment, exactly common/assign.h: the variant (0 =
 	// control) of visitor id under salt, seed generation g, weights w
@@ -322,7 +320,6 @@
 		if (script && script.src) base = script.src.replace(/[^/]*$/, '');
 		var q = (w.nudge && w.nudge.q) || [];
 		w.nudge = safe(function () { command(arguments); });
-		w.__nudgeTest = {flush: safe(function () { flush(); }), queued: function () { return buf.length; }};
 		d.addEventListener('click', safe(onClick), true);
 		d.addEventListener('mouseover', safe(onOver), true);
 		d.addEventListener('mouseout', safe(onOut), true);

@@ -9,6 +9,7 @@
 // id of the dump under every plan, and each id's bucket against an
 // FNV-1a written here independently.  Prints PASS/FAIL lines; exit status
 // 1 on any failure.
+import {execFileSync} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
@@ -39,8 +40,10 @@ function fnv(s) {
 const bucket = (s) => fnv(String(fnv(s))) % 10000;
 
 const src = fs.readFileSync(tagPath, 'utf8');
-const served = src.split('\n').map((l) => l.replace(/^\s+/, ''))
-	.filter((l) => l !== '' && !l.startsWith('//')).join('\n');
+// exactly what the agent serves
+const served = execFileSync('sh',
+	[path.join(here, '..', '..', 'agent', 'web', 'embed.sh'), '--stripped',
+	tagPath], {encoding: 'utf8'});
 const lines = fs.readFileSync(process.argv[2], 'utf8').trim().split('\n');
 const cfgs = [];
 while (lines.length && lines[0].startsWith('config ')) {

@@ -68,7 +68,7 @@ async function started(page) {
 async function exchange(page) {
 	const answer = page.waitForResponse((r) => r.url().endsWith('/nudge/e'),
 		{ timeout: 5000 });
-	await page.evaluate(() => window.__nudgeTest && window.__nudgeTest.flush());
+	await page.evaluate(() => window.nudge('flush'));
 	const r = await answer;
 	await sleep(200);
 	return r.json();
@@ -81,7 +81,7 @@ async function visit(page, url) {
 		{ timeout: 8000 });
 	await page.goto(url);
 	await started(page);
-	await page.evaluate(() => window.__nudgeTest && window.__nudgeTest.flush());
+	await page.evaluate(() => window.nudge('flush'));
 	const r = await answer;
 	await sleep(200);
 	return r.json();

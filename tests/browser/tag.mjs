@@ -73,7 +73,7 @@ async function started(page) {
 }
 
 async function flush(page) {
-	await page.evaluate(() => window.__nudgeTest && window.__nudgeTest.flush());
+	await page.evaluate(() => window.nudge('flush'));
 }
 
 async function checkPageviews(browser) {
