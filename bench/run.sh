@@ -102,6 +102,17 @@ else
 	row "beacon requests/s" req/s "not run" "wrk or nginx missing" "-"
 fi
 
+# ---- the console with 16 agents ------------------------------------------
+if command -v tmux >/dev/null; then
+	SECS=$SECONDS_PER_RUN bench/console.sh "$BUILD" >"$WORK/console.txt" 2>&1
+	for v in overview sessions; do
+		l=$(grep "^$v " "$WORK/console.txt")
+		row "console CPU, 16 agents, $v view" "% of core" "$(echo "$l" | sed -n 's/.*cpu *\([0-9.]*\)%.*/\1/p')" "-" "-"
+		row "console to terminal, $v view" B/s "$(echo "$l" | sed -n 's/.*terminal *\([0-9.]*\) B.*/\1/p')" "agents $(echo "$l" | sed -n 's/.*took *\([0-9]*\) events.*/\1/p') ev/s" "-"
+		row "console peak RSS, $v view" MB "$(echo "$l" | sed -n 's/.*peak RSS *\([0-9.]*\) MB.*/\1/p')" "-" "-"
+	done
+fi
+
 {
 	echo "# nudge benchmark results"
 	echo
