@@ -117,6 +117,9 @@ BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(AGENT_OBJ) $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 $(BUILD)/bench/%.o: EXTRA_INC = -Iagent -Iconsole
+# rules_push is a control client: it takes ctlreq from the console.
+$(BUILD)/bench/rules_push: $(BUILD)/bench/rules_push.o $(CONSOLE_OBJ) $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 benches: $(BENCHES)
 
 # Tests reach into the agent's, console's and simulator's own headers.

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,15 @@
 #define HTTP_REPLY_MAX 8192
 #define HTTP_DEFAULT_LISTEN "127.0.0.1:7480"
 #define HTTP_DRAIN_MAX (1024u * 1024u)
+/*
+ * MHD's pool per connection (headers, its read and write buffers).  MHD
+ * clears the pool between keep-alive requests, so its 32 KB default cost
+ * a 32 KB memset per beacon; bodies are gathered in our own buffer
+ * (req_body), so the pool only needs the headers and a read window.
+ */
+#define HTTP_CONN_MEMORY (16u * 1024u)
+#define HTTP_BOT_SECONDS 3	/* "sustained": this many seconds' worth */
+#define HTTP_BOT_HOLD_MS (10u * 60u * 1000u)
 
 enum http_ctr {
 	HC_REQUESTS = 0,
@@ -56,12 +66,14 @@ enum http_ctr {
 	HC_AUDIENCE,		/* audience-only beacons (DNT, GPC, consent) */
 	HC_DECISIONS,		/* decisions sent */
 	HC_GEO_HITS,		/* countries found (header or database) */
+	HC_BOT_FAST,		/* bot beacons by page view rate (too_fast) */
 	HC_COUNT
 };
 
 static const char *const ctr_names[HC_COUNT] = {
 	"requests", "beacons", "events", "refused", "rate_limited",
 	"xff_used", "bot_beacons", "audience_only", "decisions", "geo_hits",
+	"bot_fast",
 };
 
 struct http_server {
@@ -75,6 +87,7 @@ struct http_server {
 	char origins[HTTP_ORIGINS_MAX][CONF_URL_MAX + 1];
 	struct ratelim *rl_visitor;
 	struct ratelim *rl_address;
+	struct ratelim *rl_bots;	/* page views per visitor (too_fast) */
 	uint64_t salt;
 	struct geoip *geo;
 	struct MHD_Response *tag_plain, *tag_gz;
@@ -83,6 +96,8 @@ struct http_server {
 	struct http_decisions test;
 	atomic_uint_fast64_t ctr[HC_COUNT];
 	atomic_uint_fast64_t country[26 * 26];
+	pthread_key_t scratch;	/* struct http_scratch of each worker */
+	bool scratch_ok;	/* the key was created */
 };
 
 /* What the first call learnt about one request. */
@@ -96,6 +111,7 @@ struct http_req {
 	bool audience;		/* DNT: 1 or Sec-GPC: 1 */
 	struct net_addr client;
 	size_t len, cap;
+	size_t expect;		/* Content-Length when announced, else 0 */
 	size_t drained;		/* body bytes dropped after a verdict */
 	char *body;
 };
@@ -144,6 +160,16 @@ static const int8_t act_kind[RULE_ACT_COUNT] = {
 	[RULE_ACT_EMAIL] = HTTP_KIND_EMAIL,
 };
 
+/* Copies src cut to cap - 1 bytes: no vfprintf per decision field. */
+static void
+copy_cut(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 int
 http_decide(struct agent *a, const struct http_visit *v,
     struct http_decisions *out)
@@ -157,9 +183,9 @@ http_decide(struct agent *a, const struct http_visit *v,
 		if (r->kind >= RULE_ACT_COUNT || act_kind[r->kind] < 0)
 			continue;
 		d->kind = (uint8_t)act_kind[r->kind];
-		snprintf(d->id, sizeof(d->id), "%s", r->id);
-		snprintf(d->sel, sizeof(d->sel), "%s", r->sel);
-		snprintf(d->text, sizeof(d->text), "%s", r->text);
+		copy_cut(d->id, sizeof(d->id), r->id);
+		copy_cut(d->sel, sizeof(d->sel), r->sel);
+		copy_cut(d->text, sizeof(d->text), r->text);
 		out->n++;
 	}
 	return 0;
@@ -177,6 +203,20 @@ struct jbuf {
 	size_t len;
 	bool full;
 	char b[HTTP_REPLY_MAX];
+};
+
+/*
+ * What one beacon needs besides its body, about 130 KB (struct beacon is
+ * most of it).  Each worker thread keeps one for good (freed when the
+ * thread ends), so no request allocates it: a beacon is handled start to
+ * end on its worker, never two at once on one thread.
+ */
+struct http_scratch {
+	struct beacon b;
+	struct http_decisions out;
+	struct rrt_shown shown;
+	struct jbuf j;
+	char watch[RRT_WATCH_JSON_MAX];
 };
 
 static void
@@ -323,7 +363,7 @@ check_beacon(struct http_server *s, struct MHD_Connection *c,
     struct http_req *r)
 {
 	const char *cl = header(c, "Content-Length");
-	uint64_t key;
+	uint64_t key, n = cl != NULL ? strtoull(cl, NULL, 10) : 0;
 
 	if (!origin_ok(s, c, r)) {
 		r->status = MHD_HTTP_FORBIDDEN;
@@ -332,10 +372,11 @@ check_beacon(struct http_server *s, struct MHD_Connection *c,
 		r->status = MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
 		r->reason = "content type must be text/plain or "
 		    "application/json";
-	} else if (cl != NULL && strtoull(cl, NULL, 10) > s->lim.max_body) {
+	} else if (n > s->lim.max_body) {
 		r->status = MHD_HTTP_CONTENT_TOO_LARGE;
 		r->reason = "body too large";
 	} else {
+		r->expect = (size_t)n;
 		key = XXH64(r->client.b, sizeof(r->client.b), s->salt);
 		if (!ratelim_take(s->rl_address, key, clock_mono_ms())) {
 			r->status = MHD_HTTP_TOO_MANY_REQUESTS;
@@ -398,12 +439,18 @@ req_begin(struct http_server *s, struct MHD_Connection *c, const char *url,
 static bool
 req_body(struct http_server *s, struct http_req *r, const char *p, size_t n)
 {
+	char *nb;
+
 	if (r->len + n > s->lim.max_body)
 		return false;
-	if (r->body == NULL) {
-		r->cap = s->lim.max_body;
-		if ((r->body = malloc(r->cap)) == NULL)
+	/* the announced length, so a small beacon takes a small block */
+	if (r->len + n > r->cap) {
+		size_t cap = r->body == NULL && r->expect >= n ? r->expect :
+		    s->lim.max_body;
+		if ((nb = realloc(r->body, cap)) == NULL)
 			return false;
+		r->body = nb;
+		r->cap = cap;
 	}
 	memcpy(r->body + r->len, p, n);
 	r->len += n;
@@ -454,8 +501,10 @@ apply_batch(struct http_server *s, struct beacon *b, const char *cc,
 	return ok;
 }
 
+/* {"d": [...], "w": [...]}; "w" only when the rules watch something. */
 static void
-reply_decisions(struct jbuf *j, const struct http_decisions *out)
+reply_decisions(struct jbuf *j, const struct http_decisions *out,
+    const char *watch, size_t watch_len)
 {
 	jb_raw(j, "{\"d\":[", 6);
 	for (unsigned i = 0; i < out->n; i++) {
@@ -470,7 +519,12 @@ reply_decisions(struct jbuf *j, const struct http_decisions *out)
 		jb_str(j, d->text);
 		jb_raw(j, "}", 1);
 	}
-	jb_raw(j, "]}", 2);
+	jb_raw(j, "]", 1);
+	if (watch_len > 0) {
+		jb_raw(j, ",\"w\":", 5);
+		jb_raw(j, watch, watch_len);
+	}
+	jb_raw(j, "}", 1);
 }
 
 /* Decisions for a visitor who may be targeted: the hook, then tests'. */
@@ -489,84 +543,108 @@ decide(struct http_server *s, const struct beacon *b, const char *cc,
 	count(s, HC_DECISIONS, out->n);
 }
 
+/*
+ * Bots by behaviour: no person turns pages faster than bot_pageviews_per_s
+ * for HTTP_BOT_SECONDS on end.  A visitor id that does is a bot for
+ * HTTP_BOT_HOLD_MS, beacons without page views included, so a crawler
+ * cannot slip its other events into funnels between page loads.
+ */
+static bool
+too_fast(struct http_server *s, const struct beacon *b)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < b->n; i++)
+		n += b->ev[i].type == EVENT_PAGEVIEW;
+	if (!ratelim_mark(s->rl_bots, XXH64(b->visitor.ptr, b->visitor.len,
+	    s->salt), clock_mono_ms(), n, HTTP_BOT_HOLD_MS))
+		return false;
+	count(s, HC_BOT_FAST, 1);
+	return true;
+}
+
+static struct http_scratch *
+scratch_get(struct http_server *s)
+{
+	struct http_scratch *x = pthread_getspecific(s->scratch);
+
+	if (x == NULL && (x = malloc(sizeof(*x))) != NULL &&
+	    pthread_setspecific(s->scratch, x) != 0) {
+		free(x);
+		x = NULL;
+	}
+	return x;
+}
+
 static enum MHD_Result
 beacon_answer(struct http_server *s, struct MHD_Connection *c,
-    struct http_req *r, struct beacon *b)
+    struct http_req *r, struct http_scratch *x)
 {
 	static const struct http_decisions none = {0};
-	struct http_decisions *out = malloc(sizeof(*out));
+	const struct beacon *b = &x->b;
 	const char *ua = header(c, "User-Agent");
 	uint8_t device = (uint8_t)event_device_from_ua(strv_of(ua));
 	char cc[3];
-	enum MHD_Result ret;
-	struct jbuf *j = malloc(sizeof(*j));
-	struct rrt_shown *shown = malloc(sizeof(*shown));
 	bool audience = r->audience || (s->cfg->consent_required &&
 	    !b->consent);
+	size_t watch_len;
 
-	if (b->webdriver)
+	if (too_fast(s, b) || b->webdriver)
 		device = DEVICE_BOT;
 	country_of(s, c, r, cc);
-	if (shown != NULL)
-		shown->n = 0;
-	apply_batch(s, b, cc, device, !audience && device != DEVICE_BOT,
-	    shown);
+	x->shown.n = 0;
+	apply_batch(s, &x->b, cc, device, !audience && device != DEVICE_BOT,
+	    &x->shown);
 	count(s, HC_BEACONS, 1);
 	if (device == DEVICE_BOT)
 		count(s, HC_BOT_BEACONS, 1);
 	if (audience)
 		count(s, HC_AUDIENCE, 1);
-	if (out == NULL || j == NULL || shown == NULL) {
-		free(out);
-		free(j);
-		free(shown);
-		return reply(c, r, 200, "application/json", "{\"d\":[]}", 8);
-	}
-	out->n = 0;
+	x->out.n = 0;
 	if (!audience && device != DEVICE_BOT)
-		decide(s, b, cc, device, shown, out);
-	j->len = 0;
-	j->full = false;
-	reply_decisions(j, j->full ? &none : out);
-	ret = reply(c, r, 200, "application/json", j->b, j->len);
-	free(out);
-	free(j);
-	free(shown);
-	return ret;
+		decide(s, b, cc, device, &x->shown, &x->out);
+	watch_len = s->a->rules != NULL && !audience ?
+	    rrt_watch_json(s->a->rules, x->watch, sizeof(x->watch)) : 0;
+	x->j.len = 0;
+	x->j.full = false;
+	reply_decisions(&x->j, &x->out, x->watch, watch_len);
+	if (x->j.full) {	/* too long: drop the decisions, keep it JSON */
+		x->j.len = 0;
+		x->j.full = false;
+		reply_decisions(&x->j, &none, x->watch, watch_len);
+	}
+	return reply(c, r, 200, "application/json", x->j.b, x->j.len);
 }
 
 static enum MHD_Result
 route_beacon(struct http_server *s, struct MHD_Connection *c,
     struct http_req *r, const char *url)
 {
-	struct beacon *b = malloc(sizeof(*b));
+	struct http_scratch *x = scratch_get(s);
 	struct nudge_diag d = {0};
 	unsigned seen = 0;
 	enum MHD_Result ret;
 	int rv;
 
 	(void)url;
-	if (b == NULL)
+	if (x == NULL)
 		return reply_error(s, c, r, 503, "out of memory");
-	rv = beacon_decode(b, r->body ? r->body : "", r->len, &s->lim,
+	rv = beacon_decode(&x->b, r->body ? r->body : "", r->len, &s->lim,
 	    clock_wall_ms(), &seen, &d);
 	if (rv != 0) {
-		free(b);
 		sesstab_count_rejected(s->a->sessions, seen ? seen : 1);
 		return reply_error(s, c, r, MHD_HTTP_BAD_REQUEST, d.msg);
 	}
-	if (!ratelim_take(s->rl_visitor, XXH64(b->visitor.ptr, b->visitor.len,
-	    s->salt), clock_mono_ms())) {
-		sesstab_count_rejected(s->a->sessions, b->n);
-		beacon_fini(b);
-		free(b);
+	if (!ratelim_take(s->rl_visitor, XXH64(x->b.visitor.ptr,
+	    x->b.visitor.len, s->salt), clock_mono_ms())) {
+		sesstab_count_rejected(s->a->sessions, x->b.n);
+		beacon_fini(&x->b);
 		count(s, HC_RATE_LIMITED, 1);
 		return reply_error(s, c, r, MHD_HTTP_TOO_MANY_REQUESTS,
 		    "rate limited (visitor)");
 	}
-	ret = beacon_answer(s, c, r, b);
-	beacon_fini(b);
-	free(b);
+	ret = beacon_answer(s, c, r, x);
+	beacon_fini(&x->b);
 	return ret;
 }
 
@@ -988,8 +1066,14 @@ http_setup(struct http_server *s, struct nudge_diag *d)
 	if ((rv = ratelim_new(&s->rl_visitor, HTTP_RATE_KEYS,
 	    h->rate_per_visitor, h->rate_burst)) != 0 ||
 	    (rv = ratelim_new(&s->rl_address, HTTP_RATE_KEYS,
-	    h->rate_per_address, burst_addr ? burst_addr : 1)) != 0)
+	    h->rate_per_address, burst_addr ? burst_addr : 1)) != 0 ||
+	    (rv = ratelim_new(&s->rl_bots, HTTP_RATE_KEYS,
+	    h->bot_pageviews_per_s, h->bot_pageviews_per_s ?
+	    h->bot_pageviews_per_s * HTTP_BOT_SECONDS : 1)) != 0)
 		return rv;
+	if (pthread_key_create(&s->scratch, free) != 0)
+		return NUDGE_ENOMEM;
+	s->scratch_ok = true;
 	s->salt = XXH64(&s, sizeof(&s), clock_mono_ms() ^ clock_wall_ms());
 	if (h->geoip_db[0] != '\0' &&
 	    (rv = geoip_open(&s->geo, h->geoip_db, d)) != 0)
@@ -1046,6 +1130,7 @@ http_listen(struct http_server *s, struct nudge_diag *d)
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg->threads,
 	    MHD_OPTION_CONNECTION_TIMEOUT, 15u,
 	    MHD_OPTION_CONNECTION_LIMIT, 4096u,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_log, s,
 	    MHD_OPTION_END);
@@ -1074,6 +1159,10 @@ http_stop(struct http_server *s)
 	geoip_close(s->geo);
 	ratelim_free(s->rl_visitor);
 	ratelim_free(s->rl_address);
+	ratelim_free(s->rl_bots);
+	/* MHD_stop_daemon joined the workers: their scratch is freed */
+	if (s->scratch_ok)
+		pthread_key_delete(s->scratch);
 	free(s);
 }
 

@@ -31,8 +31,10 @@
  * coupon (reveals sel, default #promo-code), email (an email capture form;
  * text is its prompt).  sel and text may be "" or absent.  Holes in a
  * rule's text ({country}) are filled by the agent before it is sent.  An
- * answer may also carry "w": [selectors] the tag should watch (hover,
- * visible), replacing its default [".price"].
+ * answer also carries "w": [selectors] the tag should watch (hover,
+ * visible), replacing its default [".price"], when the active rules have
+ * any: rrt_watch_json, the strings they compare target with in conditions
+ * on event "hover" or "visible" (not for audience-only beacons).
  *
  * Privacy: a beacon with DNT: 1 or Sec-GPC: 1, or without "consent": true
  * when [http] consent_required is on, is audience only: its events are
@@ -41,7 +43,10 @@
  * or X-Forwarded-For when the peer is in trusted_proxies) is used for rate
  * limiting and the country lookup, and is never stored.  Bots (User-Agent,
  * headless browsers, "wd": true from navigator.webdriver) are counted
- * apart: DEVICE_BOT, no session.
+ * apart: DEVICE_BOT, no session.  So is, by behaviour, a visitor id whose
+ * page views come faster than [http] bot_pageviews_per_s (default 4) for
+ * more than 3 seconds' worth at once (a token bucket of 3 x the rate): it
+ * stays a bot for 10 minutes, every beacon of it (health: bot_fast).
  *
  * Threads: http_start/http_stop on the main thread; requests are served by
  * [http] threads worker threads which update the session table directly.

@@ -17,6 +17,7 @@ struct rl_slot {
 	uint64_t key;		/* 0 = free (key 0 is stored as 1) */
 	uint64_t last_ms;
 	uint64_t milli;		/* tokens * 1000 */
+	uint64_t marked_ms;	/* ratelim_mark: marked until then */
 };
 
 struct rl_shard {
@@ -96,7 +97,28 @@ rl_find(struct ratelim *r, struct rl_shard *sh, uint64_t key, uint64_t now)
 	victim->key = key;
 	victim->last_ms = now;
 	victim->milli = r->burst_milli;
+	victim->marked_ms = 0;
 	return victim;
+}
+
+/* The key's slot, locked and refilled up to now; unlock sh after. */
+static struct rl_slot *
+rl_lock(struct ratelim *r, uint64_t key, uint64_t now_ms,
+    struct rl_shard **sh)
+{
+	struct rl_slot *s;
+
+	key = key == 0 ? 1 : key;
+	*sh = &r->shard[key % RATELIM_SHARDS];
+	pthread_mutex_lock(&(*sh)->lock);
+	s = rl_find(r, *sh, key, now_ms);
+	if (now_ms > s->last_ms) {
+		uint64_t add = (now_ms - s->last_ms) * r->rate;
+		s->milli = s->milli + add > r->burst_milli ? r->burst_milli :
+		    s->milli + add;
+		s->last_ms = now_ms;
+	}
+	return s;
 }
 
 bool
@@ -108,21 +130,35 @@ ratelim_take(struct ratelim *r, uint64_t key, uint64_t now_ms)
 
 	if (r == NULL || r->rate == 0)
 		return true;
-	key = key == 0 ? 1 : key;
-	sh = &r->shard[key % RATELIM_SHARDS];
-	pthread_mutex_lock(&sh->lock);
-	s = rl_find(r, sh, key, now_ms);
-	if (now_ms > s->last_ms) {
-		uint64_t add = (now_ms - s->last_ms) * r->rate;
-		s->milli = s->milli + add > r->burst_milli ? r->burst_milli :
-		    s->milli + add;
-		s->last_ms = now_ms;
-	}
+	s = rl_lock(r, key, now_ms, &sh);
 	ok = s->milli >= 1000;
 	if (ok)
 		s->milli -= 1000;
 	pthread_mutex_unlock(&sh->lock);
 	return ok;
+}
+
+bool
+ratelim_mark(struct ratelim *r, uint64_t key, uint64_t now_ms, unsigned n,
+    uint64_t hold_ms)
+{
+	struct rl_shard *sh;
+	struct rl_slot *s;
+	uint64_t need = (uint64_t)n * 1000;
+	bool marked;
+
+	if (r == NULL || r->rate == 0)
+		return false;
+	s = rl_lock(r, key, now_ms, &sh);
+	if (s->milli >= need) {
+		s->milli -= need;
+	} else {
+		s->milli = 0;
+		s->marked_ms = now_ms + hold_ms;
+	}
+	marked = s->marked_ms > now_ms;
+	pthread_mutex_unlock(&sh->lock);
+	return marked;
 }
 
 uint64_t

@@ -37,6 +37,17 @@ void ratelim_free(struct ratelim *r);
 /* Takes a token for key at monotonic time now_ms: true if allowed. */
 bool ratelim_take(struct ratelim *r, uint64_t key, uint64_t now_ms);
 
+/*
+ * For marking keys that go too fast: takes n tokens (0 only refills); a
+ * key that runs short is marked for hold_ms from now, and a shortfall
+ * while marked extends the mark.  Returns true while the key is marked.
+ * Tokens are taken even while marked, so only a key that slows down to
+ * the rate gets out.  An evicted key forgets its mark (the table stays
+ * bounded).  rate 0: never marks.
+ */
+bool ratelim_mark(struct ratelim *r, uint64_t key, uint64_t now_ms,
+    unsigned n, uint64_t hold_ms);
+
 /* Keys evicted so far (a flood of fresh keys shows here). */
 uint64_t ratelim_evictions(struct ratelim *r);
 

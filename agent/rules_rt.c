@@ -58,6 +58,8 @@ struct rrt_gen {
 	struct rrt_ctr *ctr;	/* n_rules */
 	struct rrt_ring *ring;	/* min(n_rules, RRT_RATE_RULES); flusher only */
 	unsigned ring_at;
+	size_t watch_len;	/* 0: nothing to watch */
+	char watch[RRT_WATCH_JSON_MAX]; /* rrt_watch_json */
 };
 
 struct rrt_fact {
@@ -187,6 +189,24 @@ text_hash(const char *text, size_t len, char out[17])
 	    (unsigned long long)XXH3_64bits(text, len));
 }
 
+/* The JSON array of the set's watched selectors, once per generation. */
+static void
+watch_build(struct rrt_gen *g)
+{
+	char sel[RULE_WATCH_MAX][RULE_WATCH_SEL_MAX + 1];
+	unsigned n = rule_set_watch(g->set, sel, RULE_WATCH_MAX);
+	size_t at = 0;
+
+	g->watch[0] = '\0';
+	for (unsigned i = 0; i < n; i++)
+		at += (size_t)snprintf(g->watch + at, sizeof(g->watch) - at,
+		    "%s\"%s\"", i ? "," : "[", sel[i]);
+	if (n > 0)
+		at += (size_t)snprintf(g->watch + at, sizeof(g->watch) - at,
+		    "]");
+	g->watch_len = at;
+}
+
 /* A generation for set (taken over) and its metadata; NULL if no memory. */
 static struct rrt_gen *
 gen_new(const struct store_rules *meta, struct rule_set *set)
@@ -205,6 +225,7 @@ gen_new(const struct store_rules *meta, struct rule_set *set)
 	g->ts_ms = meta->ts_ms;
 	snprintf(g->who, sizeof(g->who), "%s", meta->who);
 	g->n_rules = n;
+	watch_build(g);
 	g->ctr = calloc(n ? n : 1, sizeof(*g->ctr));
 	g->ring = calloc(nr ? nr : 1, sizeof(*g->ring));
 	if (g->ctr == NULL || g->ring == NULL) {
@@ -887,6 +908,20 @@ rrt_version(struct rrt *r, int kind)
 
 	gen_release(g);
 	return v;
+}
+
+size_t
+rrt_watch_json(struct rrt *r, char *out, size_t cap)
+{
+	struct rrt_gen *g = gen_get(r, RRT_ACTIVE);
+	size_t n = g != NULL && g->watch_len < cap ? g->watch_len : 0;
+
+	if (cap > 0) {
+		memcpy(out, n ? g->watch : "", n);
+		out[n] = '\0';
+	}
+	gen_release(g);
+	return n;
 }
 
 void

@@ -142,6 +142,17 @@ int rrt_eval(struct rrt *r, const struct nudge_event *ev,
     const struct sesstab_view *sv, uint64_t now_mono_ms,
     uint64_t now_wall_ms, struct rrt_shown *shown, int32_t *score);
 
+/*
+ * The selectors the active set's hover/visible rules test (rule_set_watch),
+ * computed once when the set is swapped in, as the JSON array the beacon
+ * answer carries as "w": ["...", ...] (no escaping needed: rule_set_watch
+ * keeps plain selectors only).  Copies it NUL-terminated into out and
+ * returns its length; 0 (out = "") when the set watches nothing or it does
+ * not fit in cap.  RRT_WATCH_JSON_MAX always fits.
+ */
+#define RRT_WATCH_JSON_MAX (RULE_WATCH_MAX * (RULE_WATCH_SEL_MAX + 3) + 3)
+size_t rrt_watch_json(struct rrt *r, char *out, size_t cap);
+
 /* The campaign runtime's seam: variant of visitor in campaign c, or -1. */
 typedef int (*rrt_variant_fn)(void *arg, const struct rule_set *set,
     unsigned campaign, struct nudge_strv visitor);

@@ -444,6 +444,17 @@ shard_note_event(struct shard *sh, const struct nudge_event *ev,
 		sh->recent_n++;
 }
 
+/* Copies src, cut to cap - 1 bytes (snprintf's "%s" cost ~15 vfprintf
+ * calls per beacon on the hot path). */
+static void
+copy_cut(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 /* What the rule engine sees of l, copied under the shard's lock. */
 static void
 live_view(struct shard *sh, const struct live *l, bool created,
@@ -463,11 +474,11 @@ live_view(struct shard *sh, const struct live *l, bool created,
 	out->cart_items = l->cart_items;
 	out->cart_cents = l->cart_cents;
 	out->score = l->score;
-	snprintf(out->utm_campaign, sizeof(out->utm_campaign), "%s",
+	copy_cut(out->utm_campaign, sizeof(out->utm_campaign),
 	    intern_str(&sh->names, l->campaign));
-	snprintf(out->utm_source, sizeof(out->utm_source), "%s",
+	copy_cut(out->utm_source, sizeof(out->utm_source),
 	    intern_str(&sh->names, l->utm_src));
-	snprintf(out->utm_medium, sizeof(out->utm_medium), "%s",
+	copy_cut(out->utm_medium, sizeof(out->utm_medium),
 	    intern_str(&sh->names, l->utm_med));
 }
 

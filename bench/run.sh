@@ -81,6 +81,18 @@ for n in 10 100 1000; do
 	row "rule evaluation, $n rules" ns/event "$v" "field reads $b ns" "$(ratio "$v" "$b")"
 done
 
+# ---- push-to-acknowledge across 3 agents ---------------------------------
+if out=$(bench/rules_push.sh "$BUILD" 2>&1 | grep '^rules_push '); then
+	pm=$(echo "$out" | field parallel_median_us)
+	p99=$(echo "$out" | field parallel_p99_us)
+	ping=$(echo "$out" | field ping_all_us)
+	row "rules push acknowledged by 3 agents, median" us "$pm" "ping x3 $ping us" "$(ratio "$pm" "$ping")"
+	row "rules push acknowledged by 3 agents, p99" us "$p99" "ping x3 $ping us" "$(ratio "$p99" "$ping")"
+	row "rules push to 3 agents in turn (CLI), median" us "$(echo "$out" | field sequential_median_us)" "ping $(echo "$out" | field ping_us) us" "-"
+else
+	row "rules push acknowledged by 3 agents" us "not run" "bench/rules_push.sh failed" "-"
+fi
+
 # ---- access logs vs GoAccess --------------------------------------------
 if out=$(bench/logs.sh "$BUILD" 2>&1 | grep '^logs: '); then
 	nl=$(echo "$out" | field nudged_lines_per_s)

@@ -244,6 +244,17 @@ conf_set_level(struct nudge_config *c, const struct conf_key *k, const char *v,
 	return NUDGE_OK;
 }
 
+/* [console] reconcile: manual (the operator's r) or auto. */
+static int
+conf_set_reconcile(struct nudge_config *c, const struct conf_key *k,
+    const char *v, struct nudge_diag *d)
+{
+	if (strcmp(v, "manual") != 0 && strcmp(v, "auto") != 0)
+		return conf_bad(d, k, "'%.32s' is not one of manual, auto", v);
+	*(int *)conf_field(c, k) = strcmp(v, "auto") == 0;
+	return NUDGE_OK;
+}
+
 static int
 conf_set_steps(struct nudge_config *c, const struct conf_key *k, const char *v,
     struct nudge_diag *d)
@@ -507,6 +518,8 @@ static const struct conf_key conf_keys[] = {
         1},
     {"console", "tls_key", conf_set_text, CC(tls_key), 0, CONF_PATH_MAX, 0,
         1},
+    {"console", "reconcile", conf_set_reconcile, CC(reconcile_auto), 0, 0, 0,
+        0},
 #define CH(f) offsetof(struct nudge_config, http.f)
     {"http", "listen", conf_set_listen, CH(listen), 0, CONF_URL_MAX, 0, 1},
     {"http", "origins", conf_set_origins, CH(origins), 0, CONF_LIST_MAX, 0,
@@ -528,6 +541,8 @@ static const struct conf_key conf_keys[] = {
     {"http", "rate_per_address", conf_set_uint, CH(rate_per_address), 0,
         1000000, 0, 0},
     {"http", "rate_burst", conf_set_uint, CH(rate_burst), 1, 1000000, 0, 0},
+    {"http", "bot_pageviews_per_s", conf_set_uint, CH(bot_pageviews_per_s),
+        0, 1000, 0, 0},
     {"http", "max_body", conf_set_uint, CH(max_body), 256, 65536, 0, 0},
     {"http", "max_events", conf_set_uint, CH(max_events), 1, 100, 0, 0},
     {"http", "threads", conf_set_uint, CH(threads), 1, 64, 0, 0},
@@ -692,6 +707,7 @@ conf_defaults(struct nudge_config *c)
 	c->http.rate_per_visitor = 20;
 	c->http.rate_per_address = 200;
 	c->http.rate_burst = 40;
+	c->http.bot_pageviews_per_s = 4;
 	c->http.max_body = 65536;
 	c->http.max_events = 100;
 	c->http.threads = 2;

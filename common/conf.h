@@ -11,11 +11,11 @@
  *	          tls_ca, tls_verify_peer
  *	[funnel]  name, steps
  *	[console] agent (repeatable), refresh_ms, key, tls_ca, tls_cert,
- *	          tls_key
+ *	          tls_key, reconcile
  *	[http]    listen, origins, trusted_proxies, country_header, geoip_db,
  *	          rate_per_visitor, rate_per_address, rate_burst, max_body,
  *	          max_events, consent_required, tag_path, shop_dir, threads,
- *	          test_decisions (agent/http.h)
+ *	          bot_pageviews_per_s, test_decisions (agent/http.h)
  *
  * Durations accept a unit: "30m", "90s", "250ms", "2h" (bare numbers are in
  * the key's own unit).  A bad key or value is an error with file:line, never
@@ -73,6 +73,7 @@ struct conf_console {
 	char tls_ca[CONF_PATH_MAX + 1];	/* CA of the agents' certificates */
 	char tls_cert[CONF_PATH_MAX + 1];	/* ours, for mutual TLS */
 	char tls_key[CONF_PATH_MAX + 1];
+	int reconcile_auto;		/* 1: push drift fixes (reconcile.h) */
 };
 
 #define CONF_LIST_MAX 1023
@@ -90,6 +91,7 @@ struct conf_http {
 	unsigned rate_per_visitor;	/* beacons/s per visitor, 0 = off */
 	unsigned rate_per_address;	/* beacons/s per client address */
 	unsigned rate_burst;		/* per-visitor bucket size */
+	unsigned bot_pageviews_per_s;	/* faster, sustained: a bot; 0 off */
 	unsigned max_body;		/* bytes */
 	unsigned max_events;		/* events per beacon */
 	unsigned threads;		/* HTTP worker threads */

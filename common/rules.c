@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "rule_expr.h"
+#include "rule_field.h"
 #include "rule_parse.h"
 #include "rule_vm.h"
 
@@ -521,6 +522,103 @@ const struct rule_campaign *
 rule_set_campaign(const struct rule_set *set, unsigned i)
 {
 	return set && i < set->pg.n_camps ? &set->camps[i] : NULL;
+}
+
+/* ---- watch list ------------------------------------------------------ */
+
+static bool
+is_target(const struct rnode *nodes, uint32_t n)
+{
+	return nodes[n].op == ROP_FIELD && nodes[n].a == RF_TARGET;
+}
+
+static bool
+is_str(const struct rnode *nodes, uint32_t n)
+{
+	return nodes[n].op == ROP_CONST && nodes[n].k.type == RULE_V_STR;
+}
+
+/* A selector the tag can pass to closest() as it is, with no escaping. */
+static bool
+watch_ok(struct nudge_strv s)
+{
+	if (s.len == 0 || s.len > RULE_WATCH_SEL_MAX)
+		return false;
+	for (size_t i = 0; i < s.len; i++) {
+		unsigned char c = (unsigned char)s.ptr[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9');
+		if (!alnum && (c == 0 || strchr("_-.#:>,=[] ", c) == NULL))
+			return false;
+	}
+	return !(s.ptr[0] >= '0' && s.ptr[0] <= '9');
+}
+
+struct watch_acc {
+	char (*out)[RULE_WATCH_SEL_MAX + 1];
+	unsigned n, cap;
+};
+
+static void
+watch_add(struct watch_acc *w, struct nudge_strv s)
+{
+	if (w->n == w->cap || !watch_ok(s))
+		return;
+	for (unsigned i = 0; i < w->n; i++)
+		if (strlen(w->out[i]) == s.len &&
+		    memcmp(w->out[i], s.ptr, s.len) == 0)
+			return;
+	memcpy(w->out[w->n], s.ptr, s.len);
+	w->out[w->n++][s.len] = '\0';
+}
+
+/* Walks the boolean part of a condition (its height is bounded). */
+static void
+watch_walk(const struct rnode *nodes, uint32_t n, struct watch_acc *w)
+{
+	const struct rnode *nd = &nodes[n];
+
+	switch (nd->op) {
+	case ROP_AND:
+	case ROP_OR:
+		watch_walk(nodes, nd->a, w);
+		watch_walk(nodes, nd->b, w);
+		break;
+	case ROP_NOT:
+		watch_walk(nodes, nd->a, w);
+		break;
+	case ROP_MATCH:
+		if (!nd->flag && is_target(nodes, nd->a))
+			watch_add(w, nd->k.s);
+		break;
+	case ROP_EQ:
+		if (is_target(nodes, nd->a) && is_str(nodes, nd->b))
+			watch_add(w, nodes[nd->b].k.s);
+		else if (is_target(nodes, nd->b) && is_str(nodes, nd->a))
+			watch_add(w, nodes[nd->a].k.s);
+		break;
+	default:
+		break;
+	}
+}
+
+unsigned
+rule_set_watch(const struct rule_set *set,
+    char out[][RULE_WATCH_SEL_MAX + 1], unsigned cap)
+{
+	const uint16_t hv =
+	    (uint16_t)(1u << EVENT_HOVER | 1u << EVENT_VISIBLE);
+	struct watch_acc w = {out, 0, cap};
+
+	for (uint32_t id = 0; set != NULL && id < set->pg.n_rules; id++) {
+		const struct rdef *r = &set->pg.rules[id];
+		/* only rules an event test narrows to hover or visible */
+		if (r->info.event_mask == REXPR_ALL_EVENTS ||
+		    (r->info.event_mask & hv) == 0)
+			continue;
+		watch_walk(set->pg.ar.nodes, r->cond, &w);
+	}
+	return w.n;
 }
 
 void

@@ -228,6 +228,20 @@ unsigned rule_set_campaigns(const struct rule_set *set);
 const struct rule_campaign *rule_set_campaign(const struct rule_set *set,
     unsigned i);
 
+/*
+ * The selectors the tag should watch for this set: every string that a
+ * rule gated on event "hover" or "visible" compares with target (`target
+ * ~ "S"` without * or ?, `target == "S"`), in rule order, without
+ * duplicates, keeping only those made of [A-Za-z0-9_-.#:>,=[] ] (so they
+ * are plain CSS selectors that need no escaping in JSON) and at most
+ * RULE_WATCH_SEL_MAX bytes.  Writes up to cap of them to out and returns
+ * how many were written; 0 for a NULL set.
+ */
+#define RULE_WATCH_MAX 16
+#define RULE_WATCH_SEL_MAX 127
+unsigned rule_set_watch(const struct rule_set *set,
+    char out[][RULE_WATCH_SEL_MAX + 1], unsigned cap);
+
 /* What the agent knows about the visitor when an event arrives. */
 struct rule_subject {
 	struct nudge_strv visitor;	/* id: holdout bucketing */

@@ -21,6 +21,9 @@ static const char help_global[] =
     "  --key FILE            sign requests with this key file (else\n"
     "                        $NUDGE_KEY_FILE, else [console] key); a\n"
     "                        viewer key implies --viewer\n"
+    "  --reconcile MODE      manual (r in the rules view) or auto: push\n"
+    "                        the newest rule set to agents found behind\n"
+    "                        (default: [console] reconcile, else manual)\n"
     "  --help, --version\n";
 
 static const char help_tui[] =

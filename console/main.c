@@ -172,6 +172,7 @@ enum {
 	OPT_VIEWER,
 	OPT_KEY,
 	OPT_HISTORY,
+	OPT_RECONCILE,
 	OPT_HELP,
 	OPT_VERSION
 };
@@ -183,13 +184,16 @@ static const struct option main_longopts[] = {
     {"viewer", no_argument, NULL, OPT_VIEWER},
     {"key", required_argument, NULL, OPT_KEY},
     {"history", required_argument, NULL, OPT_HISTORY},
+    {"reconcile", required_argument, NULL, OPT_RECONCILE},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
 
+/* File, then environment, then the flags that are configuration keys. */
 static int
-main_load_conf(struct nudge_config *conf, const char *path)
+main_load_conf(struct nudge_config *conf, const char *path,
+    const char *reconcile)
 {
 	struct nudge_diag d = {0};
 
@@ -204,6 +208,11 @@ main_load_conf(struct nudge_config *conf, const char *path)
 	}
 	if (conf_apply_env(conf, &d) != 0) {
 		fprintf(stderr, "nudge: environment: %s\n", d.msg);
+		return CLI_EUSAGE;
+	}
+	if (reconcile != NULL &&
+	    conf_set(conf, "console", "reconcile", reconcile, &d) != 0) {
+		fprintf(stderr, "nudge: --reconcile: %s\n", d.msg);
 		return CLI_EUSAGE;
 	}
 	return CLI_OK;
@@ -227,7 +236,8 @@ main_set_delay(struct cli_ctx *ctx, const char *s)
  * subcommand parses its own.  Returns -1 to go on, else an exit code.
  */
 static int
-main_parse(struct cli_ctx *ctx, int argc, char **argv, const char **config)
+main_parse(struct cli_ctx *ctx, int argc, char **argv, const char **config,
+    const char **reconcile)
 {
 	int ch;
 
@@ -253,6 +263,9 @@ main_parse(struct cli_ctx *ctx, int argc, char **argv, const char **config)
 		case OPT_HISTORY:
 			ctx->history = optarg;
 			break;
+		case OPT_RECONCILE:
+			*reconcile = optarg;
+			break;
 		case 'd':
 			if (main_set_delay(ctx, optarg) != CLI_OK)
 				return CLI_EUSAGE;
@@ -277,19 +290,19 @@ main(int argc, char **argv)
 	struct cli_ctx ctx = {.cmds = cli_cmds};
 	struct nudge_config *conf;
 	const struct cli_cmd *cmd;
-	const char *config = NULL;
+	const char *config = NULL, *reconcile = NULL;
 	const char *nc = getenv("NO_COLOR");
 	int rv;
 
 	log_init("nudge", LOG_LEVEL_WARN);
 	ctx.no_color = nc != NULL && nc[0] != '\0';
-	if ((rv = main_parse(&ctx, argc, argv, &config)) >= 0)
+	if ((rv = main_parse(&ctx, argc, argv, &config, &reconcile)) >= 0)
 		return rv;
 	if ((conf = calloc(1, sizeof(*conf))) == NULL) {
 		fputs("nudge: out of memory\n", stderr);
 		return CLI_EINTERNAL;
 	}
-	if ((rv = main_load_conf(conf, config)) != CLI_OK) {
+	if ((rv = main_load_conf(conf, config, reconcile)) != CLI_OK) {
 		free(conf);
 		return rv;
 	}

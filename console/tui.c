@@ -25,6 +25,7 @@
 #include "draw.h"
 #include "histfill.h"
 #include "history.h"
+#include "reconcile.h"
 #include "tui.h"
 #include "view.h"
 
@@ -58,6 +59,7 @@ struct tui {
 	uint64_t drawn_gen;
 	struct hist *hist;
 	struct histfill *hf;
+	struct reconcile rec;
 	int tab_x[TUI_NVIEWS + 1]; /* footer columns of the tabs, for clicks */
 };
 
@@ -344,6 +346,14 @@ tui_tick(struct tui *t)
 		link_tick(&t->links[i], &t->model, t->ui.now_ms);
 	model_tick(&t->model, t->ui.now_ms);
 	tui_history_tick(t);
+	reconcile_tick(&t->rec, &t->model, t->links, t->ui.n_links,
+	    t->ui.now_ms);
+	if (t->rec.status[0] != '\0') {
+		/* the status line is the log of what was done automatically */
+		snprintf(t->ui.message, sizeof(t->ui.message), "%s",
+		    t->rec.status);
+		t->rec.status[0] = '\0';
+	}
 	tui_update_view(t);
 	if (!t->ui.paused)
 		t->ui.dirty = true; /* the clock moved, and maybe the model */
@@ -452,6 +462,10 @@ tui_open(struct tui *t, struct cli_ctx *ctx)
 	t->ui.model = &t->model;
 	t->ui.links = t->links;
 	t->ui.viewer = ctx->viewer;
+	/* a read-only console never pushes: it only shows the drift */
+	reconcile_init(&t->rec, ctx->conf->console.reconcile_auto &&
+	    !ctx->viewer);
+	t->ui.rec = &t->rec;
 	t->ui.color = !ctx->no_color;
 	t->ui.refresh_ms = ctx->refresh_ms;
 	t->ui.dirty = true;
@@ -475,6 +489,7 @@ tui_close(struct tui *t)
 		link_close(&t->links[i]);
 	free(t->links);
 	model_fini(&t->model);
+	reconcile_fini(&t->rec);
 	histfill_free(t->hf);
 	hist_close(t->hist);
 }

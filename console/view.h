@@ -24,6 +24,8 @@
 #include "link.h"
 #include "model.h"
 
+struct reconcile; /* reconcile.h */
+
 /* What the views share with the TUI. */
 struct ui {
 	const struct nudge_config *conf;
@@ -42,6 +44,7 @@ struct ui {
 	struct hist *hist; /* per-minute history (history.h), never NULL */
 	bool batch;        /* drawn once for `nudge top --once` */
 	char message[128]; /* one line shown in the footer, "" if none */
+	const struct reconcile *rec; /* automatic drift fixes, never NULL */
 };
 
 /* Returned by key(): a bit set. */

@@ -26,8 +26,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ctlreq.h"
 #include "draw.h"
+#include "reconcile.h"
 #include "rules.h"
 #include "view.h"
 
@@ -58,6 +60,7 @@ struct rv_state {
 	bool reconcile;			/* push only to agents behind */
 	bool want[CONF_AGENTS_MAX];	/* still to be sent */
 	char ack[CONF_AGENTS_MAX][80];	/* per-agent answer */
+	uint64_t ack_ms[CONF_AGENTS_MAX];	/* when, mono */
 	struct rule_errors errs;
 	char note[128];
 	msgpack_sbuffer sb;
@@ -233,6 +236,7 @@ rv_on_ack(void *arg, unsigned idx, int err, const struct wire_reply *rp)
 	else if (wire_get_u64(rp->body, "version", &v) == 0)
 		snprintf(st->ack[idx], sizeof(st->ack[idx]),
 		    "acknowledged version %llu", (unsigned long long)v);
+	st->ack_ms[idx] = clock_mono_ms();
 }
 
 /* Sends what is still due; an agent busy with another call waits a tick. */
@@ -257,6 +261,7 @@ rv_push_due(struct rv_state *st, struct ui *ui)
 			else
 				snprintf(st->ack[i], sizeof(st->ack[i]),
 				    "sent...");
+			st->ack_ms[i] = ui->now_ms;
 		} else {
 			left = true;
 		}
@@ -406,6 +411,17 @@ rv_update(void *p, struct ui *ui)
 
 /* ---- drawing ---------------------------------------------------------------- */
 
+/* The newest answer for agent i: ours (e, r) or the automatic push's. */
+static const char *
+rv_ack(const struct rv_state *st, const struct ui *ui, unsigned i)
+{
+	uint64_t at;
+	const char *auto_ack = reconcile_ack(ui->rec, i, &at);
+
+	return auto_ack[0] != '\0' && at > st->ack_ms[i] ? auto_ack :
+	    st->ack[i];
+}
+
 static int
 rv_draw_agents(struct rv_state *st, WINDOW *w, struct ui *ui, int y)
 {
@@ -414,6 +430,7 @@ rv_draw_agents(struct rv_state *st, WINDOW *w, struct ui *ui, int y)
 
 	draw_text(w, y++, 1, draw_attr(ui, DRAW_LABEL), "%-16s %8s %8s  %s",
 	    "AGENT", "VERSION", "SHADOW", ui->viewer ? "STATE" :
+	    ui->rec->enabled ? "STATE       (drift: reconciled automatically)" :
 	    "STATE       (drift: r reconciles, e edits)");
 	for (unsigned i = 0; i < ui->n_links && i < CONF_AGENTS_MAX; i++) {
 		const struct model_agent *a = &ui->model->agents[i];
@@ -426,7 +443,7 @@ rv_draw_agents(struct rv_state *st, WINDOW *w, struct ui *ui, int y)
 		    "%-11.11s %.32s", a->name[0] ? a->name : "?",
 		    (unsigned long long)a->snap.rules_version,
 		    (unsigned long long)a->snap.shadow_version, state,
-		    st->ack[i]);
+		    rv_ack(st, ui, i));
 	}
 	return y;
 }

@@ -63,6 +63,7 @@ test_defaults(void **state)
 	assert_int_equal(c->funnel.n, 5);
 	assert_int_equal(c->console.n_agents, 0);
 	assert_int_equal(c->console.refresh_ms, 1000);
+	assert_int_equal(c->console.reconcile_auto, 0);
 	free(c);
 }
 
@@ -127,7 +128,8 @@ static const char full_file[] =
     "[console]\n"
     "agent = tcp://a:7450\n"
     "agent = tcp://b:7450\n"
-    "refresh_ms = 2s\n";
+    "refresh_ms = 2s\n"
+    "reconcile = auto\n";
 
 static void
 check_full(const struct nudge_config *c)
@@ -154,6 +156,7 @@ check_full(const struct nudge_config *c)
 	assert_string_equal(c->console.agents[0], "tcp://a:7450");
 	assert_string_equal(c->console.agents[1], "tcp://b:7450");
 	assert_int_equal(c->console.refresh_ms, 2000);
+	assert_int_equal(c->console.reconcile_auto, 1);
 }
 
 static void
@@ -245,6 +248,8 @@ static const struct bad_case bad_cases[] = {
         "name: 'a/b' has a character outside A-Z a-z 0-9 . _ -"},
     {"[console]\nrefresh_ms = 10ms\n", 2, 14,
         "refresh_ms: expected 100ms..1m, got 10ms"},
+    {"[console]\nreconcile = sometimes\n", 2, 13,
+        "reconcile: 'sometimes' is not one of manual, auto"},
     {"[console]\nagent = udp://x\n", 2, 9,
         "agent: 'udp://x' is not a tcp://, ipc://, tls+tcp:// or "
         "inproc:// URL"},

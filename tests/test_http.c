@@ -327,6 +327,30 @@ test_ratelim(void **state)
 	assert_int_equal(ratelim_new(&r, 16, 1, 0), NUDGE_EINVAL);
 }
 
+/* Page views faster than the rate, sustained: marked, and it sticks. */
+static void
+test_ratelim_mark(void **state)
+{
+	struct ratelim *r;
+
+	(void)state;
+	assert_int_equal(ratelim_new(&r, 1024, 4, 12), 0);
+	/* 12 page views at once (the burst) are fine, the 13th is not */
+	assert_false(ratelim_mark(r, 9, 1000, 12, 600000));
+	assert_true(ratelim_mark(r, 9, 1000, 1, 600000));
+	/* marked for the hold even with no page view, or a slow one */
+	assert_true(ratelim_mark(r, 9, 5000, 0, 600000));
+	assert_true(ratelim_mark(r, 9, 500000, 1, 600000));
+	assert_false(ratelim_mark(r, 9, 601001, 1, 600000));
+	/* a human's pace never gets marked */
+	for (uint64_t t = 0; t < 60000; t += 500)
+		assert_false(ratelim_mark(r, 10, t, 1, 600000));
+	ratelim_free(r);
+	assert_int_equal(ratelim_new(&r, 16, 0, 1), 0);	/* rate 0: off */
+	assert_false(ratelim_mark(r, 7, 0, 1000, 1000));
+	ratelim_free(r);
+}
+
 static void
 test_conf_http(void **state)
 {
@@ -338,6 +362,7 @@ test_conf_http(void **state)
 	assert_string_equal(c.http.listen, "127.0.0.1:7480");
 	assert_int_equal(c.http.rate_per_visitor, 20);
 	assert_int_equal(c.http.rate_burst, 40);
+	assert_int_equal(c.http.bot_pageviews_per_s, 4);
 	assert_int_equal(c.http.max_body, 65536);
 	assert_int_equal(c.http.max_events, 100);
 	assert_int_equal(conf_load_string(&c, "t", "[http]\nlisten = [::1]:80\n"
@@ -417,6 +442,7 @@ main(void)
 		cmocka_unit_test(test_cidr),
 		cmocka_unit_test(test_xff),
 		cmocka_unit_test(test_ratelim),
+		cmocka_unit_test(test_ratelim_mark),
 		cmocka_unit_test(test_conf_http),
 		cmocka_unit_test(test_geoip),
 	};

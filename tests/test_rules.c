@@ -796,6 +796,36 @@ test_threads(void **state)
 	rule_set_free(set);
 }
 
+/* The watch list: target tests of hover/visible rules, once each. */
+static void
+test_watch(void **state)
+{
+	char w[RULE_WATCH_MAX][RULE_WATCH_SEL_MAX + 1];
+	struct rule_set *set;
+	unsigned n;
+
+	(void)state;
+	set = compile_str(
+	    "rule a:\n  when event == \"hover\" and "
+	    "target ~ \".promo-badge\"\n"
+	    "  show banner \"x\"\n"
+	    "rule b:\n  when (event == \"visible\" or event == \"hover\")"
+	    " and (\"#hero\" == target or target ~ \".promo-badge\")\n"
+	    "  score +1\n"
+	    "rule c:\n  when target ~ \".everywhere\"\n  score +1\n"
+	    "rule d:\n  when event == \"click\" and target ~ \".clicked\"\n"
+	    "  score +1\n"
+	    "rule e:\n  when event == \"hover\" and (target ~ \"a*b\" or "
+	    "target ~ \"x\\\"y\" or page ~ \".notme\")\n  score +1\n");
+	n = rule_set_watch(set, w, RULE_WATCH_MAX);
+	assert_int_equal(n, 2);
+	assert_string_equal(w[0], ".promo-badge");
+	assert_string_equal(w[1], "#hero");
+	assert_int_equal(rule_set_watch(set, w, 1), 1);
+	assert_int_equal(rule_set_watch(NULL, w, RULE_WATCH_MAX), 0);
+	rule_set_free(set);
+}
+
 int
 main(void)
 {
@@ -815,6 +845,7 @@ main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_thousand_rules),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_watch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,7 +5,8 @@
 // its banner, with a <script> in the text shown as text; exit intent opens
 // the email capture once and never again within its cap, also after a
 // reload; the coupon field appears only for a visitor who came from a
-// coupon campaign; a click lands in the agent's heatmap on the right page
+// coupon campaign; a hover rule's selector is watched and its hover
+// fires the rule; a click lands in the agent's heatmap on the right page
 // and cell.  Env: BASE, NUDGE, AGENT (PUB,CTL), DB (the agent's SQLite
 // file), WORK (a scratch dir).  Prints PASS/FAIL lines.
 import { execFileSync } from 'node:child_process';
@@ -36,6 +37,11 @@ rule exit_email:
   when event == "exit_intent"
   capture email "Leaving already?"
   at most 1 per 7 days
+
+rule promo_hover:
+  when event == "hover" and target ~ ".promo-badge"
+  show message "The badge is real"
+  at most 100 per session
 
 rule coupon_field:
   when source == "coupon" or utm.campaign ~ "coupon"
@@ -178,6 +184,24 @@ async function checkCoupon(browser) {
 	await c2.close();
 }
 
+// The answer's "w" comes from the rules: a hover rule on .promo-badge
+// makes the tag watch it, and the hover reaches the agent and fires.
+async function checkWatch(browser) {
+	const ctx = await context(browser, 'FR');
+	const page = await ctx.newPage();
+	const first = await visit(page, `${BASE}/shop/product/scarf.html`);
+	check('the answer carries the rules\' watch list',
+		Array.isArray(first.w) && first.w.includes('.promo-badge'),
+		JSON.stringify(first));
+	await page.hover('.promo-badge');
+	const r = await exchange(page);
+	const msg = await page.evaluate(() => document.body.innerText);
+	check('a hover on a watched element fires its rule',
+		r.d.some((d) => d.id === 'promo_hover' && d.kind === 'message') &&
+		msg.includes('The badge is real'), JSON.stringify(r));
+	await ctx.close();
+}
+
 function heatCount(page, cell) {
 	const q = `SELECT coalesce(sum(count), 0) FROM heat WHERE page = '${page}'` +
 		` AND kind = 0 AND cell = ${cell}`;
@@ -220,7 +244,8 @@ async function main() {
 			'--no-first-run', '--disable-background-networking',
 			'--disable-component-update', '--disable-sync'],
 	});
-	for (const c of [checkLiveChange, checkExitEmail, checkCoupon, checkHeat]) {
+	for (const c of [checkLiveChange, checkWatch, checkExitEmail, checkCoupon,
+		checkHeat]) {
 		try {
 			await c(browser);
 		} catch (e) {

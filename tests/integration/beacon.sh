@@ -36,6 +36,14 @@ expect_eq "sendBeacon's content type accepted" \
 head -c 70000 /dev/zero | tr '\0' ' ' >"$WORK/big"
 expect_eq "oversized body 413" "$(post --data-binary @"$WORK/big")" 413
 expect_eq "oversized chunked body 413" "$(post -H 'Transfer-Encoding: chunked' --data-binary @"$WORK/big")" 413
+# just under max_body (64 KiB): gathered by the agent, not MHD's pool
+long=$(head -c 500 /dev/zero | tr '\0' a)
+ev=''
+for i in $(seq 1 100); do ev+="${ev:+,}{\"type\":\"pageview\",\"page\":\"/$long$i\"}"; done
+printf '{"visitor":"aaaa000000000003","events":[%s]}' "$ev" >"$WORK/near"
+head -c $((65536 - $(wc -c <"$WORK/near"))) /dev/zero | tr '\0' ' ' >>"$WORK/near"
+expect_eq "body of exactly max_body 200 ($(wc -c <"$WORK/near") bytes)" "$(post --data-binary @"$WORK/near")" 200
+expect_eq "chunked body of exactly max_body 200" "$(post -H 'Transfer-Encoding: chunked' --data-binary @"$WORK/near")" 200
 expect_eq "malformed JSON 400" "$(post -d '{"visitor":"v1","events":[{"type":')" 400
 check "400 says why" grep -q 'bad JSON' "$WORK/body"
 expect_eq "too many events 400" "$(post -d "$(batch aaaa000000000002 101)")" 400
@@ -70,8 +78,26 @@ check "flood: the burst still got through ($n200 of 100)" test "$n200" -ge 40
 expect_eq "another visitor still gets 200" "$(post -d "$(batch bbbb000000000001)")" 200
 check "429 says Retry-After" sh -c "curl -s -D - -o /dev/null -A '$UA' -X POST -H 'Content-Type: text/plain' -d '$(batch flood00000000001)' '$U' | grep -qi '^retry-after: 1'"
 
-# X-Forwarded-For and the country header only count from a trusted proxy.
 h() { curl -s "http://127.0.0.1:$port/nudge/health"; }
+bots() { "$BUILD/nudge" status --json --agent "$AGENT_PUB_bc" 2>/dev/null | jq .bots; }
+
+# Bots by behaviour: page views faster than bot_pageviews_per_s (4, the
+# default) for over 3 s' worth (12 at once) mark the visitor id a bot; its
+# later beacons, page views or not, count as bots too; a human pace does
+# not.  (The flood above was marked already: take the counters after it.)
+fast0=$(h | jq .bot_fast)
+for i in $(seq 1 20); do post -d "$(batch dddd000000000001)" >/dev/null; done
+fast1=$(h | jq .bot_fast)
+check "too many page views a second: marked a bot ($((fast1 - fast0)) of 20)" test "$((fast1 - fast0))" -ge 5
+bots0=$(bots)
+expect_eq "a marked visitor's click is still 200" "$(post -d '{"visitor":"dddd000000000001","events":[{"type":"click","x":0.5,"y":0.5}]}')" 200
+expect_eq "and counted as a bot's" "$(h | jq .bot_fast)" "$((fast1 + 1))"
+for i in 1 2 3; do post -d "$(batch eeee000000000001 2)" >/dev/null; sleep 0.5; done
+expect_eq "a human pace is never marked" "$(h | jq .bot_fast)" "$((fast1 + 1))"
+for _ in $(seq 1 30); do [ "$(bots)" -gt "$bots0" ] && break; sleep 0.1; done
+check "bot events are counted apart (bots $bots0 -> $(bots))" test "$(bots)" -gt "$bots0"
+
+# X-Forwarded-For and the country header only count from a trusted proxy.
 xff0=$(h | jq .xff_used)
 expect_eq "XFF from an untrusted peer: 200" "$(post -H 'X-Forwarded-For: 198.51.100.7' -H 'X-Country-Code: FR' -d "$(batch cccc000000000001)")" 200
 expect_eq "XFF from an untrusted peer is ignored" "$(h | jq .xff_used)" "$xff0"
