@@ -126,9 +126,20 @@ struct rrt_decision {
 	char text[RULE_TEXT_MAX + 1];
 };
 
+/*
+ * A rule with a holdout that fired on the beacon path: shown (delivered
+ * in d[]) or held out.  The campaign runtime counts these (camprt.h).
+ */
+struct rrt_trial {
+	char rule[RULE_NAME_MAX + 1];
+	bool held;
+};
+
 struct rrt_shown {
 	unsigned n;
 	struct rrt_decision d[RRT_SHOWN_MAX];
+	unsigned n_trials;
+	struct rrt_trial trial[RRT_SHOWN_MAX];
 };
 
 /*
@@ -157,6 +168,16 @@ size_t rrt_watch_json(struct rrt *r, char *out, size_t cap);
 typedef int (*rrt_variant_fn)(void *arg, const struct rule_set *set,
     unsigned campaign, struct nudge_strv visitor);
 void rrt_set_variant_fn(struct rrt *r, rrt_variant_fn fn, void *arg);
+
+/*
+ * Called with the active set after every swap (rrt_put, rrt_rollback),
+ * and at once, from rrt_set_swap_fn itself, with the set in force (NULL
+ * if none).  Calls are serialized with pushes, so none is missed and they
+ * come in version order; set is valid during the call only.  fn NULL
+ * unhooks.
+ */
+typedef void (*rrt_swap_fn)(void *arg, const struct rule_set *set);
+void rrt_set_swap_fn(struct rrt *r, rrt_swap_fn fn, void *arg);
 
 /* ---- context facts ----------------------------------------------------- */
 

@@ -81,6 +81,23 @@ int sesstab_apply_view(struct sesstab *t, const struct nudge_event *ev,
 int sesstab_add_score(struct sesstab *t, struct nudge_strv visitor,
     int32_t delta);
 
+/*
+ * Experiment marks (agent/camprt.h): SESSION_XSLOTS 16-bit words per live
+ * session, zero when the session starts.  For each m[i]: if the slot's
+ * word is 0 it becomes m[i].init; then m[i].set is ORed in; m[i].had gets
+ * the word before, m[i].now after.  All under one lock of the session's
+ * shard.  Returns 0 or NUDGE_ENOTFOUND (no live session: nothing written).
+ */
+struct sesstab_mark {
+	uint8_t slot;		/* < SESSION_XSLOTS */
+	uint16_t init, set;
+	uint16_t had, now;	/* out */
+};
+int sesstab_mark(struct sesstab *t, struct nudge_strv visitor,
+    struct sesstab_mark *m, size_t n);
+/* Zeroes one slot in every live session (a slot changing owner). */
+void sesstab_clear_slot(struct sesstab *t, unsigned slot);
+
 /* Counts n refused events (bad rows) in the table's counters. */
 void sesstab_count_rejected(struct sesstab *t, uint64_t n);
 

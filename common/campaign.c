@@ -37,6 +37,24 @@ camp_state_name(int state)
 	return state_names[state];
 }
 
+const char *
+camp_op_name(int op)
+{
+	if (op <= CAMP_OP_NONE || op >= CAMP_OP_COUNT)
+		return NULL;
+	return op_names[op];
+}
+
+int
+camp_op_from_name(const char *name)
+{
+	for (int op = CAMP_OP_NONE + 1; name != NULL && op < CAMP_OP_COUNT;
+	    op++)
+		if (strcmp(op_names[op], name) == 0)
+			return op;
+	return CAMP_OP_NONE;
+}
+
 /* Names are rule-file identifiers: safe in seeds and in the text form. */
 static bool
 name_ok(const char *s, size_t n)

@@ -141,6 +141,14 @@ struct camp {
 const char *camp_state_name(int state);
 
 /*
+ * "start", "pause", "resume", "stop", "weights", "holdout", "reshuffle",
+ * "reset"; NULL for CAMP_OP_NONE or anything else.  camp_op_from_name is
+ * the inverse: CAMP_OP_NONE for an unknown name.
+ */
+const char *camp_op_name(int op);
+int camp_op_from_name(const char *name);
+
+/*
  * A draft campaign from its declaration in a rule file (names and weights
  * copied): version 1, generation 0, no holdout.  Returns 0, or
  * NUDGE_EINVAL (names, counts or weights invalid; d says which) with *c

@@ -26,6 +26,7 @@
 #define SESSION_PAGE_MAX 128	/* pages are stored truncated to this */
 #define SESSION_CAMPAIGN_MAX 64
 #define SESSION_PATH_MAX 32	/* path entries kept per live session */
+#define SESSION_XSLOTS 16	/* experiment marks per session (camprt.h) */
 
 struct session_summary {
 	char visitor[EVENT_VISITOR_MAX + 1];

@@ -16,9 +16,10 @@
  * Bodies (maps keyed by short strings; decoders skip unknown keys, so
  * appending a key never breaks an older peer):
  *   SNAPSHOT  {boot, up, ver, ctl, fun, steps:[str], dseq, rv, rsv, serr,
- *             pdrop, lerr, agg, rules:[{n, m, s, c, sh, ho, x}]}  rv / rsv:
- *             active / shadow rule set versions; rules: per-rule counters
- *             (struct wire_rule_stat)
+ *             pdrop, lerr, agg, rules:[{n, m, s, c, sh, ho, x, sho, lift}],
+ *             camps:[campaign...]}  rv / rsv: active / shadow rule set
+ *             versions; rules: per-rule counters (struct wire_rule_stat);
+ *             camps: the active set's campaigns (struct wire_campaign)
  *   DELTA     {boot, agg}   agg holds counter increments since the previous
  *             delta, and current gauges.  Every snapshot is published right
  *             after a delta and carries that delta's seq (dseq) with the
@@ -70,6 +71,7 @@
 #include <msgpack.h>
 
 #include "agg.h"
+#include "campaign.h"
 #include "err.h"
 #include "event.h"
 #include "session.h"
@@ -139,7 +141,77 @@ struct wire_rule_stat {
 	char name[WIRE_RULE_NAME_MAX + 1];
 	uint64_t m, s, c, sh, ho;
 	bool shadow_set;
+	uint64_t sho;		/* "sho": shadow matches whose visitor already
+				 * saw an offer in the session */
+	/*
+	 * "lift": [tn, tx, hn, hx], only for a rule with a holdout: sessions
+	 * shown the action (treated) and how many of them purchased after it,
+	 * sessions held out and how many of them purchased after the match.
+	 * Counted once per session, on the beacon path only (the only one that
+	 * shows anything); additive across agents.
+	 */
+	uint64_t tn, tx, hn, hx;
 };
+
+/*
+ * One campaign of the active rule set, as published in the snapshot
+ * ("camps": [{t, since, goal, gr, arms}]) and listed by campaign_list:
+ *   t      its state in campaign.h's text form (camp_format / camp_parse)
+ *   since  wall ms it was first started (0: never)
+ *   goal   the goal's name (a step label, an event name or "revenue")
+ *   gr     [[name, max_drop_bp]...] guardrails in declaration order
+ *   arms   [[n, x, rev, [g...]]...] one per variant, control first:
+ *          n sessions counted in the variant, x of them that met the goal,
+ *          rev revenue cents of their purchases, g[i] of them that met
+ *          guardrail i.  A session counts at most once in n, x and each
+ *          g[i], in the variant it was first counted in, and only while
+ *          the campaign runs with its breaker untripped.  Additive across
+ *          agents (a session lives in one agent) and kept across restarts.
+ */
+#define WIRE_CAMPS_MAX 16
+
+struct wire_camp_arm {
+	uint64_t n, x;
+	int64_t rev_cents;
+	uint64_t g[RULE_GUARDRAILS_MAX];
+};
+
+struct wire_campaign {
+	struct camp c;
+	uint64_t since_ms;
+	char goal[WIRE_RULE_NAME_MAX + 1];
+	uint8_t n_guard;
+	char guard[RULE_GUARDRAILS_MAX][WIRE_RULE_NAME_MAX + 1];
+	uint16_t guard_drop_bp[RULE_GUARDRAILS_MAX];
+	struct wire_camp_arm arm[CAMP_VARIANTS_MAX]; /* c.n_variants used */
+};
+
+void wire_pack_campaign(msgpack_packer *pk, const struct wire_campaign *c);
+/* Strict: a bad text (camp_parse), more arms than variants, a wrong type. */
+int wire_unpack_campaign(const msgpack_object *o, struct wire_campaign *c);
+
+/*
+ * A campaign change (campaign_change args): {name, op, expect, winner,
+ * weights, holdout}.  op is one of camp_op_name()'s words (campaign.h); expect the
+ * campaign's version the change was decided on; winner (stop) a variant
+ * index; weights (weights) one percent per variant; holdout (holdout)
+ * basis points.  Keys not used by op are not packed.
+ */
+struct wire_camp_change {
+	char name[CAMP_NAME_MAX + 1];
+	uint8_t op;			/* enum camp_op */
+	uint64_t expect;
+	int winner;			/* CAMP_OP_STOP */
+	uint8_t n_weights;		/* CAMP_OP_WEIGHTS */
+	uint8_t weights[CAMP_VARIANTS_MAX];
+	uint16_t holdout_bp;		/* CAMP_OP_HOLDOUT */
+};
+
+void wire_pack_camp_change(msgpack_packer *pk,
+    const struct wire_camp_change *c);
+/* NUDGE_EINVAL (unknown op, missing key for op) with d->msg. */
+int wire_unpack_camp_change(const msgpack_object *o,
+    struct wire_camp_change *c, struct nudge_diag *d);
 
 /* What an agent says about itself once a second, besides its aggregates. */
 struct wire_snapshot {
@@ -156,6 +228,8 @@ struct wire_snapshot {
 	uint64_t shadow_version; /* shadow rule set in force, 0 if none */
 	uint16_t n_rules;	/* entries of rules[] */
 	struct wire_rule_stat rules[WIRE_RULES_MAX];
+	uint8_t n_camps;	/* entries of camps[], declaration order */
+	struct wire_campaign camps[WIRE_CAMPS_MAX];
 	uint64_t store_errors;	/* failed store writes since boot */
 	uint64_t pub_dropped;	/* messages the publisher could not send */
 	char last_error[128];	/* "" if none */
@@ -379,8 +453,27 @@ int wire_obj_strv(const msgpack_object *o, struct nudge_strv *out);
  *   audit_tail {lim: uint (<= 1000, default 20)} -> [[id, ts, who, what,
  *             detail, status]...] newest first
  *
+ * Campaigns (agent/cmd_campaign.c; changes need the operator role, are
+ * audited with the campaign's text before and after, replayable):
+ *   campaign_list nil -> [campaign...] (struct wire_campaign) every
+ *             campaign the active rule set declares, declaration order
+ *   campaign_change {wire_camp_change} -> campaign (as it is now).
+ *             NUDGE_ENOTFOUND: the active set declares no such campaign;
+ *             NUDGE_ESTALE: expect is older than the version (somebody
+ *             changed it first; message names the current version and
+ *             state); NUDGE_EINVAL: an illegal transition or argument.  An
+ *             idempotent replay (campaign.h invariant 2) answers 0.
+ *             Persisted with synchronous=FULL before the answer; the next
+ *             event is assigned under the new state.
+ *
+ * Privacy:
+ *   forget    {vid: str} -> {live: bool, archived: uint, facts: uint}: the
+ *             visitor's live session, archived sessions and rule memory
+ *             are deleted (store_forget_visitor); audited (the visitor id
+ *             is written to the audit as a hash, not as it is).
+ *
  * The ingest socket answers ping and emit only; the control socket answers
- * all.  Later work adds campaigns, forget.
+ * all.
  */
 #define WIRE_EMIT_MAX 10000
 #define WIRE_PAGE_MAX 500
