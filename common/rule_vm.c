@@ -112,48 +112,36 @@ page_path(struct nudge_strv page)
 	return page;
 }
 
-/* Loads from the event or the clock. */
-static bool
-ld_event(const struct rule_ctx *c, const struct ld_def *d,
+/* Loads field d from the event, the subject or the clock: one switch. */
+static void
+ld_load(const struct rule_ctx *c, const struct ld_def *d,
     struct rule_value *v)
 {
-	const char *ev = (const char *)c->ev;
+	const char *ev = (const char *)c->ev, *sj = (const char *)c->subj;
+	int32_t days;
 
 	switch (d->kind) {
 	case LD_EV_STRV:
 		set_str(v, *(const struct nudge_strv *)(ev + d->off));
-		return true;
+		break;
 	case LD_EV_PAGE:
 		set_str(v, page_path(c->ev->page));
-		return true;
+		break;
 	case LD_EV_NAME:
 		if (c->ev->type == EVENT_CUSTOM)
 			set_str(v, c->ev->name);
 		else
 			set_cstr(v, event_type_name(c->ev->type));
-		return true;
+		break;
 	case LD_EV_CENTS:
 		set_num(v, (double)c->ev->value_cents / 100.0);
-		return true;
+		break;
 	case LD_HOUR:
 		set_num(v, c->hour);
-		return true;
+		break;
 	case LD_WEEKDAY:
 		set_cstr(v, vm_weekdays[c->weekday % 7]);
-		return true;
-	default:
-		return false;
-	}
-}
-
-static void
-ld_subject(const struct rule_ctx *c, const struct ld_def *d,
-    struct rule_value *v)
-{
-	const char *sj = (const char *)c->subj;
-	int32_t days;
-
-	switch (d->kind) {
+		break;
 	case LD_SJ_STRV:
 		set_str(v, *(const struct nudge_strv *)(sj + d->off));
 		break;
@@ -167,8 +155,7 @@ ld_subject(const struct rule_ctx *c, const struct ld_def *d,
 		set_num(v, *(const int32_t *)(sj + d->off));
 		break;
 	case LD_SJ_DAYS:
-		days = *(const int32_t *)(sj + d->off);
-		if (days >= 0)
+		if ((days = *(const int32_t *)(sj + d->off)) >= 0)
 			set_num(v, days);
 		break;
 	case LD_SJ_CENTS:
@@ -203,13 +190,19 @@ op_const(const struct rvm *vm, const struct rnode *nd, struct rule_value *o)
 	*o = nd->k;
 }
 
+void
+rvm_field(const struct rule_ctx *ctx, unsigned f, struct rule_value *out)
+{
+	const struct ld_def *d = &ld_defs[f < RF_COUNT ? f : RF_EVENT];
+
+	out->type = RULE_V_MISSING;
+	ld_load(ctx, d, out);
+}
+
 static void
 op_field(const struct rvm *vm, const struct rnode *nd, struct rule_value *o)
 {
-	const struct ld_def *d = &ld_defs[nd->a];
-
-	if (!ld_event(vm->ctx, d, o))
-		ld_subject(vm->ctx, d, o);
+	ld_load(vm->ctx, &ld_defs[nd->a], o);
 }
 
 /* Asks the caller for a fact; strings or numbers, else missing. */
@@ -419,9 +412,9 @@ rvm_eval(const struct rvm *vm, uint32_t n, struct rule_value *out)
 }
 
 /*
- * The hot path: logic and event tests are answered here without building
- * a value, since almost every condition is an 'and' chain that starts
- * with an event test.
+ * Logic and event tests are answered here without building a value.
+ * rule_eval's programs (rule_code.h) come here only for the leaves they
+ * do not test themselves (arithmetic, variants, two fields compared...).
  */
 bool
 rvm_test(const struct rvm *vm, uint32_t n)

@@ -3,10 +3,13 @@
  * Internal to rules*.c.
  *
  * The evaluator walks the checked node tree of rule_expr.h with one
- * handler per operator (a const table); operands are already known to have
- * the right static type, so the only runtime case left is a missing value.
- * Nothing is allocated: values point into the event, the subject, the
- * rule set or a fact the caller returned.
+ * handler per operator (a const table).  It is the reference semantics:
+ * rule_eval runs the flat programs of rule_code.h, which test the common
+ * leaves themselves and hand every other subtree to rvm_test; texts are
+ * rendered here.  Operands are already known to have the right static
+ * type, so the only runtime case left is a missing value.  Nothing is
+ * allocated: values point into the event, the subject, the rule set or a
+ * fact the caller returned.
  */
 #ifndef NUDGE_RULE_VM_H
 #define NUDGE_RULE_VM_H
@@ -39,6 +42,10 @@ struct rvm {
 	const struct rule_ctx *ctx;
 	struct rvm_facts *facts;	/* per evaluation, may be NULL */
 };
+
+/* The value of field f (enum rfield) for ctx: missing only for a first
+ * visit's days_since_last_visit. */
+void rvm_field(const struct rule_ctx *ctx, unsigned f, struct rule_value *out);
 
 /* The value of node n. */
 void rvm_eval(const struct rvm *vm, uint32_t n, struct rule_value *out);

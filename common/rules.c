@@ -4,7 +4,8 @@
  *
  * Owns struct rule_set: the parsed program (rule_parse.h) with its node
  * arena, the campaign gates of each rule, a name table and, for each event
- * type, the list of rules that can match it in priority order.  A set is
+ * type, the list of rules that can match it in priority order, each with
+ * its condition lowered for that type (rule_code.h).  A set is
  * built by rule_compile() on one thread and never changes afterwards, so
  * any number of threads may call rule_eval() on it concurrently; the
  * evaluation state lives on the caller's stack.
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rule_code.h"
 #include "rule_expr.h"
 #include "rule_field.h"
 #include "rule_parse.h"
@@ -34,7 +36,8 @@ struct rule_set {
 	uint32_t n_gates;
 	uint32_t *names;	/* open addressing: rule id + 1, 0 = empty */
 	uint32_t names_mask;
-	uint32_t *lists;	/* every index list, back to back */
+	struct rcode code;	/* every rule's program for each list */
+	struct rcode_entry *lists; /* every index list, back to back */
 	uint32_t list_at[EVENT_TYPE_COUNT + 1];
 };
 
@@ -350,40 +353,72 @@ key_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* A rule that tests the event type: lowered once per list. */
+#define PC_PER_TYPE (RCODE_REJECT - 1)
+
+/*
+ * The list of event type t: (id, program) of every rule that can match
+ * it, in order, appended at *at.  A rule whose program cannot accept
+ * events of type t is left out: it could never fire for them.
+ */
+static void
+list_build(struct rule_set *set, int t, const uint64_t *order,
+    const uint32_t *pc_any, uint32_t *at)
+{
+	struct rprog *pg = &set->pg;
+
+	set->list_at[t] = *at;
+	for (uint32_t k = 0; k < pg->n_rules && !set->code.oom; k++) {
+		uint32_t id = (uint32_t)order[k], pc = pc_any[id];
+		if (!(pg->rules[id].info.event_mask & (1u << t)))
+			continue;
+		if (pc == PC_PER_TYPE)
+			pc = rcode_lower(&set->code, id, pg->rules[id].cond, t);
+		if (pc != RCODE_REJECT)
+			set->lists[(*at)++] = (struct rcode_entry){id, pc};
+	}
+}
+
 /* Per event type, the rules that can match it, highest priority first. */
 static void
 index_build(struct rule_set *set)
 {
 	struct rprog *pg = &set->pg;
 	uint64_t *order;
+	uint32_t *pc_any;
 	uint32_t total = 0, at = 0;
 
-	if ((order = malloc((pg->n_rules + 1) * sizeof(*order))) == NULL) {
-		pg->ar.oom = true;
-		return;
-	}
+	rcode_init(&set->code, pg->ar.nodes);
+	order = malloc((pg->n_rules + 1) * sizeof(*order));
+	pc_any = malloc((pg->n_rules + 1) * sizeof(*pc_any));
+	if (order == NULL || pc_any == NULL)
+		goto oom;
 	for (uint32_t id = 0; id < pg->n_rules; id++) {
 		struct rule_info *ri = &pg->rules[id].info;
-		ri->event_mask = rexpr_event_mask(&pg->ar, pg->rules[id].cond);
+		uint32_t cond = pg->rules[id].cond;
+		ri->event_mask = rexpr_event_mask(&pg->ar, cond);
 		total += (uint32_t)__builtin_popcount(ri->event_mask);
 		order[id] = (uint64_t)(1000u - ri->priority) << 32 | id;
+		/* one program for every type unless it tests the type */
+		pc_any[id] = rcode_tests_event(pg->ar.nodes, cond)
+		                 ? PC_PER_TYPE
+		                 : rcode_lower(&set->code, id, cond, -1);
 	}
 	qsort(order, pg->n_rules, sizeof(*order), key_cmp);
-	for (uint32_t id = 0; id < pg->n_rules; id++)
-		order[id] &= 0xffffffffu;
-	if ((set->lists = malloc((total + 1) * sizeof(uint32_t))) == NULL) {
-		pg->ar.oom = true;
-		free(order);
-		return;
-	}
-	for (int t = 0; t < EVENT_TYPE_COUNT; t++) {
-		set->list_at[t] = at;
-		for (uint32_t k = 0; k < pg->n_rules; k++)
-			if (pg->rules[order[k]].info.event_mask & (1u << t))
-				set->lists[at++] = (uint32_t)order[k];
-	}
+	if ((set->lists = malloc((total + 1) * sizeof(*set->lists))) == NULL)
+		goto oom;
+	for (int t = 0; t < EVENT_TYPE_COUNT; t++)
+		list_build(set, t, order, pc_any, &at);
 	set->list_at[EVENT_TYPE_COUNT] = at;
+	if (!rcode_seal(&set->code))
+		goto oom;
 	free(order);
+	free(pc_any);
+	return;
+oom:
+	pg->ar.oom = true;
+	free(order);
+	free(pc_any);
 }
 
 /* ---- compile ---------------------------------------------------------- */
@@ -474,6 +509,7 @@ rule_set_free(struct rule_set *set)
 	if (set == NULL)
 		return;
 	rparse_fini(&set->pg);
+	rcode_fini(&set->code);
 	free(set->gates);
 	free(set->names);
 	free(set->lists);
@@ -709,8 +745,9 @@ rule_eval(const struct rule_set *set, const struct rule_ctx *ctx,
     struct rule_out *out)
 {
 	struct rvm_facts facts;
+	struct rcode_frame fr;
 	struct rvm vm;
-	uint32_t t, k;
+	uint32_t t, k, end;
 
 	if (out == NULL)
 		return NUDGE_EINVAL;
@@ -720,14 +757,17 @@ rule_eval(const struct rule_set *set, const struct rule_ctx *ctx,
 		return NUDGE_EINVAL;
 	facts.n = facts.next = 0;
 	vm = (struct rvm){set->pg.ar.nodes, set->camps, ctx, &facts};
+	rcode_frame_init(&fr, &set->code, &vm);
 	t = ctx->ev->type < EVENT_TYPE_COUNT ? ctx->ev->type : EVENT_CUSTOM;
-	for (k = set->list_at[t]; k < set->list_at[t + 1]; k++) {
-		uint32_t id = set->lists[k];
+	end = set->list_at[t + 1];
+	for (k = set->list_at[t];
+	     (k = rcode_next(&set->code, &fr, set->lists, k, end)) < end; k++) {
+		uint32_t id = set->lists[k].id;
 		const struct rdef *r = &set->pg.rules[id];
 		struct rtext text = r->text;
 		struct rule_action *a = &out->act[out->n];
 
-		if (!rvm_test(&vm, r->cond) || !gates_allow(set, r, ctx, &text))
+		if (!gates_allow(set, r, ctx, &text))
 			continue;
 		if (!caps_allow(ctx, id, r)) {
 			if (out->n_capped < RULE_OUT_MAX)
