@@ -13,7 +13,9 @@
  * set changes (rules_rt's swap hook) each campaign it declares keeps its
  * stored state if the stored variant names are the declared ones, in the
  * same order; otherwise (a new name, or its variants changed) it starts
- * over as a draft whose version follows the stored one, counters at zero.
+ * over as a draft whose version follows the stored one, counters at zero
+ * (its replay record says "reset" on the stored version: campaign.h wants
+ * one for every version but 1).
  * Campaigns no longer declared stay in the store, not run, not listed.
  *
  * Counting (crt_observe, once per event after the rules): the unit is the
@@ -50,8 +52,12 @@
  * sessions in both arms.  From the next event everybody sees control.
  * The breaker is each agent's own decision on its own counters.
  *
- * Counters and marks are saved about once a second and at crt_flush; a
- * change of state is saved at once.
+ * Counters are saved about once a second and at crt_flush; a change of
+ * state (the breaker's trips and slot changes included) is saved at once.
+ * The marks live in the session table and go to the store with the live
+ * sessions at a graceful stop (session_summary.xmarks), so a restart does
+ * not count a live session again: create the runtime after the live
+ * sessions are restored (the slots stored are then trusted as they are).
  *
  * Threads: crt_variant and crt_observe on any thread at once (a mutex held
  * for a few hundred nanoseconds); crt_change, crt_list and the snapshot

@@ -18,7 +18,9 @@
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
 
+#include "camprt.h"
 #include "clock.h"
+#include "forgot.h"
 #include "heat.h"
 #include "log.h"
 #include "rep.h"
@@ -31,6 +33,7 @@ struct publisher {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool stop;
+	bool joined;	/* a subscriber connected: snapshot now (lock) */
 	uint64_t seq[WIRE_KIND_MAX + 1];
 	struct agg last;	/* totals of the last delta */
 	msgpack_sbuffer sb;
@@ -41,6 +44,28 @@ struct publisher {
 };
 
 #define PUBLISH_HEAT_MS 1000
+
+/*
+ * Store failures the agent's own notes missed (the rules' visitor memory,
+ * campaign counters, control commands write too): they count in serr, and
+ * give lerr when the agent has noted nothing itself.
+ */
+static void
+publish_store_failures(struct agent *a, struct wire_snapshot *s)
+{
+	char msg[sizeof(s->last_error)];
+	uint64_t n;
+
+	if (a->store == NULL)
+		return;
+	n = store_failures(a->store, msg, sizeof(msg));
+	if (n <= s->store_errors)
+		return;
+	s->store_errors = n;
+	if (s->last_error[0] == '\0')
+		snprintf(s->last_error, sizeof(s->last_error), "store: %.119s",
+		    msg);
+}
 
 void
 publish_fill_snapshot(struct agent *a, struct wire_snapshot *s)
@@ -63,9 +88,14 @@ publish_fill_snapshot(struct agent *a, struct wire_snapshot *s)
 	s->store_errors = atomic_load(&a->store_errors);
 	s->pub_dropped = atomic_load(&a->pub_dropped);
 	agent_last_error(a, s->last_error, sizeof(s->last_error));
+	publish_store_failures(a, s);
 	agent_total(a, &s->agg);
+	s->n_forgot = (uint8_t)forgot_list(a->forgot, clock_mono_ms(),
+	    s->forgot, WIRE_FORGOT_MAX);
 	if (a->rules != NULL)	/* versions and per-rule counters */
 		rrt_fill_snapshot(a->rules, s);
+	if (a->camps != NULL)	/* campaigns and the rules' lift counters */
+		crt_fill_snapshot(a->camps, s);
 }
 
 static void
@@ -191,6 +221,25 @@ publish_heat(struct publisher *p)
 		publish_send(p);
 }
 
+/*
+ * A new subscriber gets a snapshot at once rather than at the next
+ * snapshot_ms: a console that dials a (re)starting agent would otherwise
+ * miss the first snapshot, sent before it connected, and wait a period.
+ * Runs on an nng thread: only sets the flag and wakes the publisher.
+ */
+static void
+publish_joined(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+	struct publisher *p = arg;
+
+	(void)pipe;
+	(void)ev;
+	pthread_mutex_lock(&p->lock);
+	p->joined = true;
+	pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+}
+
 static void *
 publish_thread(void *arg)
 {
@@ -201,9 +250,11 @@ publish_thread(void *arg)
 
 	pthread_mutex_lock(&p->lock);
 	while (!p->stop) {
+		bool joined = p->joined;
+		p->joined = false;
 		pthread_mutex_unlock(&p->lock);
 		uint64_t now = clock_mono_ms();
-		bool snap = now >= next_snapshot;
+		bool snap = now >= next_snapshot || joined;
 		if (snap)
 			next_snapshot = now + c->snapshot_ms;
 		publish_aggregates(p, snap);
@@ -219,7 +270,7 @@ publish_thread(void *arg)
 		uint64_t ns = (uint64_t)ts.tv_nsec + c->delta_ms * 1000000ull;
 		ts.tv_sec += (time_t)(ns / 1000000000ull);
 		ts.tv_nsec = (long)(ns % 1000000000ull);
-		if (!p->stop)
+		if (!p->stop && !p->joined)
 			pthread_cond_timedwait(&p->wake, &p->lock, &ts);
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -252,6 +303,7 @@ publish_open(struct publisher *p, const char *url, struct nudge_diag *d)
 	/* deep per-subscriber queues: PUB drops for slow readers otherwise */
 	nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, 1024);
 	nng_socket_set_size(p->sock, NNG_OPT_RECVMAXSZ, 1024);
+	nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_POST, publish_joined, p);
 	if ((rv = rep_listen(p->sock, url, d)) != 0) {
 		nng_close(p->sock);
 		return rv;

@@ -106,6 +106,7 @@ struct rrt {
 	pthread_mutex_t ptr_mu;		/* the pointers below */
 	struct rrt_gen *gen[RRT_KINDS];
 	struct rrt_facts *facts;
+	pthread_mutex_t flush_mu;	/* rrt_flush vs rrt_forget_visitor */
 	pthread_mutex_t clock_mu;
 	atomic_uint_fast64_t clock_sec;	/* mono second of the values below */
 	atomic_uint_fast64_t cap_ms;	/* cap clock */
@@ -113,6 +114,8 @@ struct rrt {
 	uint64_t clock_mono;		/* clock_mu: mono ms of cap_ms */
 	rrt_variant_fn variant;
 	void *variant_arg;
+	rrt_swap_fn swap;		/* put_mu */
+	void *swap_arg;
 	struct vshard vs[RRT_VSHARDS];
 	pthread_t thread;
 	bool running;
@@ -346,14 +349,19 @@ vdelete(struct vshard *s, uint32_t i)
 	s->n--;
 }
 
-/* Forgets the least recently seen of a sample of 32 (bounded memory). */
+/*
+ * Forgets the least recently seen of a sample of 16 neighbouring slots
+ * (bounded memory).  A sample, like Redis's approximated LRU: scanning 256
+ * slots cost a quarter of the agent's CPU once the memory was full and
+ * every new visitor evicted one (bench/ingest.sh, 2026-12-02).
+ */
 static void
 vevict(struct vshard *s, uint32_t from)
 {
 	uint32_t best = UINT32_MAX;
 	uint64_t oldest = UINT64_MAX;
 
-	for (uint32_t k = 0, i = from; k <= s->mask && k < 256; k++,
+	for (uint32_t k = 0, i = from; k <= s->mask && k < 16; k++,
 	    i = (i + 1) & s->mask)
 		if (s->slots[i].vhash != 0 && s->slots[i].last_ms < oldest) {
 			oldest = s->slots[i].last_ms;
@@ -651,6 +659,20 @@ shown_add(struct rrt_shown *sh, const struct rule_set *set,
 	memcpy(d->text, a->text, sizeof(d->text));
 }
 
+/* A holdout rule fired on the beacon path: the campaign runtime counts it. */
+static void
+trial_add(struct rrt_shown *sh, const struct rule_info *ri, bool held)
+{
+	struct rrt_trial *t;
+
+	if (sh == NULL || ri == NULL || ri->holdout_bp == 0 ||
+	    sh->n_trials >= RRT_SHOWN_MAX)
+		return;
+	t = &sh->trial[sh->n_trials++];
+	snprintf(t->rule, sizeof(t->rule), "%s", ri->name);
+	t->held = held;
+}
+
 /* Records and counts the active set's result (see rules_rt.h: delivery). */
 static void
 record_active(struct eval_arg *ea, const struct rule_out *o,
@@ -676,8 +698,10 @@ record_active(struct eval_arg *ea, const struct rule_out *o,
 		} else if (a->holdout) {
 			atomic_fetch_add(&c->ho, 1);
 			hist_record(ea->vm, key, ea->now_sec);
+			trial_add(shown, rule_set_rule(g->set, a->rule), true);
 		} else if (shown != NULL && shown->n < RRT_SHOWN_MAX) {
 			shown_add(shown, g->set, a);
+			trial_add(shown, rule_set_rule(g->set, a->rule), false);
 			atomic_fetch_add(&c->s, 1);
 			hist_record(ea->vm, key, ea->now_sec);
 			ea->vm->shown_session = true;
@@ -786,6 +810,29 @@ rrt_set_variant_fn(struct rrt *r, rrt_variant_fn fn, void *arg)
 	r->variant_arg = arg;
 }
 
+/* Tells the swap hook about the active set in force (put_mu held). */
+static void
+swap_notify(struct rrt *r)
+{
+	struct rrt_gen *g;
+
+	if (r->swap == NULL)
+		return;
+	g = gen_get(r, RRT_ACTIVE);
+	r->swap(r->swap_arg, g != NULL ? g->set : NULL);
+	gen_release(g);
+}
+
+void
+rrt_set_swap_fn(struct rrt *r, rrt_swap_fn fn, void *arg)
+{
+	pthread_mutex_lock(&r->put_mu);
+	r->swap = fn;
+	r->swap_arg = arg;
+	swap_notify(r);
+	pthread_mutex_unlock(&r->put_mu);
+}
+
 /* ---- pushes ------------------------------------------------------------ */
 
 static int
@@ -836,6 +883,8 @@ put_locked(struct rrt *r, const struct rrt_put *p, uint64_t *applied,
 		return NUDGE_ENOMEM;
 	}
 	gen_swap(r, g);
+	if (p->kind == RRT_ACTIVE)
+		swap_notify(r);
 	*applied = meta.version;
 	return 0;
 }
@@ -1195,6 +1244,7 @@ rrt_fill_snapshot(struct rrt *r, struct wire_snapshot *s)
 			w->c = v[i].c;
 			w->sh = v[i].sh;
 			w->ho = v[i].ho;
+			w->sho = v[i].sho;
 			w->shadow_set = k == RRT_SHADOW;
 		}
 	}
@@ -1219,6 +1269,91 @@ rrt_bench_acquire(struct rrt *r, unsigned iterations)
 }
 
 /* ---- persistence and the flusher --------------------------------------- */
+
+size_t
+rrt_purge(struct rrt *r, uint64_t before_ms)
+{
+	size_t n = 0;
+
+	for (unsigned k = 0; k < RRT_VSHARDS; k++) {
+		struct vshard *vs = &r->vs[k];
+		pthread_mutex_lock(&vs->mu);
+		for (uint32_t i = 0; i <= vs->mask;) {
+			/* a deletion shifts a later entry into i: look again */
+			if (vs->slots[i].vhash != 0 &&
+			    vs->slots[i].last_ms < before_ms) {
+				vdelete(vs, i);
+				n++;
+			} else {
+				i++;
+			}
+		}
+		pthread_mutex_unlock(&vs->mu);
+	}
+	return n;
+}
+
+size_t
+rrt_visitor_rules(struct rrt *r, struct nudge_strv visitor,
+    struct rrt_visitor_rule *out, size_t cap)
+{
+	uint64_t h = vhash_of(visitor);
+	struct vshard *vs = vshard_of(r, h);
+	struct vhist hist[RRT_HIST_MAX];
+	unsigned n_hist = 0;
+	bool here;
+	size_t n = 0;
+
+	pthread_mutex_lock(&vs->mu);
+	uint32_t i = vslot(vs, h, &here);
+	if (here) {
+		n_hist = vs->slots[i].n_hist;
+		memcpy(hist, vs->slots[i].h, n_hist * sizeof(hist[0]));
+	}
+	pthread_mutex_unlock(&vs->mu);
+	struct rrt_gen *g = gen_get(r, RRT_ACTIVE);
+	unsigned rules = g != NULL && g->set != NULL ?
+	    rule_set_count(g->set) : 0;
+	for (unsigned k = 0; k < n_hist && n < cap; k++)
+		for (unsigned id = 0; id < rules; id++) {
+			const struct rule_info *ri = rule_set_rule(g->set, id);
+			if (ri->key != hist[k].key)
+				continue;
+			snprintf(out[n].name, sizeof(out[n].name), "%s",
+			    ri->name);
+			out[n].session_n = hist[k].sess_n;
+			out[n].last_sec = hist[k].n_ts ? hist[k].ts[0] : 0;
+			n++;
+			break;
+		}
+	gen_release(g);
+	return n;
+}
+
+/*
+ * Under flush_mu, so that a flush that copied the visitor before the
+ * delete cannot write them back after it.
+ */
+int
+rrt_forget_visitor(struct rrt *r, struct nudge_strv visitor, bool *found)
+{
+	uint64_t h = vhash_of(visitor);
+	struct vshard *vs = vshard_of(r, h);
+	bool here;
+	int rv;
+
+	pthread_mutex_lock(&r->flush_mu);
+	pthread_mutex_lock(&vs->mu);
+	uint32_t i = vslot(vs, h, &here);
+	if (here)
+		vdelete(vs, i);
+	pthread_mutex_unlock(&vs->mu);
+	rv = store_forget_visitor(r->st, h);
+	pthread_mutex_unlock(&r->flush_mu);
+	if (rv == 0 && found != NULL)
+		*found = here;
+	return rv;
+}
 
 /* Copies up to cap dirty visitors of shard s into v/blobs; clears dirty. */
 static size_t
@@ -1256,6 +1391,7 @@ rrt_flush(struct rrt *r)
 		free(blobs);
 		return NUDGE_ENOMEM;
 	}
+	pthread_mutex_lock(&r->flush_mu);
 	for (unsigned k = 0; k < RRT_VSHARDS; k++) {
 		size_t n;
 		do {
@@ -1264,6 +1400,7 @@ rrt_flush(struct rrt *r)
 				rv = NUDGE_ESTORE;
 		} while (n == RRT_FLUSH_BATCH);
 	}
+	pthread_mutex_unlock(&r->flush_mu);
 	snprintf(clk, sizeof(clk), "%llu",
 	    (unsigned long long)atomic_load(&r->cap_ms));
 	if (store_meta_put(r->st, RRT_CLOCK_KEY, clk) != 0)
@@ -1281,7 +1418,8 @@ flusher(void *arg)
 
 	pthread_mutex_lock(&r->stop_mu);
 	while (!r->stop) {
-		clock_gettime(CLOCK_REALTIME, &ts);
+		/* monotonic: a wall clock set back 1 h must not stall it 1 h */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += 1;
 		pthread_cond_timedwait(&r->stop_cv, &r->stop_mu, &ts);
 		if (r->stop)
@@ -1414,9 +1552,14 @@ rrt_new(struct rrt **out, struct store *st, size_t visitors_max,
 	r->st = st;
 	pthread_mutex_init(&r->put_mu, NULL);
 	pthread_mutex_init(&r->ptr_mu, NULL);
+	pthread_mutex_init(&r->flush_mu, NULL);
 	pthread_mutex_init(&r->clock_mu, NULL);
 	pthread_mutex_init(&r->stop_mu, NULL);
-	pthread_cond_init(&r->stop_cv, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->stop_cv, &ca);
+	pthread_condattr_destroy(&ca);
 	if (visitors_max == 0)
 		visitors_max = RRT_VISITORS_DEFAULT;
 	if (vshards_init(r, visitors_max) != 0 ||
@@ -1449,6 +1592,7 @@ rrt_free(struct rrt *r)
 	}
 	pthread_mutex_destroy(&r->put_mu);
 	pthread_mutex_destroy(&r->ptr_mu);
+	pthread_mutex_destroy(&r->flush_mu);
 	pthread_mutex_destroy(&r->clock_mu);
 	pthread_mutex_destroy(&r->stop_mu);
 	pthread_cond_destroy(&r->stop_cv);

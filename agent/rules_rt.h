@@ -90,6 +90,21 @@ void rrt_stop(struct rrt *r);
 /* Saves every dirty visitor and the cap clock now. */
 int rrt_flush(struct rrt *r);
 
+/*
+ * Erases one visitor's memory (orders, sessions, cap history) from memory
+ * and from the store (privacy: `forget`).  *found (may be NULL): whether
+ * it was held in memory.  Returns 0 or a store error.  Serialized with
+ * rrt_flush, so a flush in progress cannot write the visitor back.
+ */
+int rrt_forget_visitor(struct rrt *r, struct nudge_strv visitor,
+    bool *found);
+
+/*
+ * Retention: drops from memory every visitor last seen (wall clock) before
+ * before_ms; the store's rows are store_purge()'s.  Returns how many.
+ */
+size_t rrt_purge(struct rrt *r, uint64_t before_ms);
+
 /* ---- pushes ------------------------------------------------------------ */
 
 struct rrt_put {
@@ -178,6 +193,22 @@ void rrt_set_variant_fn(struct rrt *r, rrt_variant_fn fn, void *arg);
  */
 typedef void (*rrt_swap_fn)(void *arg, const struct rule_set *set);
 void rrt_set_swap_fn(struct rrt *r, rrt_swap_fn fn, void *arg);
+
+/*
+ * What the visitor's memory says the active set's rules did to them (the
+ * cap history: rules fired or shown, recorded for caps), for the console's
+ * visitor detail: name, firings in the current session, and the newest
+ * firing on the cap clock (about wall-clock seconds).  Rules of an older
+ * set that the active one no longer has are left out.  Returns how many
+ * were written, at most cap (RRT_HIST_MAX are kept per visitor).
+ */
+struct rrt_visitor_rule {
+	char name[RULE_NAME_MAX + 1];
+	uint16_t session_n;
+	uint32_t last_sec;
+};
+size_t rrt_visitor_rules(struct rrt *r, struct nudge_strv visitor,
+    struct rrt_visitor_rule *out, size_t cap);
 
 /* ---- context facts ----------------------------------------------------- */
 

@@ -66,6 +66,7 @@ struct live {
 	uint32_t path_page[PATH_LEN];
 	uint32_t path_dt[PATH_LEN]; /* ms after started_ms, saturating */
 	uint8_t path_type[PATH_LEN];
+	uint16_t xmarks[SESSION_XSLOTS]; /* experiment marks (camprt.h) */
 };
 
 struct shard {
@@ -327,6 +328,7 @@ live_to_summary(struct shard *sh, const struct live *l,
 	    intern_str(&sh->names, l->last_page));
 	snprintf(s->utm_campaign, sizeof(s->utm_campaign), "%s",
 	    intern_str(&sh->names, l->campaign));
+	memcpy(s->xmarks, l->xmarks, sizeof(s->xmarks));
 }
 
 /* First event of a session: where it came from, who it is. */
@@ -350,7 +352,7 @@ live_start(struct shard *sh, struct live *l, const struct nudge_event *ev,
 
 static void
 live_path_push(struct shard *sh, struct live *l, const struct nudge_event *ev,
-    uint64_t wall)
+    uint64_t wall, uint32_t page_id)	/* NO_INDEX: not interned yet */
 {
 	uint64_t dt = wall > l->started_ms ? wall - l->started_ms : 0;
 	uint8_t h = l->path_head;
@@ -360,7 +362,9 @@ live_path_push(struct shard *sh, struct live *l, const struct nudge_event *ev,
 	    ev->type != EVENT_EXIT_INTENT && ev->type != EVENT_LOGIN &&
 	    ev->type != EVENT_EMAIL && ev->type != EVENT_REFUND)
 		return;
-	l->path_page[h] = ev->page.len ? intern_id(&sh->names, ev->page) : 0;
+	if (page_id == NO_INDEX)
+		page_id = ev->page.len ? intern_id(&sh->names, ev->page) : 0;
+	l->path_page[h] = page_id;
 	l->path_dt[h] = dt > UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
 	l->path_type[h] = ev->type;
 	l->path_head = (uint8_t)((h + 1) % PATH_LEN);
@@ -412,6 +416,8 @@ live_advance_funnel(struct sesstab *t, struct shard *sh, struct live *l,
 		sh->counts.c[AGG_FUNNEL(k)]++;
 		sh->counts.c[AGG_FUNNEL_SOURCE(k, l->source)]++;
 		sh->counts.c[AGG_FUNNEL_DEVICE(k, l->device)]++;
+		sh->counts.c[AGG_FUNNEL_COUNTRY(k,
+		    agg_country_index(l->country))]++;
 	}
 	l->step = now;
 }
@@ -489,40 +495,42 @@ sesstab_apply(struct sesstab *t, const struct nudge_event *ev,
 	return sesstab_apply_view(t, ev, now_ms, now_wall_ms, NULL);
 }
 
-int
-sesstab_apply_view(struct sesstab *t, const struct nudge_event *ev,
-    uint64_t now_ms, uint64_t now_wall_ms, struct sesstab_view *view)
+/*
+ * One event on its shard, whose lock the caller holds (sesstab_apply_view
+ * and sesstab_apply_batch share it, so both apply an event alike).
+ */
+static int
+shard_apply(struct sesstab *t, struct shard *sh, const struct nudge_event *ev,
+    uint64_t hash, uint64_t now_ms, uint64_t now_wall_ms,
+    struct sesstab_view *view)
 {
-	uint64_t hash = visitor_hash(ev->visitor);
 	uint64_t wall = ev->ts_ms ? ev->ts_ms : now_wall_ms;
-	struct shard *sh = shard_of(t, hash);
 	struct live *l;
-	uint32_t slot;
+	uint32_t slot, mask, page_id = NO_INDEX;
 	bool found;
 
-	pthread_mutex_lock(&sh->lock);
 	sh->counts.c[AGG_EVENTS]++;
 	sh->counts.c[AGG_TYPE(ev->type)]++;
 	if (view != NULL)
 		view->live = false;
 	if (ev->device == DEVICE_BOT) {
 		sh->counts.c[AGG_BOTS]++;
-		pthread_mutex_unlock(&sh->lock);
 		return 0;
 	}
 	slot = slot_find(sh, hash, ev->visitor, &found);
 	if (found) {
 		l = live_at(sh, sh->slots[slot] - 1);
 	} else {
+		mask = sh->slot_mask;
 		l = live_create(sh, hash, ev->visitor, slot);
 		if (l == NULL) {
 			sh->counts.c[AGG_EVENTS]--;
 			sh->counts.c[AGG_TYPE(ev->type)]--;
 			sh->counts.c[AGG_REJECTED]++;
-			pthread_mutex_unlock(&sh->lock);
 			return NUDGE_ENOMEM;
 		}
-		slot = slot_find(sh, hash, ev->visitor, &found);
+		if (sh->slot_mask != mask)	/* grown: it moved */
+			slot = slot_find(sh, hash, ev->visitor, &found);
 		live_start(sh, l, ev, wall);
 		found = false;	/* remembered for the view: created */
 	}
@@ -532,21 +540,173 @@ sesstab_apply_view(struct sesstab *t, const struct nudge_event *ev,
 		l->last_ms = wall;
 	if (ev->type == EVENT_PAGEVIEW) {
 		l->pages++;
-		l->last_page = intern_id(&sh->names, ev->page);
+		l->last_page = page_id = intern_id(&sh->names, ev->page);
 	}
 	if (l->country[0] == '\0' && ev->country[0] != '\0')
 		memcpy(l->country, ev->country, sizeof(l->country));
 	live_count_money(sh, l, ev);
 	live_advance_funnel(t, sh, l, ev);
-	live_path_push(sh, l, ev, wall);
+	live_path_push(sh, l, ev, wall, page_id);
 	if (ev->type == EVENT_EMAIL)
 		l->flags |= LIVE_EMAIL;
 	shard_note_changed(sh, l, slot);
 	shard_note_event(sh, ev, wall);
 	if (view != NULL)
 		live_view(sh, l, !found, view);
+	return 0;
+}
+
+int
+sesstab_apply_view(struct sesstab *t, const struct nudge_event *ev,
+    uint64_t now_ms, uint64_t now_wall_ms, struct sesstab_view *view)
+{
+	uint64_t hash = visitor_hash(ev->visitor);
+	struct shard *sh = shard_of(t, hash);
+	int rv;
+
+	pthread_mutex_lock(&sh->lock);
+	rv = shard_apply(t, sh, ev, hash, now_ms, now_wall_ms, view);
+	pthread_mutex_unlock(&sh->lock);
+	return rv;
+}
+
+/* Starts loading the hash slot of a visitor, and a little later its
+ * session, so that a batch's cache misses overlap. */
+static void
+batch_prefetch(struct shard *sh, uint64_t hash, bool deref)
+{
+	const uint32_t *slot = &sh->slots[(uint32_t)hash & sh->slot_mask];
+
+	if (!deref) {
+		__builtin_prefetch(slot);
+		return;
+	}
+	if (*slot != 0)
+		__builtin_prefetch(live_at(sh, *slot - 1));
+}
+
+#define BATCH_AHEAD 6
+
+/* The events order[from, to) of one shard, whose lock the caller holds. */
+static void
+batch_group(struct sesstab *t, struct shard *sh,
+    const struct nudge_event *const *ev, const uint64_t *hash,
+    const uint32_t *order, uint32_t from, uint32_t to, uint64_t now_ms,
+    uint64_t now_wall_ms, struct sesstab_view *views, int *rv)
+{
+	for (uint32_t k = from; k < to && k < from + BATCH_AHEAD; k++)
+		batch_prefetch(sh, hash[order[k]], false);
+	for (uint32_t k = from; k < to; k++) {
+		uint32_t i = order[k];
+		if (k + BATCH_AHEAD < to)
+			batch_prefetch(sh, hash[order[k + BATCH_AHEAD]],
+			    false);
+		if (k + BATCH_AHEAD / 2 < to)
+			batch_prefetch(sh, hash[order[k + BATCH_AHEAD / 2]],
+			    true);
+		rv[i] = shard_apply(t, sh, ev[i], hash[i], now_ms, now_wall_ms,
+		    views ? &views[i] : NULL);
+	}
+}
+
+int
+sesstab_apply_batch(struct sesstab *t, const struct nudge_event *const *ev,
+    size_t n, uint64_t now_ms, uint64_t now_wall_ms,
+    struct sesstab_view *views, int *rv)
+{
+	uint64_t *hash = malloc(n * (sizeof(*hash) + sizeof(uint32_t)));
+	uint32_t *order, start[257] = {0};
+	bool busy[256] = {false};
+
+	if (hash == NULL)
+		return NUDGE_ENOMEM;
+	order = (uint32_t *)(hash + n);
+	/* a stable counting sort by shard: a visitor's events keep order */
+	for (size_t i = 0; i < n; i++) {
+		hash[i] = visitor_hash(ev[i]->visitor);
+		start[shard_of(t, hash[i]) - t->shards + 1]++;
+	}
+	for (unsigned s = 0; s < t->n; s++)
+		start[s + 1] += start[s];
+	for (size_t i = 0; i < n; i++)
+		order[start[shard_of(t, hash[i]) - t->shards]++] = (uint32_t)i;
+	/*
+	 * Shards another thread holds are put off to a second, blocking
+	 * pass instead of waited for (a shard's group is applied whole, in
+	 * order, either way).
+	 */
+	for (int pass = 0; pass < 2; pass++) {
+		bool put_off = false;
+		for (unsigned s = 0, from = 0; s < t->n; from = start[s++]) {
+			struct shard *sh = &t->shards[s];
+
+			if (from == start[s] || (pass == 1 && !busy[s]))
+				continue;
+			if (pass == 0 &&
+			    pthread_mutex_trylock(&sh->lock) != 0) {
+				busy[s] = put_off = true;
+				continue;
+			}
+			if (pass == 1)
+				pthread_mutex_lock(&sh->lock);
+			batch_group(t, sh, ev, hash, order, from, start[s],
+			    now_ms, now_wall_ms, views, rv);
+			pthread_mutex_unlock(&sh->lock);
+		}
+		if (!put_off)
+			break;
+	}
+	free(hash);
+	return 0;
+}
+
+int
+sesstab_mark(struct sesstab *t, struct nudge_strv visitor,
+    struct sesstab_mark *m, size_t n)
+{
+	uint64_t hash = visitor_hash(visitor);
+	struct shard *sh = shard_of(t, hash);
+	struct live *l;
+	uint32_t slot;
+	bool found;
+
+	pthread_mutex_lock(&sh->lock);
+	slot = slot_find(sh, hash, visitor, &found);
+	if (!found) {
+		pthread_mutex_unlock(&sh->lock);
+		return NUDGE_ENOTFOUND;
+	}
+	l = live_at(sh, sh->slots[slot] - 1);
+	for (size_t i = 0; i < n; i++) {
+		uint16_t *w;
+		if (m[i].slot >= SESSION_XSLOTS)
+			continue;
+		w = &l->xmarks[m[i].slot];
+		m[i].had = *w;
+		if (*w == 0)
+			*w = m[i].init;
+		*w |= m[i].set;
+		m[i].now = *w;
+	}
 	pthread_mutex_unlock(&sh->lock);
 	return 0;
+}
+
+void
+sesstab_clear_slot(struct sesstab *t, unsigned slot)
+{
+	if (slot >= SESSION_XSLOTS)
+		return;
+	for (unsigned i = 0; i < t->n; i++) {
+		struct shard *sh = &t->shards[i];
+		pthread_mutex_lock(&sh->lock);
+		for (uint32_t k = 0; k < sh->used; k++) {
+			struct live *l = live_at(sh, k);
+			if (l->flags & LIVE_USED)
+				l->xmarks[slot] = 0;
+		}
+		pthread_mutex_unlock(&sh->lock);
+	}
 }
 
 int
@@ -694,6 +854,7 @@ sesstab_restore(struct sesstab *t, const struct session_summary *s,
 		l->score = s->score;
 		l->last_page = intern_id(&sh->names, strv_of(s->last_page));
 		l->campaign = intern_id(&sh->names, strv_of(s->utm_campaign));
+		memcpy(l->xmarks, s->xmarks, sizeof(l->xmarks));
 	}
 	pthread_mutex_unlock(&sh->lock);
 	return rv;
@@ -735,7 +896,8 @@ sesstab_recent_events(struct sesstab *t, struct sesstab_event *out,
 		while (sh->recent_n > 0 && n < cap) {
 			uint32_t at = (sh->recent_head + RECENT_MAX -
 			    sh->recent_n) % RECENT_MAX;
-			out[n++] = sh->recent[at];
+			if (sh->recent[at].visitor[0] != '\0') /* forgotten */
+				out[n++] = sh->recent[at];
 			sh->recent_n--;
 		}
 		pthread_mutex_unlock(&sh->lock);
@@ -882,11 +1044,11 @@ sesstab_forget(struct sesstab *t, struct nudge_strv visitor)
 		uint32_t idx = sh->slots[slot] - 1;
 		slot_delete(sh, slot);
 		live_release(sh, idx);
-		for (uint32_t i = 0; i < RECENT_MAX; i++)
-			if (strv_eq(visitor, sh->recent[i].visitor))
-				memset(&sh->recent[i], 0,
-				    sizeof(sh->recent[i]));
 	}
+	/* sampled events outlive a closed session: always wiped */
+	for (uint32_t i = 0; i < RECENT_MAX; i++)
+		if (strv_eq(visitor, sh->recent[i].visitor))
+			memset(&sh->recent[i], 0, sizeof(sh->recent[i]));
 	pthread_mutex_unlock(&sh->lock);
 	return found ? 0 : NUDGE_ENOTFOUND;
 }

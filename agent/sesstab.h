@@ -75,6 +75,18 @@ int sesstab_apply_view(struct sesstab *t, const struct nudge_event *ev,
     uint64_t now_ms, uint64_t now_wall_ms, struct sesstab_view *view);
 
 /*
+ * sesstab_apply_view for n events at once: rv[i] and views[i] (views may
+ * be NULL) are what sesstab_apply_view would give for ev[i].  The events
+ * are grouped by shard and each shard's lock is taken once per batch; a
+ * visitor's events are applied in batch order (events of different shards
+ * may interleave otherwise, as with concurrent callers).  Returns 0, or
+ * NUDGE_ENOMEM with nothing applied.
+ */
+int sesstab_apply_batch(struct sesstab *t, const struct nudge_event *const *ev,
+    size_t n, uint64_t now_ms, uint64_t now_wall_ms,
+    struct sesstab_view *views, int *rv);
+
+/*
  * Adds delta to the live session's score (saturating), so rules' `score`
  * clauses show in the console.  Returns 0 or NUDGE_ENOTFOUND.
  */

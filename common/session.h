@@ -46,6 +46,9 @@ struct session_summary {
 	int32_t score;		/* behavioural score */
 	char last_page[SESSION_PAGE_MAX];
 	char utm_campaign[SESSION_CAMPAIGN_MAX];
+	/* experiment marks (agent/camprt.h), kept across a graceful
+	 * restart with the live session; not archived, not on the wire */
+	uint16_t xmarks[SESSION_XSLOTS];
 };
 
 /* One step of a visitor's path: what happened and when. */

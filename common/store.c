@@ -15,13 +15,19 @@
  * with synchronous=FULL before the caller acknowledges.
  *
  * Errors: SQLITE_BUSY / SQLITE_LOCKED after the busy timeout become
- * NUDGE_EBUSY, everything else NUDGE_ESTORE; st->err keeps the message.
+ * NUDGE_EBUSY, everything else NUDGE_ESTORE; st->err keeps the message,
+ * and every failure is counted for the snapshot (store_failures).  A disk
+ * full (SQLITE_FULL) makes the next write truncate the WAL first
+ * (store_reclaim), so that writes resume by themselves once space is
+ * freed; the WAL is kept near 1 MiB (store_setup).
  */
 #include "store.h"
+#include "store_int.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,10 +79,12 @@ static const char *const store_sql[SQ_COUNT] = {
     [SQ_PUT_SESSION] = "INSERT INTO sessions(" STORE_SESSION_COLS ") "
                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
                        "?11, ?12, ?13, ?14, ?15, ?16)",
-    [SQ_PUT_LIVE] = "INSERT INTO live_sessions(" STORE_SESSION_COLS ") "
+    [SQ_PUT_LIVE] = "INSERT INTO live_sessions(" STORE_SESSION_COLS
+                    ", xmarks) "
                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-                    "?11, ?12, ?13, ?14, ?15, ?16)",
-    [SQ_GET_LIVE] = "SELECT " STORE_SESSION_COLS " FROM live_sessions",
+                    "?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+    [SQ_GET_LIVE] = "SELECT " STORE_SESSION_COLS ", xmarks "
+                    "FROM live_sessions",
     [SQ_DEL_LIVE] = "DELETE FROM live_sessions",
     [SQ_PUT_HEAT] = "INSERT OR REPLACE INTO heat(page, kind, cell, count) "
                     "VALUES (?1, ?2, ?3, ?4)",
@@ -132,40 +140,82 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
     /* 5 -> 6: per-minute counters for the console's history */
     "CREATE TABLE minutes(minute INTEGER NOT NULL, name TEXT NOT NULL,"
     " value INTEGER NOT NULL, PRIMARY KEY(minute, name)) WITHOUT ROWID;",
+    /* 6 -> 7: campaigns (state, history, per-variant counters), the
+     * rules' holdout experiments, experiment marks of live sessions
+     * (common/store_camp.c) */
+    "CREATE TABLE campaigns(name TEXT PRIMARY KEY, text TEXT NOT NULL,"
+    " since_ms INTEGER NOT NULL, slot INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE campaign_history(id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL, version INTEGER NOT NULL, ts_ms INTEGER NOT NULL,"
+    " who TEXT NOT NULL, op TEXT NOT NULL, text TEXT NOT NULL);"
+    "CREATE INDEX campaign_history_name ON campaign_history(name, id);"
+    "CREATE TABLE campaign_counters(name TEXT NOT NULL,"
+    " variant INTEGER NOT NULL, n INTEGER NOT NULL, x INTEGER NOT NULL,"
+    " rev_cents INTEGER NOT NULL, g0 INTEGER NOT NULL, g1 INTEGER NOT NULL,"
+    " g2 INTEGER NOT NULL, g3 INTEGER NOT NULL,"
+    " PRIMARY KEY(name, variant)) WITHOUT ROWID;"
+    "CREATE TABLE rule_experiments(rule TEXT PRIMARY KEY,"
+    " tn INTEGER NOT NULL, tx INTEGER NOT NULL, hn INTEGER NOT NULL,"
+    " hx INTEGER NOT NULL, slot INTEGER NOT NULL) WITHOUT ROWID;"
+    "ALTER TABLE live_sessions ADD COLUMN xmarks BLOB;",
 };
 
 struct store {
 	pthread_mutex_t mu;
 	sqlite3 *db;
 	int busy_ms;
+	bool full;		/* a write failed with SQLITE_FULL: reclaim */
 	sqlite3_stmt *q[SQ_COUNT];
 	char err[STORE_ERR_MAX];
+	atomic_uint_fast64_t failures;	/* store_fail calls, any thread */
+	pthread_mutex_t fail_mu;	/* fail_msg only, never held long */
+	char fail_msg[STORE_ERR_MAX];	/* err of the latest failure */
 };
 
 /* Records why rc happened while doing what; returns the nudge code. */
-static int
+int
 store_fail(struct store *st, int rc, const char *what)
 {
 	int prim = rc & 0xff;
 	const char *why = st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc);
 
+	int code = NUDGE_ESTORE;
+
+	if (prim == SQLITE_FULL)
+		st->full = true;
 	if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED) {
 		snprintf(st->err, sizeof(st->err),
 		    "%s: database is locked by another connection "
 		    "(gave up after %d ms)",
 		    what, st->busy_ms);
-		return NUDGE_EBUSY;
-	}
-	if (prim == SQLITE_NOTADB) {
+		code = NUDGE_EBUSY;
+	} else if (prim == SQLITE_NOTADB) {
 		snprintf(st->err, sizeof(st->err),
 		    "%s: the file is not a SQLite database", what);
-		return NUDGE_ESTORE;
+	} else {
+		snprintf(st->err, sizeof(st->err), "%s: %s", what, why);
 	}
-	snprintf(st->err, sizeof(st->err), "%s: %s", what, why);
-	return NUDGE_ESTORE;
+	atomic_fetch_add(&st->failures, 1);
+	pthread_mutex_lock(&st->fail_mu);
+	memcpy(st->fail_msg, st->err, sizeof(st->fail_msg));
+	pthread_mutex_unlock(&st->fail_mu);
+	return code;
 }
 
-static int
+uint64_t
+store_failures(struct store *st, char *msg, size_t cap)
+{
+	uint64_t n = atomic_load(&st->failures);
+
+	if (cap > 0) {
+		pthread_mutex_lock(&st->fail_mu);
+		snprintf(msg, cap, "%s", st->fail_msg);
+		pthread_mutex_unlock(&st->fail_mu);
+	}
+	return n;
+}
+
+int
 store_exec(struct store *st, const char *sql, const char *what)
 {
 	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
@@ -191,9 +241,34 @@ store_run(struct store *st, sqlite3_stmt *q, const char *what)
 	return NUDGE_OK;
 }
 
+/*
+ * After a write failed because the disk was full, the WAL may hold the
+ * rest of the disk (it only shrinks at a checkpoint, and a checkpoint
+ * only comes after commits that can no longer happen).  So before the
+ * next write, checkpoint it into the database and truncate it to zero
+ * bytes: once the database file can take the pages (space was freed),
+ * the WAL's space comes back and writes resume by themselves.  Until then
+ * the flag stays and every write tries again.  A short busy timeout: a
+ * reader in another process only delays the reclaim to the next write.
+ */
+static void
+store_reclaim(struct store *st)
+{
+	int rc;
+
+	sqlite3_busy_timeout(st->db, 100);
+	rc = sqlite3_wal_checkpoint_v2(
+	    st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	sqlite3_busy_timeout(st->db, st->busy_ms);
+	if (rc == SQLITE_OK)
+		st->full = false;
+}
+
 static int
 store_begin(struct store *st)
 {
+	if (st->full)
+		store_reclaim(st);
 	return store_run(st, st->q[SQ_BEGIN], "begin");
 }
 
@@ -219,7 +294,7 @@ store_rollback(struct store *st)
  * changes acknowledged to a client: when this returns 0 the change is on
  * disk.  The default NORMAL is restored whatever happens.
  */
-static int
+int
 store_acked(struct store *st, int (*body)(struct store *, void *), void *arg)
 {
 	int rc;
@@ -234,6 +309,38 @@ store_acked(struct store *st, int (*body)(struct store *, void *), void *arg)
 	}
 	sqlite3_exec(st->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
 	return rc;
+}
+
+int
+store_tx(struct store *st, int (*body)(struct store *, void *), void *arg)
+{
+	int rc;
+
+	if ((rc = store_begin(st)) == NUDGE_OK) {
+		if ((rc = body(st, arg)) == NUDGE_OK)
+			rc = store_commit(st);
+		else
+			store_rollback(st);
+	}
+	return rc;
+}
+
+void
+store_lock(struct store *st)
+{
+	pthread_mutex_lock(&st->mu);
+}
+
+void
+store_unlock(struct store *st)
+{
+	pthread_mutex_unlock(&st->mu);
+}
+
+sqlite3 *
+store_db(struct store *st)
+{
+	return st->db;
 }
 
 /* Reads PRAGMA user_version into *v. */
@@ -337,6 +444,16 @@ store_setup(struct store *st, const char *path)
 		return rc;
 	if ((rc = store_exec(st, "PRAGMA synchronous=NORMAL", "synchronous")))
 		return rc;
+	/*
+	 * A small WAL: checkpoint every 256 pages (1 MiB, not SQLite's 4) and
+	 * cut the file back to 1 MiB after a big transaction, so that the WAL
+	 * neither fills a small disk by itself nor keeps what a full disk
+	 * needs (tests/integration/diskfull.sh: 2 MiB).
+	 */
+	if ((rc = store_exec(st, "PRAGMA wal_autocheckpoint=256;"
+	                         "PRAGMA journal_size_limit=1048576",
+	         "WAL size")))
+		return rc;
 	if ((rc = store_migrate(st)) != NUDGE_OK)
 		return rc;
 	for (int i = 0; i < SQ_COUNT; i++) {
@@ -354,6 +471,7 @@ store_free(struct store *st)
 	for (int i = 0; i < SQ_COUNT; i++)
 		sqlite3_finalize(st->q[i]);
 	sqlite3_close(st->db);
+	pthread_mutex_destroy(&st->fail_mu);
 	pthread_mutex_destroy(&st->mu);
 	free(st);
 }
@@ -373,6 +491,7 @@ store_open(struct store **out, const char *path, struct nudge_diag *d)
 		nudge_diag_set(d, 0, 0, "cannot create a mutex");
 		return NUDGE_ENOMEM;
 	}
+	pthread_mutex_init(&st->fail_mu, NULL);
 	st->busy_ms = STORE_BUSY_MS;
 	store_mkdirs(path);
 	if ((rc = store_setup(st, path)) != NUDGE_OK) {
@@ -539,6 +658,9 @@ store_put_session(
 	sqlite3_bind_int(q, 14, s->score);
 	store_bind_arr(q, 15, s->last_page, sizeof(s->last_page));
 	store_bind_arr(q, 16, s->utm_campaign, sizeof(s->utm_campaign));
+	if (q == st->q[SQ_PUT_LIVE])
+		sqlite3_bind_blob(q, 17, s->xmarks, sizeof(s->xmarks),
+		    SQLITE_STATIC);
 	return store_run(st, q, "archive sessions");
 }
 
@@ -586,7 +708,7 @@ store_count_sessions(struct store *st, uint64_t *n)
 }
 
 /* Copies column col into a fixed array, truncated and terminated. */
-static void
+void
 store_col_arr(sqlite3_stmt *q, int col, char *dst, size_t cap)
 {
 	const unsigned char *t = sqlite3_column_text(q, col);
@@ -615,6 +737,9 @@ store_get_session(sqlite3_stmt *q, struct session_summary *s)
 	s->score = sqlite3_column_int(q, 13);
 	store_col_arr(q, 14, s->last_page, sizeof(s->last_page));
 	store_col_arr(q, 15, s->utm_campaign, sizeof(s->utm_campaign));
+	if (sqlite3_column_bytes(q, 16) == (int)sizeof(s->xmarks))
+		memcpy(s->xmarks, sqlite3_column_blob(q, 16),
+		    sizeof(s->xmarks));
 }
 
 int
@@ -934,7 +1059,7 @@ store_audit(struct store *st, uint64_t ts_ms, const char *who,
  * kept in store_sql[].
  */
 
-static int
+int
 store_prep(struct store *st, const char *sql, sqlite3_stmt **q,
     const char *what)
 {
@@ -944,7 +1069,7 @@ store_prep(struct store *st, const char *sql, sqlite3_stmt **q,
 }
 
 /* Steps a prepared-per-call statement that returns no row, finalizes it. */
-static int
+int
 store_step_once(struct store *st, sqlite3_stmt *q, const char *what)
 {
 	int rc = sqlite3_step(q);
@@ -1175,6 +1300,135 @@ store_forget_visitor(struct store *st, uint64_t vhash)
 		rc = store_step_once(st, q, "forget visitor");
 	}
 	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* ---- privacy: erasure and retention (no schema change) ----------------
+ * Both run rarely (an operator's request, the hourly purge).  They turn
+ * secure_delete on for their transaction so that deleted rows are
+ * overwritten in the database file, and truncate the WAL afterwards so
+ * that no old page image keeps them either.
+ */
+
+struct store_forget_arg {
+	const char *vid;
+	size_t len;
+	uint64_t archived, live;
+};
+
+/* Runs sql (binding ?1 to the id or to the cut-off) and counts changes. */
+static int
+store_change(struct store *st, const char *sql, const char *text, size_t len,
+    uint64_t ms, uint64_t *changed, const char *what)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if ((rc = store_prep(st, sql, &q, what)) != NUDGE_OK)
+		return rc;
+	if (text != NULL)
+		sqlite3_bind_text(q, 1, text, (int)len, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)ms);
+	if ((rc = store_step_once(st, q, what)) == NUDGE_OK && changed)
+		*changed += (uint64_t)sqlite3_changes(st->db);
+	return rc;
+}
+
+static int
+store_forget_tx(struct store *st, void *arg)
+{
+	struct store_forget_arg *f = arg;
+	int rc;
+
+	rc = store_change(st, "DELETE FROM sessions WHERE visitor = ?1",
+	    f->vid, f->len, 0, &f->archived, "forget sessions");
+	if (rc == NUDGE_OK)
+		rc = store_change(st, "DELETE FROM live_sessions WHERE "
+		    "visitor = ?1", f->vid, f->len, 0, &f->live,
+		    "forget live sessions");
+	return rc;
+}
+
+/* secure_delete on around body, then the WAL truncated (best effort). */
+static int
+store_scrub(struct store *st, int (*body)(struct store *, void *), void *arg)
+{
+	int rc;
+
+	sqlite3_exec(st->db, "PRAGMA secure_delete=ON", NULL, NULL, NULL);
+	rc = store_acked(st, body, arg);
+	sqlite3_exec(st->db, "PRAGMA secure_delete=OFF", NULL, NULL, NULL);
+	if (rc == NUDGE_OK)
+		sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL,
+		    NULL, NULL);
+	return rc;
+}
+
+int
+store_forget_sessions(struct store *st, const char *vid, size_t len,
+    uint64_t *archived, uint64_t *live)
+{
+	struct store_forget_arg f = {vid, len, 0, 0};
+	int rc;
+
+	if (vid == NULL || len == 0 || len > INT32_MAX)
+		return NUDGE_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	rc = store_scrub(st, store_forget_tx, &f);
+	pthread_mutex_unlock(&st->mu);
+	if (rc == NUDGE_OK) {
+		if (archived != NULL)
+			*archived = f.archived;
+		if (live != NULL)
+			*live = f.live;
+	}
+	return rc;
+}
+
+struct store_purge_arg {
+	uint64_t ids_before_ms, data_before_ms;
+	struct store_purge res;
+};
+
+static int
+store_purge_tx(struct store *st, void *arg)
+{
+	struct store_purge_arg *p = arg;
+	int rc;
+
+	rc = store_change(st, "DELETE FROM sessions WHERE last_ms < ?1", NULL,
+	    0, p->data_before_ms, &p->res.deleted, "purge sessions");
+	if (rc == NUDGE_OK)
+		rc = store_change(st, "DELETE FROM live_sessions WHERE "
+		    "last_ms < ?1", NULL, 0, p->data_before_ms,
+		    &p->res.deleted, "purge live sessions");
+	if (rc == NUDGE_OK)
+		rc = store_change(st, "UPDATE sessions SET visitor = '' WHERE "
+		    "last_ms < ?1 AND visitor <> ''", NULL, 0,
+		    p->ids_before_ms, &p->res.anonymized,
+		    "anonymize sessions");
+	if (rc == NUDGE_OK)
+		rc = store_change(st, "DELETE FROM visitors WHERE "
+		    "last_ms < ?1", NULL, 0, p->ids_before_ms,
+		    &p->res.visitors, "purge visitors");
+	return rc;
+}
+
+int
+store_purge(struct store *st, uint64_t ids_before_ms,
+    uint64_t data_before_ms, struct store_purge *out)
+{
+	struct store_purge_arg p = {ids_before_ms, data_before_ms, {0, 0, 0}};
+	int rc;
+
+	if (ids_before_ms > INT64_MAX || data_before_ms > INT64_MAX)
+		return NUDGE_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	rc = store_scrub(st, store_purge_tx, &p);
+	pthread_mutex_unlock(&st->mu);
+	if (rc == NUDGE_OK && out != NULL)
+		*out = p.res;
 	return rc;
 }
 

@@ -29,7 +29,7 @@
 #include "err.h"
 #include "session.h"
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 struct store;
 
@@ -54,6 +54,15 @@ int store_schema_version(struct store *st);
 
 /* The last SQLite error message, "" if none.  Borrowed until the next call. */
 const char *store_last_error(struct store *st);
+
+/*
+ * How many calls failed since the store was opened, from any thread (the
+ * archiver, the rules' and campaigns' flushers, control commands), and
+ * into msg (cap bytes) the message of the latest.  Takes neither the
+ * store's mutex nor waits behind a busy call: the publisher calls it for
+ * every snapshot, so that any failing writer reaches the consoles.
+ */
+uint64_t store_failures(struct store *st, char *msg, size_t cap);
 
 /* Replaces the stored counters, gauges excluded, and the sketch. */
 int store_save_counters(struct store *st, const struct agg *a);
@@ -157,6 +166,37 @@ int store_load_visitors(struct store *st, size_t max,
 int store_forget_visitor(struct store *st, uint64_t vhash);
 
 /*
+ * Privacy (PRIVACY.md).  Both commit with synchronous=FULL under
+ * PRAGMA secure_delete (deleted rows are overwritten in the file, not just
+ * unlinked), then truncate the WAL (PRAGMA wal_checkpoint(TRUNCATE), best
+ * effort: a reader holding an old snapshot delays it to the next call).
+ *
+ * store_forget_sessions deletes every archived session (table sessions)
+ * and saved live session (live_sessions) of visitor vid (len bytes, the id
+ * as the tag sent it) and writes the numbers deleted to *archived / *live
+ * (either may be NULL), only on success.  The visitor memory row is
+ * store_forget_visitor's (agent/rules_rt.c owns its key).
+ *
+ * store_purge enforces retention: sessions whose last event is older than
+ * data_before_ms (ms since the epoch) are deleted; those older than
+ * ids_before_ms keep their figures but lose the visitor id (the column is
+ * set to '', so they can no longer be linked to anyone); visitor memory
+ * rows last seen before ids_before_ms are deleted.  Audit rows are kept
+ * (they never hold a visitor id in clear).  *out (may be NULL) gets the
+ * counts.
+ */
+struct store_purge {
+	uint64_t deleted;	/* sessions (archived or saved live) deleted */
+	uint64_t anonymized;	/* archived sessions that lost their id */
+	uint64_t visitors;	/* visitor memory rows deleted */
+};
+
+int store_forget_sessions(struct store *st, const char *vid, size_t len,
+    uint64_t *archived, uint64_t *live);
+int store_purge(struct store *st, uint64_t ids_before_ms,
+    uint64_t data_before_ms, struct store_purge *out);
+
+/*
  * Context facts (table context, schema v5): key, index ("" for a plain
  * context.KEY) and a value: STORE_FACT_NUM num, STORE_FACT_STR str.
  * store_put_facts writes n facts in one transaction committed with
@@ -209,6 +249,71 @@ int store_load_minutes(struct store *st, uint64_t from_ms, uint64_t to_ms,
     size_t max,
     void (*fn)(void *arg, uint64_t minute_ms, const char *name, uint64_t v),
     void *arg);
+
+/*
+ * Campaigns (common/store_camp.c; tables campaigns, campaign_history,
+ * campaign_counters, rule_experiments, schema v7).
+ *
+ * State: one row per campaign name holding its text form (campaign.h's
+ * camp_format), the wall ms it was first started (0: never) and the
+ * session mark slot it holds (-1: none).  store_put_camp writes the row
+ * and, when h is not NULL, appends a history row, in one transaction
+ * committed with synchronous=FULL: when it returns 0 the change is on
+ * disk.  With reset_counters the campaign's counters are deleted in the
+ * same transaction (a campaign that starts over).  store_get_camp fills
+ * *out (text malloc'ed, NUL-terminated, the caller frees out->text) or
+ * NUDGE_ENOTFOUND.  store_camp_history calls fn for the newest lim history
+ * rows of name, newest first (strings valid during the call; fn runs with
+ * the store's mutex held and must not call the store).
+ *
+ * Counters: per (campaign, variant) and per holdout rule, absolute values
+ * upserted by store_save_camp_counters in one ordinary transaction
+ * (synchronous=NORMAL: a crash loses at most the last second).  The load
+ * functions call fn per row under the same rules as above.
+ */
+struct store_camp {
+	char name[64];
+	char *text;		/* see above for who owns it */
+	size_t len;
+	uint64_t since_ms;
+	int slot;		/* -1: none */
+};
+
+struct store_camp_hist {
+	uint64_t version, ts_ms;
+	const char *who;	/* "rules" for a change of the declaration */
+	const char *op;		/* "start", "weights 50,50", "declare", ... */
+	const char *text;	/* the text form after the change */
+};
+
+struct store_camp_ctr {
+	const char *name;
+	uint8_t variant;
+	uint64_t n, x;
+	int64_t rev_cents;
+	uint64_t g[4];		/* = RULE_GUARDRAILS_MAX */
+};
+
+struct store_rule_exp {
+	const char *rule;
+	uint64_t tn, tx, hn, hx;
+	int slot;		/* -1: none */
+};
+
+int store_put_camp(struct store *st, const char *name, const char *text,
+    size_t len, uint64_t since_ms, int slot, bool reset_counters,
+    const struct store_camp_hist *h);
+int store_get_camp(struct store *st, const char *name,
+    struct store_camp *out);
+int store_camp_history(struct store *st, const char *name, size_t lim,
+    void (*fn)(void *arg, const struct store_camp_hist *h), void *arg);
+int store_save_camp_counters(struct store *st,
+    const struct store_camp_ctr *c, size_t nc,
+    const struct store_rule_exp *r, size_t nr);
+int store_load_camp_counters(struct store *st, const char *name,
+    void (*fn)(void *arg, const struct store_camp_ctr *c), void *arg);
+int store_load_rule_exps(struct store *st,
+    void (*fn)(void *arg, const struct store_rule_exp *r), void *arg);
 
 /* Metadata: small text values by key. */
 int store_meta_put(struct store *st, const char *key, const char *value);

@@ -899,8 +899,15 @@ static const struct wfield rule_stat_fields[] = {
 	RST("sh", FK_U64, sh, 0),
 	RST("ho", FK_U64, ho, 0),
 	RST("x", FK_BOOL, shadow_set, 0),
+	RST("sho", FK_U64, sho, 0),
 };
 #undef RST
+
+static bool
+rule_has_lift(const struct wire_rule_stat *r)
+{
+	return (r->tn | r->tx | r->hn | r->hx) != 0;
+}
 
 static void
 pack_rule_stats(msgpack_packer *pk, const struct wire_snapshot *s)
@@ -909,9 +916,45 @@ pack_rule_stats(msgpack_packer *pk, const struct wire_snapshot *s)
 
 	pack_key(pk, "rules");
 	msgpack_pack_array(pk, n);
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
+		const struct wire_rule_stat *r = &s->rules[i];
+		bool lift = rule_has_lift(r);
+
 		fields_pack(pk, rule_stat_fields, NFIELDS(rule_stat_fields),
-		    &s->rules[i], true, 0);
+		    r, true, lift);
+		if (lift) {
+			pack_key(pk, "lift");
+			msgpack_pack_array(pk, 4);
+			msgpack_pack_uint64(pk, r->tn);
+			msgpack_pack_uint64(pk, r->tx);
+			msgpack_pack_uint64(pk, r->hn);
+			msgpack_pack_uint64(pk, r->hx);
+		}
+	}
+}
+
+/* "lift": [tn, tx, hn, hx]; absent: zeros. */
+static int
+unpack_lift(const msgpack_object *o, struct wire_rule_stat *r)
+{
+	uint64_t v[4];
+
+	if (o == NULL)
+		return 0;
+	if (o->type != MSGPACK_OBJECT_ARRAY)
+		return NUDGE_ETYPE;
+	if (o->via.array.size != 4)
+		return NUDGE_EINVAL;
+	for (int i = 0; i < 4; i++)
+		if (obj_u64(&o->via.array.ptr[i], &v[i]) != 0)
+			return NUDGE_ETYPE;
+	if (v[1] > v[0] || v[3] > v[2])
+		return NUDGE_EINVAL;
+	r->tn = v[0];
+	r->tx = v[1];
+	r->hn = v[2];
+	r->hx = v[3];
+	return 0;
 }
 
 static int
@@ -924,12 +967,48 @@ unpack_rule_stats(const msgpack_object *o, struct wire_snapshot *s)
 	if (o->via.array.size > WIRE_RULES_MAX)
 		return NUDGE_ETOOBIG;
 	for (uint32_t i = 0; i < o->via.array.size; i++) {
-		int rc = fields_unpack(&o->via.array.ptr[i], rule_stat_fields,
+		const msgpack_object *r = &o->via.array.ptr[i];
+		int rc = fields_unpack(r, rule_stat_fields,
 		    NFIELDS(rule_stat_fields), &s->rules[i], NULL);
-		if (rc != 0)
+		if (rc != 0 || (rc = unpack_lift(wire_map_get(r, "lift"),
+		    &s->rules[i])) != 0)
 			return rc;
 	}
 	s->n_rules = (uint16_t)o->via.array.size;
+	return 0;
+}
+
+/* ---- visitors lately forgotten (snapshot "forgot") --------------------- */
+
+static void
+pack_forgot(msgpack_packer *pk, const struct wire_snapshot *s)
+{
+	unsigned n = s->n_forgot < WIRE_FORGOT_MAX ? s->n_forgot :
+	    WIRE_FORGOT_MAX;
+
+	if (n == 0)
+		return;
+	pack_key(pk, "forgot");
+	msgpack_pack_array(pk, n);
+	for (unsigned i = 0; i < n; i++)
+		msgpack_pack_uint64(pk, s->forgot[i]);
+}
+
+static int
+unpack_forgot(const msgpack_object *o, struct wire_snapshot *s)
+{
+	if (o == NULL)
+		return 0;
+	if (o->type != MSGPACK_OBJECT_ARRAY)
+		return NUDGE_ETYPE;
+	if (o->via.array.size > WIRE_FORGOT_MAX)
+		return NUDGE_ETOOBIG;
+	for (uint32_t i = 0; i < o->via.array.size; i++) {
+		if (o->via.array.ptr[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+			return NUDGE_ETYPE;
+		s->forgot[i] = o->via.array.ptr[i].via.u64;
+	}
+	s->n_forgot = (uint8_t)o->via.array.size;
 	return 0;
 }
 
@@ -938,7 +1017,11 @@ wire_pack_snapshot(msgpack_packer *pk, const struct wire_snapshot *s)
 {
 	unsigned n = s->n_steps < AGG_STEPS_MAX ? s->n_steps : AGG_STEPS_MAX;
 
-	fields_pack(pk, snap_fields, NFIELDS(snap_fields), s, false, 3);
+	unsigned nc = s->n_camps < WIRE_CAMPS_MAX ? s->n_camps :
+	    WIRE_CAMPS_MAX;
+
+	fields_pack(pk, snap_fields, NFIELDS(snap_fields), s, false,
+	    (nc > 0 ? 4 : 3) + (s->n_forgot > 0));
 	pack_key(pk, "steps");
 	msgpack_pack_array(pk, n);
 	for (unsigned i = 0; i < n; i++)
@@ -948,6 +1031,32 @@ wire_pack_snapshot(msgpack_packer *pk, const struct wire_snapshot *s)
 	pack_key(pk, "agg");
 	wire_pack_agg(pk, &s->agg, true, true);
 	pack_rule_stats(pk, s);
+	if (nc > 0) {
+		pack_key(pk, "camps");
+		msgpack_pack_array(pk, nc);
+		for (unsigned i = 0; i < nc; i++)
+			wire_pack_campaign(pk, &s->camps[i]);
+	}
+	pack_forgot(pk, s);
+}
+
+static int
+unpack_camps(const msgpack_object *o, struct wire_snapshot *s)
+{
+	if (o == NULL)
+		return 0;
+	if (o->type != MSGPACK_OBJECT_ARRAY)
+		return NUDGE_ETYPE;
+	if (o->via.array.size > WIRE_CAMPS_MAX)
+		return NUDGE_ETOOBIG;
+	for (uint32_t i = 0; i < o->via.array.size; i++) {
+		int rc = wire_unpack_campaign(&o->via.array.ptr[i],
+		    &s->camps[i]);
+		if (rc != 0)
+			return rc;
+	}
+	s->n_camps = (uint8_t)o->via.array.size;
+	return 0;
 }
 
 static int
@@ -969,24 +1078,378 @@ unpack_steps(const msgpack_object *o, struct wire_snapshot *s)
 	return 0;
 }
 
-int
-wire_unpack_snapshot(const msgpack_object *o, struct wire_snapshot *s)
+static int
+snapshot_decode(const msgpack_object *o, struct wire_snapshot *tmp)
 {
-	struct wire_snapshot tmp;
 	int rc;
 
-	memset(&tmp, 0, sizeof(tmp));
-
-	if ((rc = fields_unpack(o, snap_fields, NFIELDS(snap_fields), &tmp,
+	if ((rc = fields_unpack(o, snap_fields, NFIELDS(snap_fields), tmp,
 	    NULL)) != 0 ||
-	    (rc = unpack_steps(wire_map_get(o, "steps"), &tmp)) != 0 ||
-	    (rc = unpack_rule_stats(wire_map_get(o, "rules"), &tmp)) != 0)
+	    (rc = unpack_steps(wire_map_get(o, "steps"), tmp)) != 0 ||
+	    (rc = unpack_rule_stats(wire_map_get(o, "rules"), tmp)) != 0 ||
+	    (rc = unpack_camps(wire_map_get(o, "camps"), tmp)) != 0 ||
+	    (rc = unpack_forgot(wire_map_get(o, "forgot"), tmp)) != 0)
 		return rc;
 	if (wire_map_get(o, "boot") == NULL || wire_map_get(o, "agg") == NULL)
 		return NUDGE_EINVAL;
-	if ((rc = agg_decode(wire_map_get(o, "agg"), &tmp.agg)) != 0)
+	return agg_decode(wire_map_get(o, "agg"), &tmp->agg);
+}
+
+/* The scratch copy is ~47 KiB: on the heap, not on a thread's stack. */
+int
+wire_unpack_snapshot(const msgpack_object *o, struct wire_snapshot *s)
+{
+	struct wire_snapshot *tmp = calloc(1, sizeof(*tmp));
+	int rc;
+
+	if (tmp == NULL)
+		return NUDGE_ENOMEM;
+	if ((rc = snapshot_decode(o, tmp)) == 0)
+		*s = *tmp;
+	free(tmp);
+	return rc;
+}
+
+/* ---- campaigns --------------------------------------------------------- */
+
+#define WIRE_DROP_BP_MAX 10000	/* a guardrail's drop: at most 100% */
+
+void
+wire_pack_campaign(msgpack_packer *pk, const struct wire_campaign *c)
+{
+	char text[CAMP_TEXT_MAX + 1];
+	size_t len = 0;
+	unsigned ng = c->n_guard < RULE_GUARDRAILS_MAX ? c->n_guard :
+	    RULE_GUARDRAILS_MAX;
+	unsigned na = c->c.n_variants < CAMP_VARIANTS_MAX ?
+	    c->c.n_variants : CAMP_VARIANTS_MAX;
+
+	/* An unformattable campaign packs "", which every decoder refuses. */
+	if (camp_format(&c->c, text, sizeof(text), &len) != 0)
+		len = 0;
+	msgpack_pack_map(pk, 5);
+	pack_key(pk, "t");
+	msgpack_pack_str_with_body(pk, text, len);
+	pack_key(pk, "since");
+	msgpack_pack_uint64(pk, c->since_ms);
+	pack_key(pk, "goal");
+	msgpack_pack_str_with_body(pk, c->goal,
+	    strnlen(c->goal, sizeof(c->goal) - 1));
+	pack_key(pk, "gr");
+	msgpack_pack_array(pk, ng);
+	for (unsigned i = 0; i < ng; i++) {
+		msgpack_pack_array(pk, 2);
+		msgpack_pack_str_with_body(pk, c->guard[i],
+		    strnlen(c->guard[i], sizeof(c->guard[i]) - 1));
+		msgpack_pack_uint16(pk, c->guard_drop_bp[i]);
+	}
+	pack_key(pk, "arms");
+	msgpack_pack_array(pk, na);
+	for (unsigned i = 0; i < na; i++) {
+		const struct wire_camp_arm *a = &c->arm[i];
+
+		msgpack_pack_array(pk, 4);
+		msgpack_pack_uint64(pk, a->n);
+		msgpack_pack_uint64(pk, a->x);
+		msgpack_pack_int64(pk, a->rev_cents);
+		msgpack_pack_array(pk, ng);
+		for (unsigned j = 0; j < ng; j++)
+			msgpack_pack_uint64(pk, a->g[j]);
+	}
+}
+
+/* What the decoder of one campaign has seen so far. */
+struct camp_dec {
+	struct wire_campaign *c;
+	bool have_text;
+	uint8_t n_arms;
+	uint8_t max_g;		/* the most g[] entries of any arm */
+};
+
+static int
+camp_dec_text(const msgpack_object *v, struct camp_dec *cd)
+{
+	struct nudge_diag d;
+
+	if (v->type != MSGPACK_OBJECT_STR)
+		return NUDGE_ETYPE;
+	if (v->via.str.size > CAMP_TEXT_MAX)
+		return NUDGE_ETOOBIG;
+	cd->have_text = true;
+	return camp_parse(v->via.str.size ? v->via.str.ptr : "",
+	    v->via.str.size, &cd->c->c, &d);
+}
+
+static int
+camp_dec_since(const msgpack_object *v, struct camp_dec *cd)
+{
+	return obj_u64(v, &cd->c->since_ms);
+}
+
+static int
+camp_dec_goal(const msgpack_object *v, struct camp_dec *cd)
+{
+	return obj_cstr(v, cd->c->goal, sizeof(cd->c->goal));
+}
+
+/* [name, max_drop_bp] */
+static int
+camp_dec_guard(const msgpack_object *v, struct camp_dec *cd, unsigned i)
+{
+	uint64_t bp;
+	int rc;
+
+	if (v->type != MSGPACK_OBJECT_ARRAY)
+		return NUDGE_ETYPE;
+	if (v->via.array.size != 2)
+		return NUDGE_EINVAL;
+	if ((rc = obj_cstr(&v->via.array.ptr[0], cd->c->guard[i],
+	    sizeof(cd->c->guard[i]))) != 0 ||
+	    (rc = obj_u64(&v->via.array.ptr[1], &bp)) != 0)
 		return rc;
-	*s = tmp;
+	if (bp > WIRE_DROP_BP_MAX)
+		return NUDGE_ERANGE;
+	cd->c->guard_drop_bp[i] = (uint16_t)bp;
+	return 0;
+}
+
+static int
+camp_dec_guards(const msgpack_object *v, struct camp_dec *cd)
+{
+	int rc;
+
+	if (v->type != MSGPACK_OBJECT_ARRAY)
+		return NUDGE_ETYPE;
+	if (v->via.array.size > RULE_GUARDRAILS_MAX)
+		return NUDGE_ETOOBIG;
+	for (uint32_t i = 0; i < v->via.array.size; i++)
+		if ((rc = camp_dec_guard(&v->via.array.ptr[i], cd, i)) != 0)
+			return rc;
+	cd->c->n_guard = (uint8_t)v->via.array.size;
+	return 0;
+}
+
+/* [n, x, rev, [g...]]: x and every g[i] count sessions among the n. */
+static int
+camp_dec_arm(const msgpack_object *v, struct wire_camp_arm *a,
+    uint8_t *n_g)
+{
+	const msgpack_object *e, *g;
+	int rc;
+
+	if (v->type != MSGPACK_OBJECT_ARRAY)
+		return NUDGE_ETYPE;
+	if (v->via.array.size != 4)
+		return NUDGE_EINVAL;
+	e = v->via.array.ptr;
+	if ((rc = obj_u64(&e[0], &a->n)) != 0 ||
+	    (rc = obj_u64(&e[1], &a->x)) != 0 ||
+	    (rc = obj_i64(&e[2], &a->rev_cents)) != 0)
+		return rc;
+	g = &e[3];
+	if (g->type != MSGPACK_OBJECT_ARRAY)
+		return NUDGE_ETYPE;
+	if (g->via.array.size > RULE_GUARDRAILS_MAX)
+		return NUDGE_ETOOBIG;
+	for (uint32_t j = 0; j < g->via.array.size; j++)
+		if ((rc = obj_u64(&g->via.array.ptr[j], &a->g[j])) != 0)
+			return rc;
+		else if (a->g[j] > a->n)
+			return NUDGE_EINVAL;
+	if (a->x > a->n)
+		return NUDGE_EINVAL;
+	*n_g = (uint8_t)g->via.array.size;
+	return 0;
+}
+
+static int
+camp_dec_arms(const msgpack_object *v, struct camp_dec *cd)
+{
+	uint8_t n_g;
+	int rc;
+
+	if (v->type != MSGPACK_OBJECT_ARRAY)
+		return NUDGE_ETYPE;
+	if (v->via.array.size > CAMP_VARIANTS_MAX)
+		return NUDGE_ETOOBIG;
+	for (uint32_t i = 0; i < v->via.array.size; i++) {
+		if ((rc = camp_dec_arm(&v->via.array.ptr[i], &cd->c->arm[i],
+		    &n_g)) != 0)
+			return rc;
+		if (n_g > cd->max_g)
+			cd->max_g = n_g;
+	}
+	cd->n_arms = (uint8_t)v->via.array.size;
+	return 0;
+}
+
+static const struct {
+	const char *key;
+	int (*dec)(const msgpack_object *, struct camp_dec *);
+} camp_keys[] = {
+	{"t", camp_dec_text},
+	{"since", camp_dec_since},
+	{"goal", camp_dec_goal},
+	{"gr", camp_dec_guards},
+	{"arms", camp_dec_arms},
+};
+
+int
+wire_unpack_campaign(const msgpack_object *o, struct wire_campaign *c)
+{
+	struct wire_campaign tmp;
+	struct camp_dec cd = {.c = &tmp};
+	int rc;
+
+	if (o == NULL || o->type != MSGPACK_OBJECT_MAP)
+		return NUDGE_ETYPE;
+	memset(&tmp, 0, sizeof(tmp));
+	for (uint32_t i = 0; i < o->via.map.size; i++) {
+		const msgpack_object_kv *kv = &o->via.map.ptr[i];
+
+		if (kv->key.type != MSGPACK_OBJECT_STR)
+			return NUDGE_ETYPE;
+		for (size_t j = 0; j < NFIELDS(camp_keys); j++)
+			if (key_is(&kv->key, camp_keys[j].key,
+			    strlen(camp_keys[j].key)) &&
+			    (rc = camp_keys[j].dec(&kv->val, &cd)) != 0)
+				return rc;
+	}
+	if (!cd.have_text || cd.n_arms > tmp.c.n_variants ||
+	    cd.max_g > tmp.n_guard)
+		return NUDGE_EINVAL;
+	*c = tmp;
+	return 0;
+}
+
+void
+wire_pack_camp_change(msgpack_packer *pk, const struct wire_camp_change *c)
+{
+	const char *op = camp_op_name(c->op);
+	unsigned nw = c->n_weights < CAMP_VARIANTS_MAX ? c->n_weights :
+	    CAMP_VARIANTS_MAX;
+	bool extra = c->op == CAMP_OP_STOP || c->op == CAMP_OP_WEIGHTS ||
+	    c->op == CAMP_OP_HOLDOUT;
+
+	msgpack_pack_map(pk, extra ? 4 : 3);
+	pack_key(pk, "name");
+	msgpack_pack_str_with_body(pk, c->name,
+	    strnlen(c->name, sizeof(c->name) - 1));
+	pack_key(pk, "op");
+	wire_pack_cstr(pk, op != NULL ? op : "");
+	pack_key(pk, "expect");
+	msgpack_pack_uint64(pk, c->expect);
+	if (c->op == CAMP_OP_STOP) {
+		pack_key(pk, "winner");
+		msgpack_pack_int(pk, c->winner);
+	} else if (c->op == CAMP_OP_WEIGHTS) {
+		pack_key(pk, "weights");
+		msgpack_pack_array(pk, nw);
+		for (unsigned i = 0; i < nw; i++)
+			msgpack_pack_uint8(pk, c->weights[i]);
+	} else if (c->op == CAMP_OP_HOLDOUT) {
+		pack_key(pk, "holdout");
+		msgpack_pack_uint16(pk, c->holdout_bp);
+	}
+}
+
+static int
+change_weights(const msgpack_object *v, struct wire_camp_change *c,
+    struct nudge_diag *d)
+{
+	uint64_t w;
+
+	if (v->type != MSGPACK_OBJECT_ARRAY) {
+		nudge_diag_set(d, 0, 0, "weights: expected an array");
+		return NUDGE_ETYPE;
+	}
+	if (v->via.array.size < 2 || v->via.array.size > CAMP_VARIANTS_MAX) {
+		nudge_diag_set(d, 0, 0, "weights: 2 to %d of them",
+		    CAMP_VARIANTS_MAX);
+		return NUDGE_EINVAL;
+	}
+	for (uint32_t i = 0; i < v->via.array.size; i++) {
+		if (obj_u64(&v->via.array.ptr[i], &w) != 0 || w > 100) {
+			nudge_diag_set(d, 0, 0,
+			    "weights: %u is not a percent", (unsigned)i + 1);
+			return NUDGE_EINVAL;
+		}
+		c->weights[i] = (uint8_t)w;
+	}
+	c->n_weights = (uint8_t)v->via.array.size;
+	return 0;
+}
+
+/* The key op needs, decoded into c. */
+static int
+change_arg(const msgpack_object *o, struct wire_camp_change *c,
+    struct nudge_diag *d)
+{
+	const char *key = c->op == CAMP_OP_STOP ? "winner" :
+	    c->op == CAMP_OP_WEIGHTS ? "weights" : "holdout";
+	const msgpack_object *v = wire_map_get(o, key);
+	int64_t i;
+	uint64_t u;
+
+	if (c->op != CAMP_OP_STOP && c->op != CAMP_OP_WEIGHTS &&
+	    c->op != CAMP_OP_HOLDOUT)
+		return 0;
+	if (v == NULL) {
+		nudge_diag_set(d, 0, 0, "%s: missing for %s", key,
+		    camp_op_name(c->op));
+		return NUDGE_EINVAL;
+	}
+	if (c->op == CAMP_OP_WEIGHTS)
+		return change_weights(v, c, d);
+	if (c->op == CAMP_OP_STOP) {
+		if (obj_i64(v, &i) != 0 || i < 0 || i >= CAMP_VARIANTS_MAX) {
+			nudge_diag_set(d, 0, 0, "winner: not a variant index");
+			return NUDGE_EINVAL;
+		}
+		c->winner = (int)i;
+		return 0;
+	}
+	if (obj_u64(v, &u) != 0 || u > 9999) {
+		nudge_diag_set(d, 0, 0, "holdout: 0 to 9999 basis points");
+		return NUDGE_EINVAL;
+	}
+	c->holdout_bp = (uint16_t)u;
+	return 0;
+}
+
+int
+wire_unpack_camp_change(const msgpack_object *o, struct wire_camp_change *c,
+    struct nudge_diag *d)
+{
+	struct wire_camp_change tmp;
+	char op[16];
+	int rc;
+
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.winner = -1;
+	if (o == NULL || o->type != MSGPACK_OBJECT_MAP) {
+		nudge_diag_set(d, 0, 0, "expected a map");
+		return NUDGE_EINVAL;
+	}
+	if ((rc = wire_get_str(o, "name", tmp.name, sizeof(tmp.name))) != 0 ||
+	    tmp.name[0] == '\0') {
+		nudge_diag_set(d, 0, 0, "name: %s", rc ? nudge_strerror(rc) :
+		    "empty");
+		return NUDGE_EINVAL;
+	}
+	if (wire_get_str(o, "op", op, sizeof(op)) != 0 ||
+	    (tmp.op = (uint8_t)camp_op_from_name(op)) == CAMP_OP_NONE) {
+		nudge_diag_set(d, 0, 0, "op: not one of start, pause, resume, "
+		    "stop, weights, holdout, reshuffle, reset");
+		return NUDGE_EINVAL;
+	}
+	if ((rc = wire_get_u64(o, "expect", &tmp.expect)) != 0) {
+		nudge_diag_set(d, 0, 0, "expect: %s", nudge_strerror(rc));
+		return NUDGE_EINVAL;
+	}
+	if ((rc = change_arg(o, &tmp, d)) != 0)
+		return NUDGE_EINVAL;
+	*c = tmp;
 	return 0;
 }
 

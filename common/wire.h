@@ -20,6 +20,10 @@
  *             camps:[campaign...]}  rv / rsv: active / shadow rule set
  *             versions; rules: per-rule counters (struct wire_rule_stat);
  *             camps: the active set's campaigns (struct wire_campaign)
+ *             forgot:[uint...] (absent when empty): visitors erased by
+ *             `forget` in the last minute, as wire_visitor_hash() of their
+ *             id (never the id); a console drops their sessions and events
+ *             from what it holds and shows (PRIVACY.md)
  *   DELTA     {boot, agg}   agg holds counter increments since the previous
  *             delta, and current gauges.  Every snapshot is published right
  *             after a delta and carries that delta's seq (dseq) with the
@@ -69,6 +73,7 @@
 #include <stdint.h>
 
 #include <msgpack.h>
+#include <xxhash.h>
 
 #include "agg.h"
 #include "campaign.h"
@@ -129,7 +134,8 @@ struct wire_header {
 };
 
 /*
- * One rule's counters in a snapshot ("rules": [{n, m, s, c, sh, ho, x}]):
+ * One rule's counters in a snapshot ("rules": [{n, m, s, c, sh, ho, x,
+ * sho, lift}]; sho and lift below, lift sent only when non-zero):
  * n name, m matched, s shown, c capped, sh shadow matches, ho held out,
  * x true for a rule of the shadow set.  At most WIRE_RULES_MAX rules (the
  * active set's first, in file order); the rules_stats command has them all.
@@ -148,7 +154,8 @@ struct wire_rule_stat {
 	 * shown the action (treated) and how many of them purchased after it,
 	 * sessions held out and how many of them purchased after the match.
 	 * Counted once per session, on the beacon path only (the only one that
-	 * shows anything); additive across agents.
+	 * shows anything); additive across agents.  A decoder refuses tx > tn
+	 * or hx > hn.
 	 */
 	uint64_t tn, tx, hn, hx;
 };
@@ -187,7 +194,13 @@ struct wire_campaign {
 };
 
 void wire_pack_campaign(msgpack_packer *pk, const struct wire_campaign *c);
-/* Strict: a bad text (camp_parse), more arms than variants, a wrong type. */
+/*
+ * Strict: a bad text (camp_parse's error), more arms than variants, x or
+ * a g[i] over its arm's n, more g[] than guardrails, a drop over 10000 bp,
+ * a wrong type (NUDGE_ETYPE) or a count over its bound (NUDGE_ETOOBIG).
+ * Only t is required; absent keys leave zeros (fewer arms than variants:
+ * the rest are zero).  *c is written only on success.
+ */
 int wire_unpack_campaign(const msgpack_object *o, struct wire_campaign *c);
 
 /*
@@ -213,6 +226,8 @@ void wire_pack_camp_change(msgpack_packer *pk,
 int wire_unpack_camp_change(const msgpack_object *o,
     struct wire_camp_change *c, struct nudge_diag *d);
 
+#define WIRE_FORGOT_MAX 64	/* "forgot" entries in a snapshot */
+
 /* What an agent says about itself once a second, besides its aggregates. */
 struct wire_snapshot {
 	uint64_t boot_id;	/* random per agent process start */
@@ -233,8 +248,22 @@ struct wire_snapshot {
 	uint64_t store_errors;	/* failed store writes since boot */
 	uint64_t pub_dropped;	/* messages the publisher could not send */
 	char last_error[128];	/* "" if none */
+	uint8_t n_forgot;	/* entries of forgot[] */
+	uint64_t forgot[WIRE_FORGOT_MAX]; /* visitors lately erased */
 	struct agg agg;
 };
+
+/*
+ * The visitor hash the snapshot's "forgot" carries and the audit shows:
+ * XXH3-64 of the id's bytes (the key of the agent's visitor memory, too).
+ */
+static inline uint64_t
+wire_visitor_hash(struct nudge_strv visitor)
+{
+	uint64_t h = XXH3_64bits(visitor.ptr, visitor.len);
+
+	return h ? h : 1;
+}
 
 /*
  * Decoded view of one published message.  body points into up's zone;
@@ -314,6 +343,7 @@ int wire_write_snapshot(msgpack_sbuffer *sb, const struct wire_header *h,
     const struct wire_snapshot *s);
 /* The snapshot body alone (also the body of the `state` reply). */
 void wire_pack_snapshot(msgpack_packer *pk, const struct wire_snapshot *s);
+/* 0, a decoding error, or NUDGE_ENOMEM (its scratch copy is on the heap). */
 int wire_unpack_snapshot(const msgpack_object *o, struct wire_snapshot *s);
 int wire_write_delta(msgpack_sbuffer *sb, const struct wire_header *h,
     uint64_t boot_id, const struct agg *delta);
@@ -466,11 +496,16 @@ int wire_obj_strv(const msgpack_object *o, struct nudge_strv *out);
  *             Persisted with synchronous=FULL before the answer; the next
  *             event is assigned under the new state.
  *
- * Privacy:
+ * Privacy (agent/cmd_privacy.c; operator role, replayable):
  *   forget    {vid: str} -> {live: bool, archived: uint, facts: uint}: the
- *             visitor's live session, archived sessions and rule memory
- *             are deleted (store_forget_visitor); audited (the visitor id
- *             is written to the audit as a hash, not as it is).
+ *             visitor's live session and sampled events (live: one was
+ *             open), archived and saved-live sessions (archived: how many
+ *             rows, store_forget_sessions), rule memory and any pending
+ *             operator message (facts: how many of those two) are deleted,
+ *             and the snapshot's "forgot" announces the visitor's hash to
+ *             consoles for a minute.  Answered 0 even when nothing was
+ *             held.  Audited as "visitor #HASH" (16 hex digits of
+ *             wire_visitor_hash), never the id itself.
  *
  * The ingest socket answers ping and emit only; the control socket answers
  * all.

@@ -80,9 +80,12 @@ const struct cli_cmd *cli_find(const struct cli_ctx *ctx, const char *name);
 int cli_status(struct cli_ctx *ctx, int argc, char **argv);
 int cli_emit(struct cli_ctx *ctx, int argc, char **argv);
 int cli_rules(struct cli_ctx *ctx, int argc, char **argv);
+int cli_campaign(struct cli_ctx *ctx, int argc, char **argv); /* cmd_campaign.c */
 int cli_context(struct cli_ctx *ctx, int argc, char **argv); /* cmd_context.c */
 int cli_audit(struct cli_ctx *ctx, int argc, char **argv); /* cmd_audit.c */
+int cli_forget(struct cli_ctx *ctx, int argc, char **argv); /* cmd_forget.c */
 int cli_key(struct cli_ctx *ctx, int argc, char **argv); /* cmd_key.c */
+int cli_message(struct cli_ctx *ctx, int argc, char **argv); /* cmd_message.c */
 int cli_help(struct cli_ctx *ctx, int argc, char **argv);
 int cli_version(struct cli_ctx *ctx, int argc, char **argv);
 int cli_tui(struct cli_ctx *ctx, int argc, char **argv);

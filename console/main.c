@@ -63,6 +63,47 @@ static const struct cli_cmd cli_cmds[] = {
                 "rejected.\n",
     },
     {
+        .name = "campaign",
+        .fn = cli_campaign,
+        .usage = "nudge campaign list|show|start|pause|resume|stop|winner|"
+                 "weights|holdout|reshuffle|reset ...",
+        .help = "nudge campaign list [--json] [--min-duration S] [--mde "
+                "PCT]\n"
+                "  Every campaign the agents declare: state, version, "
+                "agents agreeing,\n"
+                "  visitors and the verdict line.\n"
+                "nudge campaign show NAME [--json] [--min-duration S] "
+                "[--mde PCT]\n"
+                "  Per variant, summed over the agents: visitors, "
+                "conversions, rate with\n"
+                "  95% interval, uplift with interval, p-value, "
+                "always-valid p, chance to\n"
+                "  beat control, revenue; the sample-ratio and breaker "
+                "lines, the verdict\n"
+                "  and each agent's state.  --min-duration: seconds "
+                "before any verdict\n"
+                "  (default 3600); --mde: the relative change in percent "
+                "the planned\n"
+                "  sample is for (default 10).\n"
+                "nudge campaign start|pause|resume|reshuffle|reset NAME\n"
+                "nudge campaign stop NAME [--winner VARIANT]\n"
+                "nudge campaign winner NAME VARIANT\n"
+                "nudge campaign weights NAME W1,W2,...\n"
+                "nudge campaign holdout NAME PERCENT\n"
+                "  Sends the change to every agent with the version that "
+                "agent listed\n"
+                "  (--expect V: that version instead) and prints one line "
+                "per agent: ok,\n"
+                "  already, stale, refused or unreachable, with its "
+                "version and state.\n"
+                "  --json on every subcommand.  Exit 0 every agent ok or "
+                "already, else\n"
+                "  the worst: 3 unreachable, 4 refused (credential, role),"
+                " 5 rejected\n"
+                "  (stale, illegal, not declared); a partial success is "
+                "not 0.\n",
+    },
+    {
         .name = "context",
         .fn = cli_context,
         .usage = "nudge context set KEY[INDEX]=VALUE... | get [--json]",
@@ -75,6 +116,41 @@ static const struct cli_cmd cli_cmds[] = {
                 "  --json        machine-readable output\n"
                 "  --agent URL   PUB or PUB,CTL, repeatable\n"
                 "Exit codes as for rules push.\n",
+    },
+    {
+        .name = "message",
+        .fn = cli_message,
+        .usage = "nudge message VISITOR [TEXT] [--kind K] [--sel SEL] "
+                 "[--json]",
+        .help = "Sends one visitor on the site now a one-off banner "
+                "(default), message,\n"
+                "popup, coupon field, shake, show or hide: the agent "
+                "holding their live\n"
+                "session shows it with their next page event, once, if "
+                "they consented.\n"
+                "  --kind K      banner, message (TEXT required), popup "
+                "(--sel NAME),\n"
+                "                coupon, shake, show, hide (--sel "
+                "SELECTOR)\n"
+                "  --agent URL   PUB or PUB,CTL, repeatable\n"
+                "Exit 0 queued, 5 no agent holds the visitor, else as for "
+                "rules push.\n",
+    },
+    {
+        .name = "forget",
+        .fn = cli_forget,
+        .usage = "nudge forget VISITOR [--json]",
+        .help = "Erases one visitor (right to erasure, PRIVACY.md) on "
+                "every agent: live\n"
+                "session, sampled events, archived sessions, rule memory; "
+                "connected\n"
+                "consoles drop them too.  Audited under a hash of the id, "
+                "never the id.\n"
+                "  --json        machine-readable output\n"
+                "  --agent URL   PUB or PUB,CTL, repeatable\n"
+                "Exit 0 every agent acknowledged (even holding nothing), "
+                "else as for\n"
+                "rules push.\n",
     },
     {
         .name = "audit",

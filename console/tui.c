@@ -20,6 +20,7 @@
 
 #include <curses.h>
 
+#include "campview.h"
 #include "cli.h"
 #include "clock.h"
 #include "draw.h"
@@ -41,6 +42,7 @@ static const struct view_ops *const tui_views[] = {
     &view_heat,
     &view_events,
     &view_rules,
+    &view_campaigns,
 };
 
 #define TUI_NVIEWS ((int)(sizeof(tui_views) / sizeof(tui_views[0])))
@@ -60,6 +62,7 @@ struct tui {
 	struct hist *hist;
 	struct histfill *hf;
 	struct reconcile rec;
+	struct campview *camps; /* kept for the whole run: sequential tests */
 	int tab_x[TUI_NVIEWS + 1]; /* footer columns of the tabs, for clicks */
 };
 
@@ -122,7 +125,10 @@ tui_draw_foot(struct tui *t)
 	struct ui *ui = &t->ui;
 	const char *keys = ui->viewer ? "? help  p pause  q quit  (read-only)"
 	                              : "? help  p pause  q quit";
-	bool longer = tui_tabs_width(t, true) + (int)strlen(keys) <= COLS;
+	/* long tabs only when the status message still fits beside them */
+	int msg = ui->message[0] != '\0' ? (int)strlen(ui->message) + 3 : 0;
+	bool longer = tui_tabs_width(t, true) + (int)strlen(keys) + msg <=
+	    COLS;
 	int x = 0;
 
 	werase(t->foot);
@@ -154,7 +160,7 @@ tui_draw_help(struct tui *t)
 {
 	const struct view_ops *v = tui_views[t->cur];
 	const char *p = v->help;
-	int h = 13, w = 76, y = 2;
+	int h = 14, w = 76, y = 2;
 	char names[128];
 	size_t nn = 0;
 	WINDOW *win;
@@ -176,8 +182,9 @@ tui_draw_help(struct tui *t)
 		nn += (size_t)snprintf(names + nn, sizeof(names) - nn, "%s%s",
 		    i ? " " : "", tui_views[i]->name);
 	draw_text(win, y++, 2, A_BOLD, "Global keys");
-	draw_text(win, y++, 2, A_NORMAL, "1-%d, Tab     switch view (%s)",
-	    TUI_NVIEWS, names);
+	draw_text(win, y++, 2, A_NORMAL, "1-%d, Tab     switch view:",
+	    TUI_NVIEWS);
+	draw_text(win, y++, 4, A_NORMAL, "%.*s", w - 6, names);
 	draw_text(win, y++, 2, A_NORMAL,
 	    "arrows, hjkl move          "
 	    "Esc  back");
@@ -354,6 +361,7 @@ tui_tick(struct tui *t)
 		    t->rec.status);
 		t->rec.status[0] = '\0';
 	}
+	campview_update(t->camps, &t->model, t->ui.wall_ms);
 	tui_update_view(t);
 	if (!t->ui.paused)
 		t->ui.dirty = true; /* the clock moved, and maybe the model */
@@ -466,6 +474,9 @@ tui_open(struct tui *t, struct cli_ctx *ctx)
 	reconcile_init(&t->rec, ctx->conf->console.reconcile_auto &&
 	    !ctx->viewer);
 	t->ui.rec = &t->rec;
+	if ((t->camps = campview_new(n, NULL)) == NULL)
+		return CLI_EINTERNAL;
+	t->ui.camps = t->camps;
 	t->ui.color = !ctx->no_color;
 	t->ui.refresh_ms = ctx->refresh_ms;
 	t->ui.dirty = true;
@@ -490,6 +501,7 @@ tui_close(struct tui *t)
 	free(t->links);
 	model_fini(&t->model);
 	reconcile_fini(&t->rec);
+	campview_free(t->camps);
 	histfill_free(t->hf);
 	hist_close(t->hist);
 }

@@ -25,6 +25,7 @@
 #include "model.h"
 
 struct reconcile; /* reconcile.h */
+struct campview;  /* campview.h */
 
 /* What the views share with the TUI. */
 struct ui {
@@ -45,6 +46,7 @@ struct ui {
 	bool batch;        /* drawn once for `nudge top --once` */
 	char message[128]; /* one line shown in the footer, "" if none */
 	const struct reconcile *rec; /* automatic drift fixes, never NULL */
+	struct campview *camps; /* the fleet's campaigns; NULL in batch */
 };
 
 /* Returned by key(): a bit set. */
@@ -74,5 +76,6 @@ extern const struct view_ops view_agents;
 extern const struct view_ops view_heat;
 extern const struct view_ops view_events;
 extern const struct view_ops view_rules; /* view_rules.c */
+extern const struct view_ops view_campaigns; /* view_campaigns.c */
 
 #endif

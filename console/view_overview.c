@@ -2,7 +2,8 @@
  * view_overview.c - view 1: the fleet at a glance.  Visitors now, events/s,
  * sessions, conversion and revenue today, each with a sparkline of the
  * last hour from the per-minute history; live gauges; agents up and down;
- * a small funnel; the top pages (from the sampled events the console
+ * a small funnel; the running campaigns with their verdict lines (from
+ * the TUI's book, campview.h; none in batch mode); the top pages (from the sampled events the console
  * heard) and the top sources (sessions by source, from the aggregates).
  *
  * "Today" is the local calendar day: the history's minutes since local
@@ -15,12 +16,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "campview.h"
 #include "draw.h"
 #include "hll.h"
 #include "view.h"
 
 #define OV_SPARK_MIN 60 /* the sparklines cover this many minutes */
 #define OV_TOP 6        /* rows of top pages and sources */
+#define OV_CAMPS 3      /* running campaigns listed */
 
 static void *
 overview_init(struct ui *ui)
@@ -162,6 +165,47 @@ overview_funnel(WINDOW *w, int y, struct ui *ui)
 	return y;
 }
 
+/*
+ * The running campaigns, one line each: name, agents agreeing, the
+ * verdict (campstat's line); nothing at all when none is declared.
+ * Returns the next free row.
+ */
+static int
+overview_campaigns(WINDOW *w, int y, struct ui *ui)
+{
+	const struct campview *b = ui->camps;
+	unsigned n_state[CAMP_STATE_COUNT] = {0}, shown = 0;
+
+	if (b == NULL || b->n == 0 || y >= getmaxy(w) - 2)
+		return y;
+	for (unsigned i = 0; i < b->n; i++)
+		if (b->camp[i].state < CAMP_STATE_COUNT)
+			n_state[b->camp[i].state]++;
+	draw_text(w, y++, 1, draw_attr(ui, DRAW_LABEL),
+	    "Campaigns  %u running, %u paused, %u draft, %u stopped",
+	    n_state[CAMP_RUNNING], n_state[CAMP_PAUSED], n_state[CAMP_DRAFT],
+	    n_state[CAMP_STOPPED]);
+	for (unsigned i = 0; i < b->n && y < getmaxy(w) - 1; i++) {
+		const struct campview_camp *c = &b->camp[i];
+		bool alarm = c->cs.tripped || c->cs.srm.warn;
+
+		if (c->state != CAMP_RUNNING)
+			continue;
+		if (shown++ == OV_CAMPS) {
+			draw_text(w, y++, 2, A_NORMAL, "(more in view 8)");
+			break;
+		}
+		draw_text(w, y, 2, A_NORMAL, "%-16.16s", c->name);
+		draw_text(w, y, 19, campview_settled(c, ui->n_links) ?
+		    A_NORMAL : draw_attr(ui, DRAW_BAD), "%u/%u", c->n_agree,
+		    ui->n_links);
+		draw_text(w, y++, 27, alarm ? draw_attr(ui, DRAW_BAD) :
+		    c->cs.call == STATS_CALL_BETTER ? draw_attr(ui, DRAW_GOOD) :
+		    A_NORMAL, "%s", c->cs.line);
+	}
+	return y;
+}
+
 struct ov_count {
 	char key[SESSION_PAGE_MAX];
 	unsigned n;
@@ -260,7 +304,8 @@ overview_draw(void *st, WINDOW *w, struct ui *ui)
 	(void)st;
 	overview_headline(w, ui);
 	overview_gauges(w, ui);
-	overview_tops(w, overview_funnel(w, 9, ui) + 1, ui);
+	overview_tops(w,
+	    overview_campaigns(w, overview_funnel(w, 9, ui) + 1, ui), ui);
 }
 
 static int

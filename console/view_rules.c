@@ -1,8 +1,11 @@
 /*
  * view_rules.c - view 7: the live rules.  Each rule with its matches per
- * minute, shown, capped, shadow matches and held out, summed over the
- * agents from their snapshots; the rule set version in force per agent,
- * with the agents behind the newest one (drift) highlighted.
+ * minute, shown, capped, shadow matches (and of those, how many hit a
+ * visitor who had already seen an offer: SH.SEEN) and held out, summed
+ * over the agents from their snapshots; for a rule with a holdout, its
+ * measured lift (purchases after the action, shown against held out, with
+ * stats_compare's uplift, interval and p); the rule set version in force
+ * per agent, with the agents behind the newest one (drift) highlighted.
  *
  * Keys (none in read-only mode): e edits the rule set in $EDITOR, checks
  * it on save (errors shown here), and pushes it on confirmation naming the
@@ -31,6 +34,7 @@
 #include "draw.h"
 #include "reconcile.h"
 #include "rules.h"
+#include "stats.h"
 #include "view.h"
 
 #define RV_RULES_MAX (WIRE_RULES_MAX * 2)
@@ -44,6 +48,8 @@ struct rv_rule {
 	char name[WIRE_RULE_NAME_MAX + 1];
 	bool shadow_set;
 	uint64_t m, s, c, sh, ho;
+	uint64_t sho;			/* shadow matches, offer already seen */
+	uint64_t tn, tx, hn, hx;	/* holdout lift: treated, held out */
 	uint64_t m_at[RV_RATE_SAMPLES];	/* m per update, ring */
 };
 
@@ -131,7 +137,8 @@ rv_collect(struct rv_state *st, const struct ui *ui)
 {
 	for (unsigned i = 0; i < st->n; i++)
 		st->r[i].m = st->r[i].s = st->r[i].c = st->r[i].sh =
-		    st->r[i].ho = 0;
+		    st->r[i].ho = st->r[i].sho = st->r[i].tn = st->r[i].tx =
+		    st->r[i].hn = st->r[i].hx = 0;
 	for (unsigned a = 0; a < ui->n_links; a++) {
 		const struct wire_snapshot *s = &ui->model->agents[a].snap;
 		if (!ui->model->agents[a].have_snapshot)
@@ -146,6 +153,11 @@ rv_collect(struct rv_state *st, const struct ui *ui)
 			r->c += s->rules[k].c;
 			r->sh += s->rules[k].sh;
 			r->ho += s->rules[k].ho;
+			r->sho += s->rules[k].sho;
+			r->tn += s->rules[k].tn;
+			r->tx += s->rules[k].tx;
+			r->hn += s->rules[k].hn;
+			r->hx += s->rules[k].hx;
 		}
 	}
 	for (unsigned i = 0; i < st->n; i++)
@@ -448,29 +460,91 @@ rv_draw_agents(struct rv_state *st, WINDOW *w, struct ui *ui, int y)
 	return y;
 }
 
+/* "+22%", or "n/a" when the uplift is undefined. */
+static void
+rv_pct(char *buf, size_t cap, double v)
+{
+	snprintf(buf, cap, "%+.0f%%", v * 100.0);
+}
+
+/*
+ * One rule's measured lift from its holdout, summed over the agents:
+ * purchase rate of the sessions shown the action against the held-out
+ * ones, uplift with its 95% interval, two-sided p (stats_compare).
+ */
+static void
+rv_draw_lift(WINDOW *w, int y, const struct ui *ui, const struct rv_rule *r)
+{
+	struct stats_counts held = {.visitors = r->hn, .conversions = r->hx};
+	struct stats_counts shown = {.visitors = r->tn, .conversions = r->tx};
+	struct stats_cmp c;
+	char up[16] = "n/a", lo[16] = "", hi[16] = "", ci[40] = "";
+
+	if (r->tx > r->tn || r->hx > r->hn ||
+	    stats_compare(&held, &shown, 0.95, &c) != 0) {
+		draw_text(w, y, 1, A_NORMAL, "%-16.16s (inconsistent counts)",
+		    r->name);
+		return;
+	}
+	if (!(c.flags & (STATS_F_NODATA | STATS_F_NO_UPLIFT)))
+		rv_pct(up, sizeof(up), c.uplift);
+	if (!(c.flags & (STATS_F_NODATA | STATS_F_NO_UPLIFT |
+	    STATS_F_NO_UPLIFT_CI))) {
+		rv_pct(lo, sizeof(lo), c.uplift_lo);
+		rv_pct(hi, sizeof(hi), c.uplift_hi);
+		snprintf(ci, sizeof(ci), " [%s, %s]", lo, hi);
+	}
+	draw_text(w, y, 1, c.flags & (STATS_F_NODATA | STATS_F_SMALL) ?
+	    A_NORMAL : c.p_value < 0.05 ? draw_attr(ui, c.diff > 0 ?
+	    DRAW_GOOD : DRAW_BAD) : A_NORMAL,
+	    "%-16.16s %5.1f%% of %-6llu %5.1f%% of %-6llu %s%s p=%.3f%s",
+	    r->name, r->tn ? 100.0 * (double)r->tx / (double)r->tn : 0.0,
+	    (unsigned long long)r->tn,
+	    r->hn ? 100.0 * (double)r->hx / (double)r->hn : 0.0,
+	    (unsigned long long)r->hn, up, ci, c.p_value,
+	    c.flags & (STATS_F_NODATA | STATS_F_SMALL) ? " *" : "");
+}
+
 static void
 rv_draw_rules(struct rv_state *st, WINDOW *w, struct ui *ui, int y)
 {
-	int rows = getmaxy(w) - y - 1;
+	int rows = getmaxy(w) - y - 1, n_lift = 0;
 
+	for (unsigned i = 0; i < st->n; i++)
+		n_lift += st->r[i].tn + st->r[i].hn > 0;
+	if (n_lift > rows / 3)
+		n_lift = rows / 3;
+	rows -= n_lift > 0 ? n_lift + 2 : 0;
 	draw_text(w, y++, 1, draw_attr(ui, DRAW_LABEL),
-	    "%-26s %8s %8s %8s %8s %8s", "RULE", "MATCH/m", "SHOWN", "CAPPED",
-	    "SHADOW", "HOLDOUT");
+	    "%-20s %8s %8s %8s %8s %8s %8s", "RULE", "MATCH/m", "SHOWN",
+	    "CAPPED", "SHADOW", "SH.SEEN", "HOLDOUT");
 	if (st->top > (int)st->n - 1)
 		st->top = st->n > 0 ? (int)st->n - 1 : 0;
 	for (int i = st->top; i < (int)st->n && i - st->top < rows - 1; i++) {
 		const struct rv_rule *r = &st->r[i];
 		draw_text(w, y++, 1, r->shadow_set || r->sh ?
 		    draw_attr(ui, DRAW_LABEL) : A_NORMAL,
-		    "%-26.26s %8llu %8llu %8llu %8llu %8llu%s", r->name,
+		    "%-20.20s %8llu %8llu %8llu %8llu %8llu %8llu%s", r->name,
 		    (unsigned long long)rv_rate(st, r, ui->refresh_ms),
 		    (unsigned long long)r->s, (unsigned long long)r->c,
-		    (unsigned long long)r->sh, (unsigned long long)r->ho,
-		    r->shadow_set ? "  (shadow set)" : "");
+		    (unsigned long long)r->sh, (unsigned long long)r->sho,
+		    (unsigned long long)r->ho,
+		    r->shadow_set ? " (shadow set)" : "");
 	}
 	if (st->n == 0)
 		draw_text(w, y, 1, A_NORMAL, "no rules yet%s", ui->viewer ? "" :
 		    ": e writes the first set");
+	if (n_lift == 0)
+		return;
+	y = getmaxy(w) - n_lift - 1;
+	draw_text(w, y++, 1, draw_attr(ui, DRAW_LABEL), "%-16s %-16s %-16s %s",
+	    "HOLDOUT LIFT", "SHOWN, BOUGHT", "HELD OUT", "UPLIFT [95% CI] p"
+	    " (*: few)");
+	for (unsigned i = 0; i < st->n && n_lift > 0; i++)
+		if (st->r[i].tn + st->r[i].hn > 0) {
+			rv_draw_lift(w, y++, ui, &st->r[i]);
+			n_lift--;
+		}
 }
 
 static int

@@ -17,6 +17,7 @@
 
 #include "agent.h"
 #include "command.h"
+#include "publish.h"
 
 struct fixture {
 	char dir[64];
@@ -308,6 +309,76 @@ test_sessions_and_visitor(void **state)
 	msgpack_sbuffer_destroy(&sb);
 }
 
+static void
+audit_first(void *arg, const struct store_audit_entry *e)
+{
+	char *detail = arg;
+
+	if (detail[0] == '\0' && e->what && strcmp(e->what, "forget") == 0)
+		snprintf(detail, 256, "%s", e->detail ? e->detail : "");
+}
+
+/* forget: the live session and memory gone, audited by hash, announced. */
+static void
+test_forget(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t id[WIRE_ID_LEN];
+	msgpack_sbuffer sb;
+	struct wire_reply r;
+	nng_msg *m;
+	bool live = false;
+	uint64_t facts = 0;
+	char detail[256] = "";
+	static struct wire_snapshot snap;
+
+	msgpack_sbuffer_init(&sb);
+	wire_new_id(id);
+	emit_request(&sb, id, 3, NULL);
+	assert_int_equal(send_raw(&f->ingest, sb.data, sb.size, &r, &m), 0);
+	wire_reply_fini(&r);
+	nng_msg_free(m);
+	simple_request(&sb, "forget", "vid", "visitor-1");
+	assert_int_equal(send_raw(&f->ingest, sb.data, sb.size, &r, &m),
+	    NUDGE_EKIND);	/* not on the ingest socket */
+	wire_reply_fini(&r);
+	nng_msg_free(m);
+	assert_int_equal(send_raw(&f->control, sb.data, sb.size, &r, &m), 0);
+	assert_int_equal(wire_get_bool(r.body, "live", &live), 0);
+	assert_true(live);
+	assert_int_equal(wire_get_u64(r.body, "facts", &facts), 0);
+	assert_int_equal(facts, 1);	/* the rules' memory of them */
+	wire_reply_fini(&r);
+	nng_msg_free(m);
+	simple_request(&sb, "visitor", "vid", "visitor-1");
+	assert_int_equal(send_raw(&f->control, sb.data, sb.size, &r, &m),
+	    NUDGE_ENOTFOUND);
+	wire_reply_fini(&r);
+	nng_msg_free(m);
+	/* audited under the hash, never the id */
+	assert_int_equal(store_audit_tail(f->a.store, 10, audit_first, detail),
+	    0);
+	assert_non_null(strstr(detail, "visitor #"));
+	assert_null(strstr(detail, "visitor-1"));
+	/* announced to consoles */
+	publish_fill_snapshot(&f->a, &snap);
+	assert_int_equal(snap.n_forgot, 1);
+	assert_true(snap.forgot[0] == wire_visitor_hash(STRV_LIT("visitor-1")));
+	/* nothing held: still acknowledged */
+	simple_request(&sb, "forget", "vid", "visitor-1");
+	assert_int_equal(send_raw(&f->control, sb.data, sb.size, &r, &m), 0);
+	assert_int_equal(wire_get_bool(r.body, "live", &live), 0);
+	assert_false(live);
+	wire_reply_fini(&r);
+	nng_msg_free(m);
+	simple_request(&sb, "forget", "vid", "");
+	assert_int_equal(send_raw(&f->control, sb.data, sb.size, &r, &m),
+	    NUDGE_EINVAL);
+	wire_reply_fini(&r);
+	nng_msg_free(m);
+	msgpack_sbuffer_destroy(&sb);
+}
+
 int
 main(void)
 {
@@ -322,6 +393,7 @@ main(void)
 		    test_endpoints_offer_their_commands, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sessions_and_visitor,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -186,6 +186,53 @@ test_rollback(void **state)
 	    NUDGE_ENOTFOUND);
 }
 
+struct swaps {
+	unsigned n;
+	unsigned rules[8];	/* rule count of each set seen; 99: NULL */
+};
+
+static void
+on_swap(void *arg, const struct rule_set *set)
+{
+	struct swaps *sw = arg;
+
+	if (sw->n < 8)
+		sw->rules[sw->n] = set ? rule_set_count(set) : 99;
+	sw->n++;
+}
+
+/* The swap hook: at once, after every active swap, never for shadow. */
+static void
+test_swap_hook(void **state)
+{
+	struct fixture *fx = *state;
+	struct nudge_diag d = {0};
+	struct swaps sw = {0};
+	uint64_t got = 0;
+	static const char two[] =
+	    "rule a:\n  when event == \"pageview\"\n  show banner \"A\"\n"
+	    "rule b:\n  when event == \"pageview\"\n  show banner \"B\"\n";
+
+	rrt_set_swap_fn(fx->r, on_swap, &sw);
+	assert_int_equal(sw.n, 1);
+	assert_int_equal(sw.rules[0], 99);	/* no set yet */
+	assert_int_equal(put(fx, 1, set_a, RRT_ACTIVE, &got), 0);
+	assert_int_equal(sw.n, 2);
+	assert_int_equal(sw.rules[1], 1);
+	assert_int_equal(put(fx, 1, set_a, RRT_ACTIVE, &got), 0);
+	assert_int_equal(sw.n, 2);	/* a re-push changes nothing */
+	assert_int_equal(put(fx, 1, two, RRT_SHADOW, &got), 0);
+	assert_int_equal(sw.n, 2);
+	assert_int_equal(put(fx, 2, two, RRT_ACTIVE, &got), 0);
+	assert_int_equal(sw.rules[2], 2);
+	assert_int_equal(rrt_rollback(fx->r, 1, "t", &got, &d), 0);
+	assert_int_equal(sw.n, 4);
+	assert_int_equal(sw.rules[3], 1);
+	rrt_set_swap_fn(fx->r, NULL, NULL);
+	assert_int_equal(put(fx, 4, two, RRT_ACTIVE, &got), 0);
+	assert_int_equal(sw.n, 4);
+}
+
 /* ---- evaluation helpers --------------------------------------------------- */
 
 static void
@@ -268,6 +315,41 @@ test_caps_restart(void **state)
 	fx_open(fx);
 	assert_int_equal(shown_for(fx, "v1", wall + 10 * DAY_MS, 7000,
 	    wall + 10 * DAY_MS, &sh), 2);
+}
+
+/* Privacy: a forgotten visitor's caps are gone, in memory and on disk. */
+static void
+test_forget_and_purge(void **state)
+{
+	struct fixture *fx = *state;
+	struct rrt_shown sh;
+	uint64_t got, wall = 1700000000000ull, mono = 1000000;
+	bool found = false;
+
+	assert_int_equal(put(fx, 1, capped_set, RRT_ACTIVE, &got), 0);
+	assert_int_equal(shown_for(fx, "v1", wall, mono, wall, &sh), 2);
+	assert_int_equal(shown_for(fx, "v2", wall, mono, wall, &sh), 2);
+	assert_int_equal(rrt_flush(fx->r), 0);
+	assert_int_equal(rrt_forget_visitor(fx->r, STRV_LIT("v1"), &found), 0);
+	assert_true(found);
+	assert_int_equal(rrt_forget_visitor(fx->r, STRV_LIT("v1"), &found), 0);
+	assert_false(found);
+	/* a stranger again: both shown, though the weekly cap had fired */
+	assert_int_equal(shown_for(fx, "v1", wall, mono + 10, wall + 10, &sh),
+	    2);
+	/* and it stays forgotten across a restart (nothing flushed back) */
+	assert_int_equal(rrt_forget_visitor(fx->r, STRV_LIT("v1"), NULL), 0);
+	fx_close(fx);
+	fx_open(fx);
+	assert_int_equal(shown_for(fx, "v1", wall, mono + 20, wall + 20, &sh),
+	    2);
+	assert_int_equal(shown_for(fx, "v2", wall, mono + 20, wall + 20, &sh),
+	    0);	/* v2 is remembered: both capped in this session */
+	/* retention: memory last seen before the cut-off goes */
+	assert_int_equal(rrt_purge(fx->r, wall + 20), 0);
+	assert_int_equal(rrt_purge(fx->r, wall + 21), 2);
+	assert_int_equal(shown_for(fx, "v2", wall, mono + 30, wall + 30, &sh),
+	    2);
 }
 
 static void
@@ -510,6 +592,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_versions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_compile, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_forget_and_purge, setup,
+	        teardown),
 	    cmocka_unit_test_setup_teardown(test_caps_restart, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_clock_jump, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_not_delivered, setup,
@@ -518,6 +602,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_shadow, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_swap_concurrent, setup,
 		teardown),
+	    cmocka_unit_test_setup_teardown(test_swap_hook, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_figures, setup, teardown),
 	};
 

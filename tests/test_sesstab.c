@@ -235,6 +235,28 @@ test_visitor_path_and_forget(void **state)
 	    NUDGE_ENOTFOUND);
 }
 
+/* A closed session's sampled events are wiped by forget too. */
+static void
+test_forget_wipes_recent_events(void **state)
+{
+	struct fixture *f = *state;
+	struct closed c = {0};
+	struct sesstab_event out[8];
+	size_t n;
+
+	apply(f->t, "leaver", EVENT_PAGEVIEW, "/a", 0, 0);
+	apply(f->t, "stayer", EVENT_PAGEVIEW, "/b", 0, 1);
+	apply(f->t, "leaver", EVENT_CLICK, "/a", 0, 2);
+	/* the session closes before the events are sampled */
+	assert_int_equal(sesstab_expire(f->t, UINT64_MAX, collect, &c), 2);
+	assert_int_equal(sesstab_forget(f->t, strv_of("leaver")),
+	    NUDGE_ENOTFOUND);
+	n = sesstab_recent_events(f->t, out, 8);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].visitor, "stayer");
+	assert_int_equal(sesstab_recent_events(f->t, out, 8), 0);
+}
+
 static void
 test_restore_continues_funnel(void **state)
 {
@@ -291,6 +313,83 @@ test_many_sessions_memory(void **state)
 	assert_int_equal(c.n, 100000);
 }
 
+struct kept {
+	size_t n;
+	struct session_summary v[4];
+};
+
+static void
+keep(void *arg, const struct session_summary *v, size_t n)
+{
+	struct kept *k = arg;
+
+	for (size_t i = 0; i < n && k->n < 4; i++)
+		k->v[k->n++] = v[i];
+}
+
+static void
+test_marks(void **state)
+{
+	struct fixture *f = *state;
+	struct sesstab_mark m[3] = {
+		{.slot = 2, .init = 0x8001, .set = 0x0008},
+		{.slot = 5, .init = 0, .set = 0},	/* a read */
+		{.slot = SESSION_XSLOTS, .init = 1},	/* out of range */
+	};
+	struct kept c = {0};
+	struct session_summary *s = c.v;
+
+	assert_int_equal(sesstab_mark(f->t, strv_of("nobody"), m, 1),
+	    NUDGE_ENOTFOUND);
+	apply(f->t, "mk", EVENT_PAGEVIEW, "/", 0, 1);
+	apply(f->t, "mk2", EVENT_PAGEVIEW, "/", 0, 1);
+	assert_int_equal(sesstab_mark(f->t, strv_of("mk"), m, 3), 0);
+	assert_int_equal(m[0].had, 0);
+	assert_int_equal(m[0].now, 0x8009);
+	assert_int_equal(m[1].had, 0);
+	assert_int_equal(m[1].now, 0);	/* init 0 leaves a zero word alone */
+	/* the second time: init is not applied again, set is ORed in */
+	m[0].init = 0x8002;
+	m[0].set = 0x0010;
+	assert_int_equal(sesstab_mark(f->t, strv_of("mk"), m, 1), 0);
+	assert_int_equal(m[0].had, 0x8009);
+	assert_int_equal(m[0].now, 0x8019);
+	/* two entries on one slot in one call apply in order */
+	struct sesstab_mark two[2] = {{.slot = 7, .init = 0x8000},
+	    {.slot = 7, .init = 0x8001, .set = 2}};
+	assert_int_equal(sesstab_mark(f->t, strv_of("mk"), two, 2), 0);
+	assert_int_equal(two[1].had, 0x8000);
+	assert_int_equal(two[1].now, 0x8002);
+	m[0] = (struct sesstab_mark){.slot = 2, .init = 0x8003};
+	assert_int_equal(sesstab_mark(f->t, strv_of("mk2"), m, 1), 0);
+	assert_int_equal(m[0].now, 0x8003);
+	/* clearing a slot zeroes it in every live session, and no other */
+	sesstab_clear_slot(f->t, 2);
+	sesstab_clear_slot(f->t, SESSION_XSLOTS);	/* ignored */
+	m[0] = (struct sesstab_mark){.slot = 2};
+	m[1] = (struct sesstab_mark){.slot = 7};
+	assert_int_equal(sesstab_mark(f->t, strv_of("mk"), m, 2), 0);
+	assert_int_equal(m[0].had, 0);
+	assert_int_equal(m[1].had, 0x8002);
+	m[0] = (struct sesstab_mark){.slot = 2};
+	assert_int_equal(sesstab_mark(f->t, strv_of("mk2"), m, 1), 0);
+	assert_int_equal(m[0].had, 0);
+	/* marks go out with the summary (for a graceful restart) and come
+	 * back with sesstab_restore; a new session starts at zero */
+	assert_int_equal(sesstab_expire(f->t, UINT64_MAX, keep, &c), 2);
+	assert_int_equal(c.n, 2);
+	int k = strcmp(s[0].visitor, "mk") == 0 ? 0 : 1;
+	assert_int_equal(s[k].xmarks[7], 0x8002);
+	assert_int_equal(sesstab_restore(f->t, &s[k], 5), 0);
+	m[0] = (struct sesstab_mark){.slot = 7};
+	assert_int_equal(sesstab_mark(f->t, strv_of("mk"), m, 1), 0);
+	assert_int_equal(m[0].had, 0x8002);
+	apply(f->t, "mk2", EVENT_PAGEVIEW, "/", 0, 9);
+	m[0] = (struct sesstab_mark){.slot = 7};
+	assert_int_equal(sesstab_mark(f->t, strv_of("mk2"), m, 1), 0);
+	assert_int_equal(m[0].had, 0);
+}
+
 int
 main(void)
 {
@@ -305,6 +404,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_query_sorts_filters_pages,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forget_wipes_recent_events,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_visitor_path_and_forget,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_continues_funnel,
@@ -313,6 +414,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_many_sessions_memory,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_marks, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -189,6 +189,9 @@ make_v3(const struct fixture *fx)
 	    "DROP TABLE heat;"
 	    "DROP TABLE rule_sets; DROP TABLE visitors; DROP TABLE context;"
 	    "DROP TABLE IF EXISTS minutes;"
+	    "DROP TABLE campaigns; DROP TABLE campaign_history;"
+	    "DROP TABLE campaign_counters; DROP TABLE rule_experiments;"
+	    "ALTER TABLE live_sessions DROP COLUMN xmarks;"
 	    "INSERT INTO counters VALUES ('events', 7);"
 	    "INSERT INTO live_sessions(visitor, started_ms) VALUES ('v9', 9);"
 	    "PRAGMA user_version = 3;");
@@ -521,6 +524,80 @@ test_meta_audit(void **state)
 	    1234);
 }
 
+/* Privacy: one visitor's sessions erased; retention by age (PRIVACY.md). */
+static void
+test_forget_and_purge(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = NULL;
+	struct nudge_diag d = {0};
+	struct session_summary v[4];
+	struct store_visitor vis[2] = {{.vhash = 11, .last_ms = 100},
+	    {.vhash = 12, .last_ms = 4000}};
+	struct store_purge r = {0};
+	uint64_t archived = 99, live = 99;
+
+	memset(v, 0, sizeof(v));
+	for (int i = 0; i < 4; i++) {
+		snprintf(v[i].visitor, sizeof(v[i].visitor), "%s",
+		    i < 2 ? "gone-1" : "stay-2");
+		v[i].last_ms = 1000 * (uint64_t)(i + 1); /* 1000 .. 4000 */
+	}
+	assert_int_equal(store_open(&st, fx->db, &d), 0);
+	assert_int_equal(store_archive_sessions(st, v, 4), 0);
+	assert_int_equal(store_save_live(st, v, 1), 0);
+	assert_int_equal(store_save_visitors(st, vis, 2), 0);
+	assert_int_equal(store_forget_sessions(st, "gone-1", 6, &archived,
+	    &live), 0);
+	assert_int_equal(archived, 2);
+	assert_int_equal(live, 1);
+	assert_int_equal(store_forget_sessions(st, "", 0, NULL, NULL),
+	    NUDGE_EINVAL);
+	/* nothing held: 0 rows, still a success */
+	assert_int_equal(store_forget_sessions(st, "gone-1", 6, &archived,
+	    NULL), 0);
+	assert_int_equal(archived, 0);
+	/* data before 3000: none; ids before 4001 removed, memory too */
+	assert_int_equal(store_purge(st, 4001, 3000, &r), 0);
+	assert_int_equal(r.deleted, 0);	/* gone-1's were forgotten */
+	assert_int_equal(r.anonymized, 2);
+	assert_int_equal(r.visitors, 2);
+	assert_int_equal(store_purge(st, 4001, 4001, &r), 0);
+	assert_int_equal(r.deleted, 2);
+	assert_int_equal(r.anonymized, 0);
+	store_close(st);
+	assert_int_equal(raw_query(fx->db, "SELECT count(*) FROM sessions"), 0);
+	assert_int_equal(raw_query(fx->db, "SELECT count(*) FROM visitors"), 0);
+	assert_int_equal(raw_query(fx->db, "SELECT count(*) FROM "
+	                                   "live_sessions"), 0);
+}
+
+static void
+test_purge_keeps_figures(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = NULL;
+	struct nudge_diag d = {0};
+	struct session_summary s;
+	struct store_purge r = {0};
+
+	memset(&s, 0, sizeof(s));
+	snprintf(s.visitor, sizeof(s.visitor), "old-visitor");
+	s.last_ms = 2000;
+	s.revenue_cents = 4200;
+	assert_int_equal(store_open(&st, fx->db, &d), 0);
+	assert_int_equal(store_archive_sessions(st, &s, 1), 0);
+	assert_int_equal(store_purge(st, 2001, 1000, &r), 0);
+	assert_int_equal(r.anonymized, 1);
+	assert_int_equal(store_purge(st, 2001, 1000, &r), 0);
+	assert_int_equal(r.anonymized, 0);	/* once is enough */
+	store_close(st);
+	assert_int_equal(raw_query(fx->db, "SELECT revenue_cents FROM sessions "
+	                                   "WHERE visitor = ''"), 4200);
+	assert_int_equal(raw_query(fx->db, "SELECT count(*) FROM sessions "
+	                                   "WHERE visitor = 'old-visitor'"), 0);
+}
+
 static void
 test_locked(void **state)
 {
@@ -530,6 +607,7 @@ test_locked(void **state)
 	struct agg *a = calloc(1, sizeof(*a));
 	sqlite3 *other;
 	double t0, waited;
+	char msg[256] = "x";
 
 	assert_int_equal(store_open(&st, fx->db, &d), 0);
 	assert_int_equal(sqlite3_open(fx->db, &other), SQLITE_OK);
@@ -537,6 +615,8 @@ test_locked(void **state)
 	    sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL),
 	    SQLITE_OK);
 	assert_int_equal(store_set_busy_timeout(st, 300), 0);
+	assert_int_equal(store_failures(st, msg, sizeof(msg)), 0);
+	assert_string_equal(msg, "");
 
 	t0 = now_ms();
 	assert_int_equal(store_meta_put(st, "k", "v"), NUDGE_EBUSY);
@@ -551,14 +631,111 @@ test_locked(void **state)
 	assert_true(now_ms() - t0 < 6000);
 	/* reads still work under WAL */
 	assert_int_equal(store_load_counters(st, a), 0);
+	/* every failure is counted, whoever made the call (issue 7) */
+	assert_int_equal(store_failures(st, msg, sizeof(msg)), 3);
+	assert_non_null(strstr(msg, "locked"));
 
 	assert_int_equal(
 	    sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(store_meta_put(st, "k", "v"), 0);
 	assert_int_equal(store_save_counters(st, a), 0);
+	assert_int_equal(store_failures(st, NULL, 0), 3);
 	sqlite3_close(other);
 	store_close(st);
 	free(a);
+}
+
+struct camp_rows {
+	unsigned n;
+	uint64_t sum_n, tn;
+	char op[32];
+};
+
+static void
+camp_ctr_row(void *arg, const struct store_camp_ctr *c)
+{
+	struct camp_rows *r = arg;
+
+	r->n++;
+	r->sum_n += c->n;
+}
+
+static void
+camp_hist_row(void *arg, const struct store_camp_hist *h)
+{
+	struct camp_rows *r = arg;
+
+	if (r->n++ == 0)
+		snprintf(r->op, sizeof(r->op), "%s", h->op);
+}
+
+static void
+camp_exp_row(void *arg, const struct store_rule_exp *e)
+{
+	struct camp_rows *r = arg;
+
+	r->n++;
+	r->tn += e->tn;
+}
+
+/* Campaign tables (schema v7): state, history, counters, experiments. */
+static void
+test_campaign_tables(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = NULL;
+	struct nudge_diag d = {0};
+	struct store_camp c;
+	struct store_camp_hist h = {2, 1234, "ops", "start", "text v2"};
+	struct store_camp_ctr ctr[2] = {{"ab", 0, 10, 2, 500, {1, 0, 0, 0}},
+	    {"ab", 1, 12, 3, 700, {2, 0, 0, 0}}};
+	struct store_rule_exp exp = {"helper", 5, 1, 4, 0, 3};
+	struct camp_rows r = {0};
+
+	assert_int_equal(store_open(&st, fx->db, &d), 0);
+	assert_int_equal(store_get_camp(st, "ab", &c), NUDGE_ENOTFOUND);
+	assert_int_equal(store_put_camp(st, "ab", "text v2", 7, 99, 4, false,
+	    &h), 0);
+	assert_int_equal(store_save_camp_counters(st, ctr, 2, &exp, 1), 0);
+	store_close(st);
+	assert_int_equal(store_open(&st, fx->db, &d), 0);
+	assert_int_equal(store_get_camp(st, "ab", &c), 0);
+	assert_string_equal(c.text, "text v2");
+	assert_int_equal(c.len, 7);
+	assert_int_equal(c.since_ms, 99);
+	assert_int_equal(c.slot, 4);
+	free(c.text);
+	assert_int_equal(store_load_camp_counters(st, "ab", camp_ctr_row, &r),
+	    0);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.sum_n, 22);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(store_load_rule_exps(st, camp_exp_row, &r), 0);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.tn, 5);
+	/* a start over: the counters go in the same transaction */
+	h = (struct store_camp_hist){3, 1300, "rules", "declare", "text v3"};
+	assert_int_equal(store_put_camp(st, "ab", "text v3", 7, 0, -1, true,
+	    &h), 0);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(store_load_camp_counters(st, "ab", camp_ctr_row, &r),
+	    0);
+	assert_int_equal(r.n, 0);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(store_camp_history(st, "ab", 10, camp_hist_row, &r),
+	    0);
+	assert_int_equal(r.n, 2);
+	assert_string_equal(r.op, "declare");	/* newest first */
+	/* a state write without history (a slot change) */
+	assert_int_equal(store_put_camp(st, "ab", "text v3", 7, 0, 2, false,
+	    NULL), 0);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(store_camp_history(st, "ab", 10, camp_hist_row, &r),
+	    0);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(store_put_camp(st, NULL, "x", 1, 0, 0, false, NULL),
+	    NUDGE_EINVAL);
+	store_close(st);
 }
 
 int
@@ -578,6 +755,12 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_live, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_meta_audit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_locked, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_forget_and_purge, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(test_purge_keeps_figures, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(test_campaign_tables, setup,
+	        teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

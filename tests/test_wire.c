@@ -48,6 +48,82 @@ full_agg(struct agg *a)
 	}
 }
 
+/*
+ * A campaign as the runtime would publish it: declared with nv variants
+ * (names of the longest length first), started, weights changed (so the
+ * replay record has arguments), with guardrails and arms.
+ */
+static void
+full_campaign(struct wire_campaign *w, const char *name, unsigned nv,
+    unsigned ng)
+{
+	struct rule_campaign rc;
+	char vn[CAMP_VARIANTS_MAX][CAMP_NAME_MAX + 1];
+	uint8_t nw[CAMP_VARIANTS_MAX];
+	uint8_t big = (uint8_t)(100 - 10 * (nv - 1));
+
+	memset(&rc, 0, sizeof(rc));
+	memset(w, 0, sizeof(*w));
+	rc.name = name;
+	rc.n_variants = (uint8_t)nv;
+	for (unsigned i = 0; i < nv; i++) {
+		if (i == 1) {
+			memset(vn[i], 'v', CAMP_NAME_MAX);
+			vn[i][CAMP_NAME_MAX] = '\0';
+		} else
+			snprintf(vn[i], sizeof(vn[i]), "variant_%u", i);
+		rc.variant[i].name = vn[i];
+		rc.variant[i].weight = i == 0 ? big : 10;
+		nw[i] = i == 1 ? big : 10;
+	}
+	assert_int_equal(camp_init(&w->c, &rc, NULL), 0);
+	assert_int_equal(camp_start(&w->c, 1, NULL), 0);
+	assert_int_equal(camp_set_weights(&w->c, 2, nw, nv, NULL), 0);
+	w->since_ms = 1767225600000ull;
+	snprintf(w->goal, sizeof(w->goal), "purchase");
+	w->n_guard = (uint8_t)ng;
+	for (unsigned j = 0; j < ng; j++) {
+		snprintf(w->guard[j], sizeof(w->guard[j]), "guard_%u", j);
+		w->guard_drop_bp[j] = (uint16_t)(j == 0 ? 10000 : 500 * j);
+	}
+	for (unsigned i = 0; i < nv; i++) {
+		struct wire_camp_arm *a = &w->arm[i];
+
+		a->n = i == 0 ? UINT64_MAX : 1000 + i;
+		a->x = i == 0 ? UINT64_MAX : 100 + i;
+		a->rev_cents = i == 0 ? INT64_MIN : (int64_t)i * 12345;
+		for (unsigned j = 0; j < ng; j++)
+			a->g[j] = i == 0 ? UINT64_MAX : j;
+	}
+}
+
+static void
+assert_campaign_equal(const struct wire_campaign *a,
+    const struct wire_campaign *b)
+{
+	char ta[CAMP_TEXT_MAX + 1], tb[CAMP_TEXT_MAX + 1];
+	size_t la, lb;
+
+	assert_int_equal(camp_format(&a->c, ta, sizeof(ta), &la), 0);
+	assert_int_equal(camp_format(&b->c, tb, sizeof(tb), &lb), 0);
+	assert_string_equal(ta, tb);
+	assert_memory_equal(&a->c.plan, &b->c.plan, sizeof(a->c.plan));
+	assert_int_equal(a->since_ms, b->since_ms);
+	assert_string_equal(a->goal, b->goal);
+	assert_int_equal(a->n_guard, b->n_guard);
+	for (unsigned j = 0; j < a->n_guard; j++) {
+		assert_string_equal(a->guard[j], b->guard[j]);
+		assert_int_equal(a->guard_drop_bp[j], b->guard_drop_bp[j]);
+	}
+	for (unsigned i = 0; i < a->c.n_variants; i++) {
+		assert_int_equal(a->arm[i].n, b->arm[i].n);
+		assert_int_equal(a->arm[i].x, b->arm[i].x);
+		assert_true(a->arm[i].rev_cents == b->arm[i].rev_cents);
+		for (unsigned j = 0; j < a->n_guard; j++)
+			assert_int_equal(a->arm[i].g[j], b->arm[i].g[j]);
+	}
+}
+
 static struct wire_snapshot *
 full_snapshot(void)
 {
@@ -78,7 +154,25 @@ full_snapshot(void)
 		r->sh = (uint64_t)i * 2;
 		r->ho = (uint64_t)i % 2;
 		r->shadow_set = i >= 60;
+		r->sho = (uint64_t)i * 3;
+		if (i % 4 == 1) {	/* a rule with a holdout */
+			r->tn = 1000 + (uint64_t)i;
+			r->tx = 10 + (uint64_t)i;
+			r->hn = 100;
+			r->hx = i == 1 ? 100 : 0;
+		}
 	}
+	s.n_camps = WIRE_CAMPS_MAX;
+	for (int i = 0; i < WIRE_CAMPS_MAX; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "camp_%d", i);
+		full_campaign(&s.camps[i], name, i == 0 ? CAMP_VARIANTS_MAX :
+		    2 + (unsigned)i % 3,
+		    (unsigned)i % (RULE_GUARDRAILS_MAX + 1));
+	}
+	assert_int_equal(camp_trip(&s.camps[3].c, "variant_1 purchase -30%"),
+	    0);
 	s.store_errors = 1;
 	s.pub_dropped = 2;
 	snprintf(s.last_error, sizeof(s.last_error), "disk full");
@@ -379,7 +473,15 @@ test_snapshot_round_trip(void **state)
 		assert_int_equal(got.rules[i].ho, want->rules[i].ho);
 		assert_int_equal(got.rules[i].shadow_set,
 		    want->rules[i].shadow_set);
+		assert_int_equal(got.rules[i].sho, want->rules[i].sho);
+		assert_int_equal(got.rules[i].tn, want->rules[i].tn);
+		assert_int_equal(got.rules[i].tx, want->rules[i].tx);
+		assert_int_equal(got.rules[i].hn, want->rules[i].hn);
+		assert_int_equal(got.rules[i].hx, want->rules[i].hx);
 	}
+	assert_int_equal(got.n_camps, WIRE_CAMPS_MAX);
+	for (int i = 0; i < WIRE_CAMPS_MAX; i++)
+		assert_campaign_equal(&got.camps[i], &want->camps[i]);
 	assert_int_equal(got.store_errors, 1);
 	assert_int_equal(got.pub_dropped, 2);
 	assert_string_equal(got.last_error, "disk full");
@@ -430,9 +532,14 @@ unpack_rules_body(unsigned n_rules, bool bad_type, size_t name_len)
 	    MSGPACK_UNPACK_SUCCESS);
 	got.n_rules = 99;
 	rc = wire_unpack_snapshot(&up.data, &got);
-	if (rc == 0)
+	if (rc == 0) {
 		assert_int_equal(got.n_rules, n_rules);
-	else
+		assert_int_equal(got.n_camps, 0);	/* absent: none */
+		for (unsigned i = 0; i < n_rules; i++)
+			assert_true((got.rules[i].sho | got.rules[i].tn |
+			    got.rules[i].tx | got.rules[i].hn |
+			    got.rules[i].hx) == 0);
+	} else
 		assert_int_equal(got.n_rules, 99);	/* untouched */
 	msgpack_unpacked_destroy(&up);
 	msgpack_sbuffer_destroy(&sb);
@@ -451,6 +558,68 @@ test_snapshot_rules_bounds(void **state)
 	assert_int_equal(unpack_rules_body(1, false, WIRE_RULE_NAME_MAX), 0);
 	assert_int_equal(unpack_rules_body(1, false, WIRE_RULE_NAME_MAX + 1),
 	    NUDGE_ETOOBIG);
+}
+
+/* "forgot": packed only when non-empty, read back, bounded and typed. */
+static void
+test_snapshot_forgot(void **state)
+{
+	static struct wire_snapshot in, out;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_unpacked up;
+
+	(void)state;
+	memset(&in, 0, sizeof(in));
+	in.boot_id = 5;
+	agg_init(&in.agg);
+	for (int pass = 0; pass < 2; pass++) {
+		in.n_forgot = pass ? 2 : 0;
+		in.forgot[0] = wire_visitor_hash(STRV_LIT("v1"));
+		in.forgot[1] = UINT64_MAX;
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		wire_pack_snapshot(&pk, &in);
+		msgpack_unpacked_init(&up);
+		assert_int_equal(msgpack_unpack_next(&up, sb.data, sb.size,
+		    NULL), MSGPACK_UNPACK_SUCCESS);
+		assert_true((wire_map_get(&up.data, "forgot") != NULL) == pass);
+		memset(&out, 0xff, sizeof(out));
+		assert_int_equal(wire_unpack_snapshot(&up.data, &out), 0);
+		assert_int_equal(out.n_forgot, in.n_forgot);
+		if (pass) {
+			assert_true(out.forgot[0] == in.forgot[0]);
+			assert_true(out.forgot[1] == UINT64_MAX);
+		}
+		msgpack_unpacked_destroy(&up);
+		msgpack_sbuffer_destroy(&sb);
+	}
+	assert_true(wire_visitor_hash(STRV_LIT("v1")) !=
+	    wire_visitor_hash(STRV_LIT("v2")));
+	/* a string instead of a hash, and one too many */
+	for (int bad = 0; bad < 2; bad++) {
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		msgpack_pack_map(&pk, 3);
+		wire_pack_cstr(&pk, "boot");
+		msgpack_pack_uint64(&pk, 1);
+		wire_pack_cstr(&pk, "agg");
+		wire_pack_agg(&pk, &in.agg, true, false);
+		wire_pack_cstr(&pk, "forgot");
+		msgpack_pack_array(&pk, bad ? WIRE_FORGOT_MAX + 1 : 1);
+		for (int i = 0; i < (bad ? WIRE_FORGOT_MAX + 1 : 1); i++)
+			if (bad)
+				msgpack_pack_uint64(&pk, (uint64_t)i);
+			else
+				wire_pack_cstr(&pk, "v1");
+		msgpack_unpacked_init(&up);
+		assert_int_equal(msgpack_unpack_next(&up, sb.data, sb.size,
+		    NULL), MSGPACK_UNPACK_SUCCESS);
+		assert_int_equal(wire_unpack_snapshot(&up.data, &out),
+		    bad ? NUDGE_ETOOBIG : NUDGE_ETYPE);
+		msgpack_unpacked_destroy(&up);
+		msgpack_sbuffer_destroy(&sb);
+	}
 }
 
 static void
@@ -1503,6 +1672,457 @@ test_heat_decoder_refuses(void **state)
 }
 
 /* Seeds for the fuzzer; a no-op unless NUDGE_WRITE_CORPUS names a dir. */
+
+/* ---- campaigns ---------------------------------------------------------- */
+
+/* Packs w, unpacks the bytes into up (the caller destroys it). */
+static const msgpack_object *
+campaign_object(const struct wire_campaign *w, msgpack_sbuffer *sb,
+    msgpack_unpacked *up)
+{
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	wire_pack_campaign(&pk, w);
+	msgpack_unpacked_init(up);
+	assert_int_equal(msgpack_unpack_next(up, sb->data, sb->size, NULL),
+	    MSGPACK_UNPACK_SUCCESS);
+	return &up->data;
+}
+
+static msgpack_object *
+obj_key(const msgpack_object *map, const char *key)
+{
+	msgpack_object *v = (msgpack_object *)wire_map_get(map, key);
+
+	assert_non_null(v);
+	return v;
+}
+
+static void
+test_campaign_round_trip(void **state)
+{
+	static struct wire_campaign want, got, stopped;
+	msgpack_sbuffer sb;
+	msgpack_unpacked up;
+	const msgpack_object *o;
+
+	(void)state;
+	for (unsigned nv = 2; nv <= CAMP_VARIANTS_MAX; nv++)
+		for (unsigned ng = 0; ng <= RULE_GUARDRAILS_MAX; ng++) {
+			full_campaign(&want, "checkout_banner", nv, ng);
+			o = campaign_object(&want, &sb, &up);
+			memset(&got, 0xa5, sizeof(got));
+			assert_int_equal(wire_unpack_campaign(o, &got), 0);
+			assert_campaign_equal(&got, &want);
+			msgpack_unpacked_destroy(&up);
+			msgpack_sbuffer_destroy(&sb);
+		}
+	/* A stopped, tripped-then-reset campaign with zero counters. */
+	full_campaign(&stopped, "c", 3, 1);
+	assert_int_equal(camp_trip(&stopped.c, "why\tnot"), 0);
+	assert_int_equal(camp_reset_breaker(&stopped.c, 3, NULL), 0);
+	assert_int_equal(camp_stop(&stopped.c, 4, 2, NULL), 0);
+	memset(stopped.arm, 0, sizeof(stopped.arm));
+	stopped.since_ms = 0;
+	o = campaign_object(&stopped, &sb, &up);
+	assert_int_equal(wire_unpack_campaign(o, &got), 0);
+	assert_campaign_equal(&got, &stopped);
+	assert_int_equal(got.c.state, CAMP_STOPPED);
+	assert_int_equal(got.c.winner, 2);
+	assert_int_equal(got.c.version, 5);
+	msgpack_unpacked_destroy(&up);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* Fewer arms than variants (a campaign given no slot): the rest zero. */
+static void
+test_campaign_missing_keys(void **state)
+{
+	static struct wire_campaign want, got;
+	msgpack_sbuffer sb;
+	msgpack_unpacked up;
+	msgpack_object *o;
+
+	(void)state;
+	full_campaign(&want, "camp", 4, 2);
+	o = (msgpack_object *)campaign_object(&want, &sb, &up);
+	obj_key(o, "arms")->via.array.size = 0;
+	assert_int_equal(wire_unpack_campaign(o, &got), 0);
+	assert_int_equal(got.arm[0].n, 0);
+	assert_int_equal(got.arm[3].g[1], 0);
+	/* Only t is needed; since, goal, gr and arms may be absent. */
+	o->via.map.size = 1;
+	assert_int_equal(o->via.map.ptr[0].key.via.str.size, 1);
+	assert_int_equal(o->via.map.ptr[0].key.via.str.ptr[0], 't');
+	assert_int_equal(wire_unpack_campaign(o, &got), 0);
+	assert_int_equal(got.since_ms, 0);
+	assert_string_equal(got.goal, "");
+	assert_int_equal(got.n_guard, 0);
+	assert_int_equal(got.c.version, want.c.version);
+	msgpack_unpacked_destroy(&up);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+enum camp_bad {
+	CB_NOT_MAP, CB_NO_TEXT, CB_TEXT_INT, CB_TEXT_BAD, CB_TEXT_VERSION,
+	CB_TEXT_HUGE, CB_SINCE_STR, CB_GOAL_LONG, CB_GR_MAP, CB_GR_MANY,
+	CB_GR_SHAPE, CB_GR_BP, CB_ARMS_MAP, CB_ARMS_MORE, CB_ARMS_MAX,
+	CB_ARM_SHAPE, CB_ARM_N_NEG, CB_ARM_REV_STR, CB_ARM_X_OVER,
+	CB_ARM_G_OVER, CB_ARM_G_MORE, CB_ARM_G_MAX, CB_KEY_INT, CB_N
+};
+
+/* Spoils one thing of a packed 8-variant campaign with 2 guardrails. */
+static int
+unpack_spoiled(enum camp_bad bad)
+{
+	static struct wire_campaign want, got, before;
+	static char huge[CAMP_TEXT_MAX + 2];
+	static const char two[] = "nudge-campaign 1\nname=x\nversion=1\n"
+	    "state=draft\ngeneration=0\nholdout=0\nvariants=a:50,b:50\n"
+	    "winner=-1\ntripped=0\nreason=\nlast=-\n";
+	msgpack_object many[CAMP_VARIANTS_MAX + 1];
+	msgpack_sbuffer sb;
+	msgpack_unpacked up;
+	msgpack_object *o, *t, *gr, *arms, *arm0;
+	int rc;
+
+	full_campaign(&want, "camp", CAMP_VARIANTS_MAX, 2);
+	o = (msgpack_object *)campaign_object(&want, &sb, &up);
+	t = obj_key(o, "t");
+	gr = obj_key(o, "gr");
+	arms = obj_key(o, "arms");
+	arm0 = &arms->via.array.ptr[0];
+	switch (bad) {
+	case CB_NOT_MAP: o->type = MSGPACK_OBJECT_ARRAY; break;
+	case CB_NO_TEXT: o->via.map.ptr[0].key.via.str.ptr = "T"; break;
+	case CB_TEXT_INT: t->type = MSGPACK_OBJECT_POSITIVE_INTEGER; break;
+	case CB_TEXT_BAD: t->via.str.size -= 2; break;	/* cut "-\n" */
+	case CB_TEXT_VERSION: t->via.str.ptr = "nudge-campaign 2\n";
+		t->via.str.size = 17; break;
+	case CB_TEXT_HUGE: memset(huge, 'x', sizeof(huge));
+		t->via.str.ptr = huge; t->via.str.size = sizeof(huge); break;
+	case CB_SINCE_STR: obj_key(o, "since")->type = MSGPACK_OBJECT_STR;
+		obj_key(o, "since")->via.str.size = 0; break;
+	case CB_GOAL_LONG: obj_key(o, "goal")->via.str.ptr = huge;
+		obj_key(o, "goal")->via.str.size = WIRE_RULE_NAME_MAX + 1;
+		break;
+	case CB_GR_MAP: gr->type = MSGPACK_OBJECT_MAP; gr->via.map.size = 0;
+		break;
+	case CB_GR_MANY: for (int i = 0; i <= RULE_GUARDRAILS_MAX; i++)
+			many[i] = gr->via.array.ptr[0];
+		gr->via.array.ptr = many;
+		gr->via.array.size = RULE_GUARDRAILS_MAX + 1; break;
+	case CB_GR_SHAPE: gr->via.array.ptr[1].via.array.size = 1; break;
+	case CB_GR_BP: gr->via.array.ptr[1].via.array.ptr[1].via.u64 = 10001;
+		break;
+	case CB_ARMS_MAP: arms->type = MSGPACK_OBJECT_STR; break;
+	case CB_ARMS_MORE: t->via.str.ptr = two; t->via.str.size =
+		sizeof(two) - 1; break;
+	case CB_ARMS_MAX: for (int i = 0; i <= CAMP_VARIANTS_MAX; i++)
+			many[i] = *arm0;
+		arms->via.array.ptr = many;
+		arms->via.array.size = CAMP_VARIANTS_MAX + 1; break;
+	case CB_ARM_SHAPE: arm0->via.array.size = 3; break;
+	case CB_ARM_N_NEG: arm0->via.array.ptr[0].type =
+		MSGPACK_OBJECT_NEGATIVE_INTEGER;
+		arm0->via.array.ptr[0].via.i64 = -1; break;
+	case CB_ARM_REV_STR: arm0->via.array.ptr[2].type = MSGPACK_OBJECT_STR;
+		arm0->via.array.ptr[2].via.str.size = 0; break;
+	case CB_ARM_X_OVER: arms->via.array.ptr[1].via.array.ptr[1].via.u64 =
+		want.arm[1].n + 1; break;
+	case CB_ARM_G_OVER: arms->via.array.ptr[1].via.array.ptr[3].via.array
+		.ptr[0].via.u64 = want.arm[1].n + 1; break;
+	case CB_ARM_G_MORE: gr->via.array.size = 1; break;
+	case CB_ARM_G_MAX: for (int i = 0; i <= RULE_GUARDRAILS_MAX; i++)
+			many[i] = arm0->via.array.ptr[3].via.array.ptr[0];
+		arm0->via.array.ptr[3].via.array.ptr = many;
+		arm0->via.array.ptr[3].via.array.size =
+		    RULE_GUARDRAILS_MAX + 1; break;
+	case CB_KEY_INT: o->via.map.ptr[2].key.type =
+		MSGPACK_OBJECT_POSITIVE_INTEGER; break;
+	default: break;
+	}
+	memset(&got, 0x5a, sizeof(got));
+	before = got;
+	rc = wire_unpack_campaign(o, &got);
+	if (rc != 0)	/* refusals leave the output alone */
+		assert_memory_equal(&got, &before, sizeof(got));
+	msgpack_unpacked_destroy(&up);
+	msgpack_sbuffer_destroy(&sb);
+	return rc;
+}
+
+static void
+test_campaign_refusals(void **state)
+{
+	static const int want[CB_N] = {
+		[CB_NOT_MAP] = NUDGE_ETYPE, [CB_NO_TEXT] = NUDGE_EINVAL,
+		[CB_TEXT_INT] = NUDGE_ETYPE, [CB_TEXT_BAD] = NUDGE_ESYNTAX,
+		[CB_TEXT_VERSION] = NUDGE_EVERSION,
+		[CB_TEXT_HUGE] = NUDGE_ETOOBIG, [CB_SINCE_STR] = NUDGE_ETYPE,
+		[CB_GOAL_LONG] = NUDGE_ETOOBIG, [CB_GR_MAP] = NUDGE_ETYPE,
+		[CB_GR_MANY] = NUDGE_ETOOBIG, [CB_GR_SHAPE] = NUDGE_EINVAL,
+		[CB_GR_BP] = NUDGE_ERANGE, [CB_ARMS_MAP] = NUDGE_ETYPE,
+		[CB_ARMS_MORE] = NUDGE_EINVAL, [CB_ARMS_MAX] = NUDGE_ETOOBIG,
+		[CB_ARM_SHAPE] = NUDGE_EINVAL, [CB_ARM_N_NEG] = NUDGE_ETYPE,
+		[CB_ARM_REV_STR] = NUDGE_ETYPE, [CB_ARM_X_OVER] = NUDGE_EINVAL,
+		[CB_ARM_G_OVER] = NUDGE_EINVAL, [CB_ARM_G_MORE] = NUDGE_EINVAL,
+		[CB_ARM_G_MAX] = NUDGE_ETOOBIG, [CB_KEY_INT] = NUDGE_ETYPE,
+	};
+
+	(void)state;
+	assert_int_equal(wire_unpack_campaign(NULL, NULL), NUDGE_ETYPE);
+	for (int b = 0; b < CB_N; b++) {
+		int rc = unpack_spoiled((enum camp_bad)b);
+
+		if (rc != want[b])
+			fail_msg("case %d: %d, want %d", b, rc, want[b]);
+	}
+}
+
+/* A snapshot with a spoiled campaign is refused whole. */
+static void
+test_snapshot_camps_bounds(void **state)
+{
+	static struct wire_snapshot got;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_unpacked up;
+	struct wire_snapshot *s = full_snapshot();
+
+	(void)state;
+	for (int round = 0; round < 3; round++) {
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		s->n_camps = round == 0 ? 0 : WIRE_CAMPS_MAX;
+		wire_pack_snapshot(&pk, s);
+		msgpack_unpacked_init(&up);
+		assert_int_equal(msgpack_unpack_next(&up, sb.data, sb.size,
+		    NULL), MSGPACK_UNPACK_SUCCESS);
+		got.n_camps = 99;
+		if (round < 2) {
+			assert_int_equal(wire_unpack_snapshot(&up.data, &got),
+			    0);
+			assert_int_equal(got.n_camps, s->n_camps);
+			/* no campaigns: no "camps" key at all */
+			assert_true((wire_map_get(&up.data, "camps") == NULL) ==
+			    (round == 0));
+		} else {
+			msgpack_object *c = (msgpack_object *)wire_map_get(
+			    &up.data, "camps");
+			const msgpack_object *rules;
+			msgpack_object *lift;
+
+			c->via.array.ptr[5].type = MSGPACK_OBJECT_NIL;
+			assert_int_equal(wire_unpack_snapshot(&up.data, &got),
+			    NUDGE_ETYPE);
+			assert_int_equal(got.n_camps, 99);
+			c->via.array.ptr[5] = c->via.array.ptr[4];
+			assert_int_equal(wire_unpack_snapshot(&up.data, &got),
+			    0);
+			c->via.array.size = WIRE_CAMPS_MAX + 1;
+			assert_int_equal(wire_unpack_snapshot(&up.data, &got),
+			    NUDGE_ETOOBIG);
+			c->via.array.size = WIRE_CAMPS_MAX;
+			/* rule 1 has a lift; spoil its shape, then x > n */
+			rules = wire_map_get(&up.data, "rules");
+			lift = (msgpack_object *)wire_map_get(
+			    &rules->via.array.ptr[1], "lift");
+			assert_non_null(lift);
+			lift->via.array.size = 3;
+			assert_int_equal(wire_unpack_snapshot(&up.data, &got),
+			    NUDGE_EINVAL);
+			lift->via.array.size = 4;
+			lift->via.array.ptr[3].via.u64 = 101;
+			assert_int_equal(wire_unpack_snapshot(&up.data, &got),
+			    NUDGE_EINVAL);
+			lift->via.array.ptr[3].type = MSGPACK_OBJECT_STR;
+			assert_int_equal(wire_unpack_snapshot(&up.data, &got),
+			    NUDGE_ETYPE);
+			lift->type = MSGPACK_OBJECT_MAP;
+			assert_int_equal(wire_unpack_snapshot(&up.data, &got),
+			    NUDGE_ETYPE);
+		}
+		msgpack_unpacked_destroy(&up);
+		msgpack_sbuffer_destroy(&sb);
+	}
+	s->n_camps = WIRE_CAMPS_MAX;
+}
+
+static int
+change_round_trip(const struct wire_camp_change *in,
+    struct wire_camp_change *out, struct nudge_diag *d)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_unpacked up;
+	int rc;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	wire_pack_camp_change(&pk, in);
+	msgpack_unpacked_init(&up);
+	assert_int_equal(msgpack_unpack_next(&up, sb.data, sb.size, NULL),
+	    MSGPACK_UNPACK_SUCCESS);
+	/* keys not used by the op are not packed */
+	assert_int_equal(up.data.via.map.size,
+	    in->op == CAMP_OP_STOP || in->op == CAMP_OP_WEIGHTS ||
+	    in->op == CAMP_OP_HOLDOUT ? 4 : 3);
+	rc = wire_unpack_camp_change(&up.data, out, d);
+	msgpack_unpacked_destroy(&up);
+	msgpack_sbuffer_destroy(&sb);
+	return rc;
+}
+
+static void
+test_camp_change_round_trip(void **state)
+{
+	struct wire_camp_change in, out;
+	struct nudge_diag d;
+
+	(void)state;
+	for (int op = CAMP_OP_NONE + 1; op < CAMP_OP_COUNT; op++) {
+		memset(&in, 0, sizeof(in));
+		memset(in.name, 'c', CAMP_NAME_MAX);
+		in.op = (uint8_t)op;
+		in.expect = op == CAMP_OP_START ? UINT64_MAX : (uint64_t)op;
+		in.winner = op == CAMP_OP_STOP ? CAMP_VARIANTS_MAX - 1 : -1;
+		if (op == CAMP_OP_WEIGHTS) {
+			in.n_weights = CAMP_VARIANTS_MAX;
+			for (int i = 0; i < CAMP_VARIANTS_MAX; i++)
+				in.weights[i] = (uint8_t)(i == 0 ? 100 : 0);
+		}
+		in.holdout_bp = op == CAMP_OP_HOLDOUT ? 9999 : 0;
+		memset(&out, 0xee, sizeof(out));
+		assert_int_equal(change_round_trip(&in, &out, &d), 0);
+		assert_string_equal(out.name, in.name);
+		assert_int_equal(out.op, op);
+		assert_int_equal(out.expect, in.expect);
+		assert_int_equal(out.winner, in.winner);
+		assert_int_equal(out.n_weights, in.n_weights);
+		assert_memory_equal(out.weights, in.weights,
+		    sizeof(in.weights));
+		assert_int_equal(out.holdout_bp, in.holdout_bp);
+	}
+	/* a stop for control */
+	memset(&in, 0, sizeof(in));
+	snprintf(in.name, sizeof(in.name), "x");
+	in.op = CAMP_OP_STOP;
+	assert_int_equal(change_round_trip(&in, &out, &d), 0);
+	assert_int_equal(out.winner, 0);
+}
+
+/* {name, op, expect, <extra key>: <extra value>} by hand. */
+static int
+change_body(const char *name, const char *op, int expect,
+    const char *key, int kind, int value, struct nudge_diag *d)
+{
+	struct wire_camp_change out, before;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_unpacked up;
+	int rc;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, (name != NULL) + (op != NULL) + (expect >= 0) +
+	    (key != NULL));
+	if (name != NULL) {
+		wire_pack_cstr(&pk, "name");
+		wire_pack_cstr(&pk, name);
+	}
+	if (op != NULL) {
+		wire_pack_cstr(&pk, "op");
+		wire_pack_cstr(&pk, op);
+	}
+	if (expect >= 0) {
+		wire_pack_cstr(&pk, "expect");
+		msgpack_pack_int(&pk, expect);
+	}
+	if (key != NULL) {
+		wire_pack_cstr(&pk, key);
+		if (kind == 0)
+			msgpack_pack_int(&pk, value);
+		else if (kind == 1)
+			wire_pack_cstr(&pk, "x");
+		else {		/* an array of `value` weights of 100/value */
+			msgpack_pack_array(&pk, (size_t)value);
+			for (int i = 0; i < value; i++)
+				msgpack_pack_int(&pk, kind == 3 ? 101 :
+				    100 / value);
+		}
+	}
+	msgpack_unpacked_init(&up);
+	assert_int_equal(msgpack_unpack_next(&up, sb.data, sb.size, NULL),
+	    MSGPACK_UNPACK_SUCCESS);
+	memset(&out, 0x77, sizeof(out));
+	before = out;
+	rc = wire_unpack_camp_change(&up.data, &out, d);
+	if (rc != 0)
+		assert_memory_equal(&out, &before, sizeof(out));
+	msgpack_unpacked_destroy(&up);
+	msgpack_sbuffer_destroy(&sb);
+	return rc;
+}
+
+static void
+test_camp_change_refusals(void **state)
+{
+	struct nudge_diag d;
+
+	(void)state;
+	assert_int_equal(change_body("c", "start", 1, NULL, 0, 0, &d), 0);
+	assert_int_equal(change_body("c", "start", 1, "junk", 1, 0, &d), 0);
+	assert_int_equal(change_body("c", "stop", 3, "winner", 0, 1, &d), 0);
+	assert_int_equal(change_body("c", "weights", 3, "weights", 2, 4, &d),
+	    0);
+	assert_int_equal(change_body("c", "holdout", 3, "holdout", 0, 0, &d),
+	    0);
+	/* what is refused, each with a message */
+	assert_int_equal(change_body(NULL, "start", 1, NULL, 0, 0, &d),
+	    NUDGE_EINVAL);
+	assert_non_null(strstr(d.msg, "name"));
+	assert_int_equal(change_body("", "start", 1, NULL, 0, 0, &d),
+	    NUDGE_EINVAL);
+	assert_int_equal(change_body("c", "launch", 1, NULL, 0, 0, &d),
+	    NUDGE_EINVAL);
+	assert_non_null(strstr(d.msg, "op"));
+	assert_int_equal(change_body("c", NULL, 1, NULL, 0, 0, &d),
+	    NUDGE_EINVAL);
+	assert_int_equal(change_body("c", "start", -1, NULL, 0, 0, &d),
+	    NUDGE_EINVAL);
+	assert_non_null(strstr(d.msg, "expect"));
+	/* a repeated key: the first one counts, as everywhere */
+	assert_int_equal(change_body("c", "start", 1, "expect", 1, 0, &d), 0);
+	assert_int_equal(change_body("c", "stop", 3, NULL, 0, 0, &d),
+	    NUDGE_EINVAL);
+	assert_non_null(strstr(d.msg, "winner"));
+	assert_int_equal(change_body("c", "stop", 3, "winner", 0, -1, &d),
+	    NUDGE_EINVAL);
+	assert_int_equal(change_body("c", "stop", 3, "winner", 0,
+	    CAMP_VARIANTS_MAX, &d), NUDGE_EINVAL);
+	assert_int_equal(change_body("c", "stop", 3, "winner", 1, 0, &d),
+	    NUDGE_EINVAL);
+	assert_int_equal(change_body("c", "weights", 3, NULL, 0, 0, &d),
+	    NUDGE_EINVAL);
+	assert_int_equal(change_body("c", "weights", 3, "weights", 0, 50, &d),
+	    NUDGE_EINVAL);
+	assert_int_equal(change_body("c", "weights", 3, "weights", 2, 1, &d),
+	    NUDGE_EINVAL);
+	assert_int_equal(change_body("c", "weights", 3, "weights", 2,
+	    CAMP_VARIANTS_MAX + 1, &d), NUDGE_EINVAL);
+	assert_int_equal(change_body("c", "weights", 3, "weights", 3, 2, &d),
+	    NUDGE_EINVAL);
+	assert_int_equal(change_body("c", "holdout", 3, "holdout", 0, 10000,
+	    &d), NUDGE_EINVAL);
+	assert_int_equal(change_body("c", "holdout", 3, "holdout", 1, 0, &d),
+	    NUDGE_EINVAL);
+	assert_int_equal(wire_unpack_camp_change(NULL, NULL, &d),
+	    NUDGE_EINVAL);
+}
+
 static void
 test_write_corpus(void **state)
 {
@@ -1536,6 +2156,7 @@ main(void)
 		cmocka_unit_test(test_kind_names_prefix),
 		cmocka_unit_test(test_snapshot_round_trip),
 		cmocka_unit_test(test_snapshot_rules_bounds),
+		cmocka_unit_test(test_snapshot_forgot),
 		cmocka_unit_test(test_delta_sparse),
 		cmocka_unit_test(test_sessions_round_trip),
 		cmocka_unit_test(test_events_round_trip),
@@ -1559,6 +2180,12 @@ main(void)
 		cmocka_unit_test(test_heat_round_trip),
 		cmocka_unit_test(test_heat_encoder_refuses),
 		cmocka_unit_test(test_heat_decoder_refuses),
+		cmocka_unit_test(test_campaign_round_trip),
+		cmocka_unit_test(test_campaign_missing_keys),
+		cmocka_unit_test(test_campaign_refusals),
+		cmocka_unit_test(test_snapshot_camps_bounds),
+		cmocka_unit_test(test_camp_change_round_trip),
+		cmocka_unit_test(test_camp_change_refusals),
 		cmocka_unit_test(test_write_corpus),
 	};
 

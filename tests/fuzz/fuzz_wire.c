@@ -82,6 +82,40 @@ event_round_trip(const struct nudge_event *ev)
 	msgpack_sbuffer_destroy(&sb);
 }
 
+/* A decoded campaign or change, packed again, decodes again. */
+static void
+campaign_round_trip(const msgpack_object *o)
+{
+	static struct wire_campaign c, again;
+	struct wire_camp_change ch, ch2;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_unpacked up;
+	bool is_c = wire_unpack_campaign(o, &c) == 0;
+	bool is_ch = wire_unpack_camp_change(o, &ch, NULL) == 0;
+
+	if (!is_c && !is_ch)
+		return;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	if (is_c)
+		wire_pack_campaign(&pk, &c);
+	else
+		wire_pack_camp_change(&pk, &ch);
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, sb.data, sb.size, NULL) !=
+	    MSGPACK_UNPACK_SUCCESS)
+		abort();
+	if (is_c && (wire_unpack_campaign(&up.data, &again) != 0 ||
+	    again.c.version != c.c.version || again.n_guard != c.n_guard))
+		abort();
+	if (!is_c && (wire_unpack_camp_change(&up.data, &ch2, NULL) != 0 ||
+	    ch2.op != ch.op || ch2.expect != ch.expect))
+		abort();
+	msgpack_unpacked_destroy(&up);
+	msgpack_sbuffer_destroy(&sb);
+}
+
 static void
 objects(const msgpack_object *o)
 {
@@ -94,11 +128,13 @@ objects(const msgpack_object *o)
 
 	wire_unpack_snapshot(o, &snap);
 	wire_unpack_agg(o, &agg);
+	campaign_round_trip(o);
 	if (o->type != MSGPACK_OBJECT_ARRAY)
 		return;
 	for (uint32_t i = 0; i < o->via.array.size; i++) {
 		const msgpack_object *e = &o->via.array.ptr[i];
 
+		campaign_round_trip(e);
 		wire_unpack_session(e, &ss);
 		wire_unpack_step(e, &st);
 		if (wire_unpack_event(e, &ev, NULL) == 0) {
