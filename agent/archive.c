@@ -9,8 +9,10 @@
 #include <string.h>
 
 #include "clock.h"
+#include "forgot.h"
 #include "heat.h"
 #include "log.h"
+#include "rules_rt.h"
 
 /*
  * Heatmap pages saved per flush at most: bounds one transaction (a page is
@@ -30,6 +32,7 @@ struct archiver {
 	bool min_have;              /* the open minute is being measured */
 	uint64_t min_ms;            /* its start, wall clock */
 	uint64_t min_base[ARCHIVE_SERIES]; /* totals then */
+	uint64_t purge_next;         /* mono ms of the next retention purge */
 };
 
 int
@@ -177,14 +180,95 @@ archive_queue(void *arg, const struct session_summary *v, size_t n)
 	ar->n += n;
 }
 
+/*
+ * Drops the queued sessions of visitors forgotten lately (forgot.h): run
+ * under the forgot barrier, right before the batch is written.
+ */
+static void
+archive_drop_forgotten(struct archiver *ar, uint64_t now)
+{
+	uint64_t any;
+	size_t keep = 0;
+
+	if (forgot_list(ar->a->forgot, now, &any, 1) == 0)
+		return;
+	for (size_t i = 0; i < ar->n; i++)
+		if (!forgot_has(ar->a->forgot, strv_of(ar->backlog[i].visitor),
+		    now))
+			ar->backlog[keep++] = ar->backlog[i];
+	ar->n = keep;
+}
+
+/*
+ * Retention (PRIVACY.md), at start and then every hour: ids
+ * older than retention_ids_days go, data older than retention_data_days
+ * too (store_purge).
+ */
+static void
+archive_purge(struct archiver *ar, uint64_t now)
+{
+	const struct conf_agent *c = &ar->a->cfg->agent;
+	uint64_t wall = clock_wall_ms(), day = 86400000ull;
+	uint64_t ids = (uint64_t)c->retention_ids_days * day;
+	uint64_t data = (uint64_t)c->retention_data_days * day;
+	struct store_purge r;
+
+	if (ar->purge_next != 0 && now < ar->purge_next)
+		return;
+	ar->purge_next = now + ARCHIVE_PURGE_MS;
+	if (ids == 0 || data == 0)	/* an unconfigured test agent */
+		return;
+	if (ar->a->rules != NULL)
+		rrt_purge(ar->a->rules, wall > ids ? wall - ids : 0);
+	if (store_purge(ar->a->store, wall > ids ? wall - ids : 0,
+	    wall > data ? wall - data : 0, &r) != 0) {
+		atomic_fetch_add(&ar->a->store_errors, 1);
+		agent_note_error(ar->a, "retention purge: %s",
+		    store_last_error(ar->a->store));
+		return;
+	}
+	if (r.deleted || r.anonymized || r.visitors)
+		log_info("retention: %llu sessions deleted, %llu made "
+		    "anonymous, %llu visitor memories deleted",
+		    (unsigned long long)r.deleted,
+		    (unsigned long long)r.anonymized,
+		    (unsigned long long)r.visitors);
+}
+
+/* The counters and the open minute: first in every flush (see below). */
+static void
+archive_counters(struct archiver *ar)
+{
+	struct agent *a = ar->a;
+	struct agg *total = malloc(sizeof(*total));
+
+	if (total == NULL)
+		return;
+	agent_total(a, total);
+	archive_minute(ar, total, clock_wall_ms());
+	if (store_save_counters(a->store, total) != 0) {
+		atomic_fetch_add(&a->store_errors, 1);
+		agent_note_error(a, "saving counters: %s",
+		    store_last_error(a->store));
+	}
+	free(total);
+}
+
+/*
+ * One flush.  The counters go first: their promise (README, durability:
+ * a kill -9 loses at most about a second of them) must not wait for the
+ * closed sessions, the retention purge or the heatmaps.
+ */
 static void
 archive_flush(struct archiver *ar, uint64_t now)
 {
 	struct agent *a = ar->a;
-	struct agg *total = malloc(sizeof(*total));
 	int rv;
 
+	archive_counters(ar);
 	sesstab_expire(a->sessions, now, archive_queue, ar);
+	forgot_barrier_lock(a->forgot);
+	archive_drop_forgotten(ar, now);
 	if (ar->n > 0) {
 		rv = store_archive_sessions(a->store, ar->backlog, ar->n);
 		if (rv == 0) {
@@ -195,21 +279,13 @@ archive_flush(struct archiver *ar, uint64_t now)
 			    store_last_error(a->store));
 		}
 	}
+	forgot_barrier_unlock(a->forgot);
+	archive_purge(ar, now);
 	if ((rv = heat_save(a->heat, a->store, ARCHIVE_HEAT_PAGES)) != 0) {
 		atomic_fetch_add(&a->store_errors, 1);
 		agent_note_error(a, "saving heatmaps: %s",
 		    store_last_error(a->store));
 	}
-	if (total == NULL)
-		return;
-	agent_total(a, total);
-	archive_minute(ar, total, clock_wall_ms());
-	if ((rv = store_save_counters(a->store, total)) != 0) {
-		atomic_fetch_add(&a->store_errors, 1);
-		agent_note_error(a, "saving counters: %s",
-		    store_last_error(a->store));
-	}
-	free(total);
 }
 
 static void *
@@ -217,11 +293,19 @@ archive_thread(void *arg)
 {
 	struct archiver *ar = arg;
 
+	/*
+	 * A flush every second on the second (monotonic deadlines), not a
+	 * second after the last one ended: a slow flush does not stretch the
+	 * period, and one longer than a second is followed at once.
+	 */
+	uint64_t next = clock_mono_ms();
+
 	pthread_mutex_lock(&ar->lock);
 	while (!ar->stop) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += 1;
+		uint64_t now = clock_mono_ms();
+		next = next + 1000 > now ? next + 1000 : now;
+		struct timespec ts = {.tv_sec = (time_t)(next / 1000),
+		    .tv_nsec = (long)(next % 1000) * 1000000L};
 		pthread_cond_timedwait(&ar->wake, &ar->lock, &ts);
 		if (ar->stop)
 			break;
@@ -248,6 +332,7 @@ archive_start(struct archiver **out, struct agent *a, struct nudge_diag *d)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&ar->wake, &ca);
 	pthread_condattr_destroy(&ca);
+	archive_purge(ar, clock_mono_ms());	/* before any event comes in */
 	if (pthread_create(&ar->thread, NULL, archive_thread, ar) != 0) {
 		nudge_diag_set(d, 0, 0, "cannot start the archiver thread");
 		free(ar);

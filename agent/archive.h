@@ -16,6 +16,15 @@
 
 #define ARCHIVE_BACKLOG_MAX 200000
 
+/*
+ * Retention: the archiver also runs store_purge() with the [agent]
+ * retention_ids_days / retention_data_days limits when it starts (before
+ * any socket listens) and every ARCHIVE_PURGE_MS after (PRIVACY.md), and
+ * drops the rules' visitor memory that old (rrt_purge).  It drops from a
+ * batch the sessions of visitors forgotten meanwhile (agent/forgot.h).
+ */
+#define ARCHIVE_PURGE_MS (3600u * 1000u)
+
 struct archiver;
 
 /*

@@ -504,6 +504,11 @@ static const struct conf_key conf_keys[] = {
     {"agent", "tls_ca", conf_set_text, CA(tls_ca), 0, CONF_PATH_MAX, 0, 1},
     {"agent", "tls_verify_peer", conf_set_bool, CA(tls_verify_peer), 0, 0, 0,
         0},
+    /* PRIVACY.md: at most 13 months of ids, 25 months of data */
+    {"agent", "retention_ids_days", conf_set_uint, CA(retention_ids_days), 1,
+        395, 0, 0},
+    {"agent", "retention_data_days", conf_set_uint, CA(retention_data_days),
+        1, 760, 0, 0},
     {"funnel", "name", conf_set_ident,
         offsetof(struct nudge_config, funnel.name), 0, FUNNEL_NAME_MAX, 0, 0},
     {"funnel", "steps", conf_set_steps, 0, 0, 0, 0, 0},
@@ -699,6 +704,8 @@ conf_defaults(struct nudge_config *c)
 	a->delta_ms = 100;
 	a->sample_sessions = 50;
 	a->sample_events = 200;
+	a->retention_ids_days = 395;
+	a->retention_data_days = 760;
 	a->log_level = LOG_LEVEL_INFO;
 	snprintf(a->log_format, sizeof(a->log_format), "combined");
 	funnel_default(&c->funnel);

@@ -8,7 +8,8 @@
  *	          session_timeout, snapshot_ms, delta_ms, sample_sessions,
  *	          sample_events, log_level, tail (repeatable), log_format,
  *	          log_salt, tail_from_start, credentials, tls_cert, tls_key,
- *	          tls_ca, tls_verify_peer
+ *	          tls_ca, tls_verify_peer, retention_ids_days,
+ *	          retention_data_days
  *	[funnel]  name, steps
  *	[console] agent (repeatable), refresh_ms, key, tls_ca, tls_cert,
  *	          tls_key, reconcile
@@ -63,6 +64,9 @@ struct conf_agent {
 	char tls_key[CONF_PATH_MAX + 1];	/* PEM, owner-only */
 	char tls_ca[CONF_PATH_MAX + 1];	/* CA of client certificates */
 	int tls_verify_peer;		/* 1: mutual TLS */
+	/* retention (PRIVACY.md): visitor ids, per-visitor data, in days */
+	unsigned retention_ids_days;	/* 1..395 (13 months), default 395 */
+	unsigned retention_data_days;	/* 1..760 (25 months), default 760 */
 };
 
 struct conf_console {

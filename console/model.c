@@ -116,6 +116,54 @@ model_track_boot(struct model *m, unsigned idx, uint64_t boot_id)
 	return flags;
 }
 
+static bool
+model_forgotten(const struct wire_snapshot *s, const char *vid)
+{
+	uint64_t h = wire_visitor_hash(strv_of(vid));
+
+	for (unsigned i = 0; i < s->n_forgot; i++)
+		if (s->forgot[i] == h)
+			return true;
+	return false;
+}
+
+/*
+ * The agent erased these visitors (`forget`, snapshot "forgot"): their
+ * session samples and sampled events leave the model, whichever agent
+ * sent them.  Returns whether anything went.
+ */
+static bool
+model_drop_forgotten(struct model *m, const struct wire_snapshot *s)
+{
+	struct model_event *kept;
+	size_t n = 0;
+	unsigned e = 0;
+	bool dropped = false;
+
+	if (s->n_forgot == 0)
+		return false;
+	for (size_t i = 0; i < m->n_sessions; i++)
+		if (!model_forgotten(s, m->sessions[i].s.visitor))
+			m->sessions[n++] = m->sessions[i];
+	dropped = n != m->n_sessions;
+	m->n_sessions = n;
+	if ((kept = malloc(sizeof(m->events))) == NULL)
+		return dropped;
+	for (unsigned i = m->ev_n; i-- > 0;) {	/* oldest first */
+		const struct model_event *ev = model_event_at(m, i);
+		if (!model_forgotten(s, ev->visitor))
+			kept[e++] = *ev;
+	}
+	if (e != m->ev_n) {
+		memcpy(m->events, kept, e * sizeof(*kept));
+		m->ev_n = e;
+		m->ev_head = e % MODEL_EVENTS_MAX;
+		dropped = true;
+	}
+	free(kept);
+	return dropped;
+}
+
 static unsigned
 model_on_snapshot(
     struct model *m, unsigned idx, const struct wire_msg *msg, uint64_t now_ms)
@@ -140,6 +188,8 @@ model_on_snapshot(
 	a->have_boot = true;
 	a->boot_id = s->boot_id;
 	a->snap = *s;
+	if (model_drop_forgotten(m, s))
+		flags |= MODEL_F_SESSIONS | MODEL_F_EVENTS;
 	/* the snapshot holds every delta up to dseq: the next one applies */
 	a->seq[WIRE_DELTA] = s->delta_seq;
 	a->have_seq[WIRE_DELTA] = true;

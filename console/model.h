@@ -25,6 +25,9 @@
  *     recomputed lazily (model_merged()).
  *  5. gen increases whenever anything visible changes, so a view redraws
  *     only when gen moved.
+ *  6. A snapshot's "forgot" (visitors the agent erased, wire.h) removes
+ *     those visitors' session samples and sampled events at once, from
+ *     every agent's share of the model (PRIVACY.md).
  *
  * Single-threaded: the console's main thread owns the model.
  */

@@ -311,6 +311,53 @@ test_events_ring(void **state)
 	assert_null(model_event_at(&f->m, 2));
 }
 
+/* A snapshot's "forgot" drops those visitors' sessions and events. */
+static void
+test_forgot_dropped(void **state)
+{
+	struct fix *f = *state;
+	struct session_summary s[2];
+	struct nudge_event ev[3];
+	struct wire_header h = hdr(WIRE_SESSION, "a1", 0);
+	struct wire_header hs = hdr(WIRE_SNAPSHOT, "a2", 0);
+	struct wire_snapshot *snap = &f->snap;
+
+	memset(s, 0, sizeof(s));
+	strcpy(s[0].visitor, "gone");
+	strcpy(s[1].visitor, "stay");
+	assert_int_equal(wire_write_sessions(&f->sb, &h, s, 2), 0);
+	model_feed(&f->m, 0, f->sb.data, f->sb.size, 1);
+	for (int i = 0; i < 3; i++) {
+		event_init(&ev[i]);
+		ev[i].type = EVENT_PAGEVIEW;
+		ev[i].visitor = i == 1 ? STRV_LIT("stay") : STRV_LIT("gone");
+	}
+	h = hdr(WIRE_EVENT, "a1", 0);
+	assert_int_equal(wire_write_events(&f->sb, &h, ev, 3), 0);
+	model_feed(&f->m, 0, f->sb.data, f->sb.size, 2);
+	assert_int_equal(f->m.ev_n, 3);
+	/* another agent's snapshot says "gone" was erased */
+	memset(snap, 0, sizeof(*snap));
+	snap->boot_id = 9;
+	agg_init(&snap->agg);
+	snap->n_forgot = 1;
+	snap->forgot[0] = wire_visitor_hash(STRV_LIT("gone"));
+	assert_int_equal(wire_write_snapshot(&f->sb, &hs, snap), 0);
+	assert_true(model_feed(&f->m, 1, f->sb.data, f->sb.size, 3) &
+	            MODEL_F_SESSIONS);
+	assert_int_equal(f->m.n_sessions, 1);
+	assert_string_equal(f->m.sessions[0].s.visitor, "stay");
+	assert_int_equal(f->m.ev_n, 1);
+	assert_string_equal(model_event_at(&f->m, 0)->visitor, "stay");
+	assert_null(model_event_at(&f->m, 1));
+	/* the ring goes on from there */
+	h.seq = 1;
+	assert_int_equal(wire_write_events(&f->sb, &h, ev, 1), 0);
+	model_feed(&f->m, 0, f->sb.data, f->sb.size, 4);
+	assert_string_equal(model_event_at(&f->m, 1)->visitor, "stay");
+	assert_int_equal(f->m.ev_n, 2);
+}
+
 static void
 test_bad_and_unknown(void **state)
 {
@@ -375,6 +422,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_sessions_newest_first, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_events_ring, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_forgot_dropped, setup,
+	        teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_bad_and_unknown, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rate, setup, teardown),
