@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "camprt.h"
 #include "clock.h"
 #include "command.h"
 #include "publish.h"
@@ -139,6 +140,57 @@ const struct cmd_ops cmd_sessions = {
 	.run = sessions_run,
 };
 
+/* "actions": what the rules did to the visitor, as short lines of text. */
+static void
+visitor_pack_actions(struct agent *a, struct nudge_strv vid,
+    msgpack_packer *pk)
+{
+	struct rrt_visitor_rule v[RRT_HIST_MAX];
+	size_t n = a->rules ? rrt_visitor_rules(a->rules, vid, v,
+	    RRT_HIST_MAX) : 0;
+	char line[RULE_NAME_MAX + 48];
+
+	wire_pack_cstr(pk, "actions");
+	msgpack_pack_array(pk, n);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(line, sizeof(line), "%.63s (%u this session)", v[i].name,
+		    v[i].session_n);
+		wire_pack_cstr(pk, line);
+	}
+}
+
+/* "variants": "campaign: variant" for every campaign that shows them one. */
+static void
+visitor_pack_variants(struct agent *a, struct nudge_strv vid,
+    msgpack_packer *pk)
+{
+	struct wire_campaign *c = calloc(WIRE_CAMPS_MAX, sizeof(*c));
+	size_t n = c && a->camps ? crt_list(a->camps, c, WIRE_CAMPS_MAX) : 0;
+	char line[WIRE_CAMPS_MAX][2 * CAMP_NAME_MAX + 40];
+	unsigned k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int v;
+		if (camp_assigned(&c[i].c, vid, &v) != 0 ||
+		    c[i].c.state == CAMP_DRAFT)
+			continue;
+		if (v == ASSIGN_HOLDOUT)
+			snprintf(line[k++], sizeof(line[0]), "%.63s: held out",
+			    c[i].c.name);
+		else if (camp_effective_variant(&c[i].c, vid, &v) == 0 &&
+		    v >= 0)
+			snprintf(line[k++], sizeof(line[0]), "%.63s: %.63s%s",
+			    c[i].c.name, c[i].c.variant[v],
+			    c[i].c.state == CAMP_RUNNING && !c[i].c.tripped ?
+			    "" : " (campaign not running)");
+	}
+	wire_pack_cstr(pk, "variants");
+	msgpack_pack_array(pk, k);
+	for (unsigned i = 0; i < k; i++)
+		wire_pack_cstr(pk, line[i]);
+	free(c);
+}
+
 static int
 visitor_run(struct agent *a, const struct wire_request *rq,
     msgpack_packer *pk, struct nudge_diag *d)
@@ -160,13 +212,15 @@ visitor_run(struct agent *a, const struct wire_request *rq,
 		    nudge_strerror(rv));
 		return rv;
 	}
-	msgpack_pack_map(pk, 2);
+	msgpack_pack_map(pk, 4);
 	wire_pack_cstr(pk, "session");
 	wire_pack_session(pk, &s);
 	wire_pack_cstr(pk, "path");
 	msgpack_pack_array(pk, n);
 	for (size_t i = 0; i < n; i++)
 		wire_pack_step(pk, &path[i]);
+	visitor_pack_actions(a, vid, pk);
+	visitor_pack_variants(a, vid, pk);
 	return 0;
 }
 

@@ -10,7 +10,6 @@
  * threads; keeps no state.
  */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,36 +18,8 @@
 #include "command.h"
 #include "rules_rt.h"
 
-#define AUDIT_DETAIL_MAX 256
 #define AUDIT_LIM_MAX 1000
 #define CONTEXT_SET_MAX 64
-
-/* Who asked: the signing key's id, or "local" (unsigned, local socket). */
-static const char *
-who_of(const struct wire_request *rq)
-{
-	return rq->signed_ && rq->key_id[0] != '\0' ? rq->key_id : "local";
-}
-
-static void
-audit(struct agent *a, const struct wire_request *rq, int status,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static void
-audit(struct agent *a, const struct wire_request *rq, int status,
-    const char *fmt, ...)
-{
-	char detail[AUDIT_DETAIL_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
-	va_end(ap);
-	if (store_audit(a->store, clock_wall_ms(), who_of(rq), rq->cmd,
-	    detail, status) != 0)
-		agent_note_error(a, "audit of %s failed: %s", rq->cmd,
-		    store_last_error(a->store));
-}
 
 /* Reads optional {shadow: bool} into *kind. */
 static int
@@ -169,7 +140,7 @@ static int
 rules_put_run(struct agent *a, const struct wire_request *rq,
     msgpack_packer *pk, struct nudge_diag *d)
 {
-	struct rrt_put p = {.who = who_of(rq)};
+	struct rrt_put p = {.who = cmd_who(rq)};
 	struct rule_errors *errs;
 	struct nudge_strv text;
 	uint64_t applied = 0, before;
@@ -198,12 +169,12 @@ rules_put_run(struct agent *a, const struct wire_request *rq,
 	free(errs);
 	if (rv != 0)
 		goto refused;
-	audit(a, rq, 0, "%s version %" PRIu64 " %s (%u bytes)",
+	cmd_audit(a, rq, 0, "%s version %" PRIu64 " %s (%u bytes)",
 	    p.kind == RRT_SHADOW ? "shadow" : "active", applied,
 	    applied == before ? "already in force" : "applied", text.len);
 	return 0;
 refused:
-	audit(a, rq, rv, "refused: %s", d->msg);
+	cmd_audit(a, rq, rv, "refused: %s", d->msg);
 	return rv;
 }
 
@@ -270,14 +241,14 @@ rules_rollback_run(struct agent *a, const struct wire_request *rq,
 		rv = NUDGE_EINVAL;
 	}
 	if (rv == 0)
-		rv = rrt_rollback(a->rules, v, who_of(rq), &applied, d);
+		rv = rrt_rollback(a->rules, v, cmd_who(rq), &applied, d);
 	if (rv != 0) {
-		audit(a, rq, rv, "rollback to %" PRIu64 " refused: %s", v,
+		cmd_audit(a, rq, rv, "rollback to %" PRIu64 " refused: %s", v,
 		    d->msg);
 		return rv;
 	}
 	pack_applied(a, pk, RRT_ACTIVE, applied);
-	audit(a, rq, 0, "version %" PRIu64 " re-applied as %" PRIu64, v,
+	cmd_audit(a, rq, 0, "version %" PRIu64 " re-applied as %" PRIu64, v,
 	    applied);
 	return 0;
 }
@@ -462,10 +433,10 @@ context_set_run(struct agent *a, const struct wire_request *rq,
 		msgpack_pack_map(pk, 1);
 		wire_pack_cstr(pk, "set");
 		msgpack_pack_uint32(pk, m->via.map.size);
-		audit(a, rq, 0, "%u facts, first %s[%s]", m->via.map.size,
+		cmd_audit(a, rq, 0, "%u facts, first %s[%s]", m->via.map.size,
 		    v[0].key, v[0].idx);
 	} else {
-		audit(a, rq, rv, "refused: %s", d->msg);
+		cmd_audit(a, rq, rv, "refused: %s", d->msg);
 	}
 	free(v);
 	free(b);
@@ -555,7 +526,7 @@ struct audit_pack {
 	msgpack_packer *pk;
 	size_t n;
 	struct store_audit_entry *rows;
-	char (*text)[3][AUDIT_DETAIL_MAX];
+	char (*text)[3][CMD_AUDIT_DETAIL_MAX];
 };
 
 static void
@@ -565,11 +536,11 @@ audit_row(void *arg, const struct store_audit_entry *e)
 	struct store_audit_entry *r = &ap->rows[ap->n];
 
 	*r = *e;
-	snprintf(ap->text[ap->n][0], AUDIT_DETAIL_MAX, "%s", e->who ? e->who :
+	snprintf(ap->text[ap->n][0], CMD_AUDIT_DETAIL_MAX, "%s", e->who ? e->who :
 	    "");
-	snprintf(ap->text[ap->n][1], AUDIT_DETAIL_MAX, "%s", e->what ?
+	snprintf(ap->text[ap->n][1], CMD_AUDIT_DETAIL_MAX, "%s", e->what ?
 	    e->what : "");
-	snprintf(ap->text[ap->n][2], AUDIT_DETAIL_MAX, "%s", e->detail ?
+	snprintf(ap->text[ap->n][2], CMD_AUDIT_DETAIL_MAX, "%s", e->detail ?
 	    e->detail : "");
 	ap->n++;
 }

@@ -6,6 +6,8 @@
  */
 #include "command.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +33,33 @@ static const struct cmd_ops *const cmd_table[] = {
 	&cmd_context_set,
 	&cmd_context_get,
 	&cmd_audit_tail,
+	&cmd_message,
+	&cmd_forget, /* cmd_privacy.c */
+	&cmd_campaign_list, /* cmd_campaign.c */
+	&cmd_campaign_change,
 };
+
+const char *
+cmd_who(const struct wire_request *rq)
+{
+	return rq->signed_ && rq->key_id[0] != '\0' ? rq->key_id : "local";
+}
+
+void
+cmd_audit(struct agent *a, const struct wire_request *rq, int status,
+    const char *fmt, ...)
+{
+	char detail[CMD_AUDIT_DETAIL_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	if (store_audit(a->store, clock_wall_ms(), cmd_who(rq), rq->cmd,
+	    detail, status) != 0)
+		agent_note_error(a, "audit of %s failed: %s", rq->cmd,
+		    store_last_error(a->store));
+}
 
 static const struct cmd_ops *
 cmd_find(const struct cmd_endpoint *ep, const char *name)

@@ -47,6 +47,18 @@ struct cmd_endpoint {
 void cmd_handle(void *endpoint, const void *req, size_t len,
     nng_msg **reply);
 
+/* Who asked: the signing key's id, or "local" (unsigned, local socket). */
+const char *cmd_who(const struct wire_request *rq);
+
+/*
+ * Writes one audit row for rq (who, command, detail, status); a failure to
+ * write is noted in the agent's health, never fatal.  Every change and
+ * every refused change is audited before its answer goes.
+ */
+#define CMD_AUDIT_DETAIL_MAX 256
+void cmd_audit(struct agent *a, const struct wire_request *rq, int status,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* Commands defined in other files of the agent. */
 extern const struct cmd_ops cmd_ping, cmd_state, cmd_sessions, cmd_visitor;
 extern const struct cmd_ops cmd_emit;
@@ -57,5 +69,9 @@ extern const struct cmd_ops cmd_rules_get, cmd_rules_put, cmd_rules_list;
 extern const struct cmd_ops cmd_rules_rollback, cmd_rules_stats;
 extern const struct cmd_ops cmd_context_set, cmd_context_get;
 extern const struct cmd_ops cmd_audit_tail;
+extern const struct cmd_ops cmd_message; /* cmd_message.c */
+extern const struct cmd_ops cmd_forget; /* cmd_privacy.c */
+/* cmd_campaign.c */
+extern const struct cmd_ops cmd_campaign_list, cmd_campaign_change;
 
 #endif

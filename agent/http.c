@@ -35,6 +35,7 @@
 #include "geoip.h"
 #include "log.h"
 #include "netaddr.h"
+#include "oneoff.h"
 #include "ratelim.h"
 #include "web_tag.h"
 
@@ -170,11 +171,29 @@ copy_cut(char *dst, size_t cap, const char *src)
 	dst[n] = '\0';
 }
 
+/* The operator's one-off message for this visitor, if any (oneoff.h). */
+static void
+http_oneoff(struct agent *a, const struct http_visit *v,
+    struct http_decisions *out)
+{
+	struct rrt_decision r;
+	struct http_decision *d = &out->d[out->n];
+
+	if (out->n >= HTTP_DECISIONS_MAX || a->oneoff == NULL ||
+	    !oneoff_take(a->oneoff, v->visitor, clock_mono_ms(), &r) ||
+	    r.kind >= RULE_ACT_COUNT || act_kind[r.kind] < 0)
+		return;
+	d->kind = (uint8_t)act_kind[r.kind];
+	copy_cut(d->id, sizeof(d->id), r.id);
+	copy_cut(d->sel, sizeof(d->sel), r.sel);
+	copy_cut(d->text, sizeof(d->text), r.text);
+	out->n++;
+}
+
 int
 http_decide(struct agent *a, const struct http_visit *v,
     struct http_decisions *out)
 {
-	(void)a;
 	out->n = 0;
 	for (unsigned i = 0; v->shown != NULL && i < v->shown->n &&
 	    out->n < HTTP_DECISIONS_MAX; i++) {
@@ -188,6 +207,7 @@ http_decide(struct agent *a, const struct http_visit *v,
 		copy_cut(d->text, sizeof(d->text), r->text);
 		out->n++;
 	}
+	http_oneoff(a, v, out);
 	return 0;
 }
 
@@ -217,6 +237,7 @@ struct http_scratch {
 	struct rrt_shown shown;
 	struct jbuf j;
 	char watch[RRT_WATCH_JSON_MAX];
+	char anon[24];		/* audience-only pseudonym (audience_only) */
 };
 
 static void
@@ -563,6 +584,27 @@ too_fast(struct http_server *s, const struct beacon *b)
 	return true;
 }
 
+/*
+ * An audience-only beacon (DNT, GPC, no consent; PRIVACY.md) is counted,
+ * never targeted, and its visitor id is written nowhere: its events are
+ * applied under "~" and 15 hex digits of a keyed hash of the id, the key
+ * random per process (s->salt, in memory only) and changing every day, so
+ * that sessions and funnels still count while nothing stored, published or
+ * archived can be linked back to the id, or across days.
+ */
+static void
+audience_only(struct http_server *s, struct beacon *b, char *anon, size_t cap)
+{
+	uint64_t day = clock_wall_ms() / 86400000u;
+	uint64_t h = XXH64(b->visitor.ptr, b->visitor.len, s->salt ^
+	    (day * 0x9e3779b97f4a7c15ull));
+
+	snprintf(anon, cap, "~%015llx",
+	    (unsigned long long)(h & 0xfffffffffffffffull));
+	for (unsigned i = 0; i < b->n; i++)
+		b->ev[i].visitor = strv_of(anon);
+}
+
 static struct http_scratch *
 scratch_get(struct http_server *s)
 {
@@ -593,6 +635,9 @@ beacon_answer(struct http_server *s, struct MHD_Connection *c,
 		device = DEVICE_BOT;
 	country_of(s, c, r, cc);
 	x->shown.n = 0;
+	x->shown.n_trials = 0;
+	if (audience)
+		audience_only(s, &x->b, x->anon, sizeof(x->anon));
 	apply_batch(s, &x->b, cc, device, !audience && device != DEVICE_BOT,
 	    &x->shown);
 	count(s, HC_BEACONS, 1);

@@ -27,6 +27,29 @@ static const char *const gauge_names[AGG_GAUGES] = {
 };
 
 static char counter_names[AGG_COUNTERS][AGG_NAME_MAX];
+/* Where the shops we know sell most; the order is the legend's. */
+static const char country_codes[AGG_COUNTRIES][6] = {
+	"US", "GB", "DE", "FR", "IT", "ES", "NL", "BE", "CH", "AT", "SE",
+	"NO", "DK", "FI", "PL", "PT", "IE", "CZ", "CA", "AU", "NZ", "JP",
+	"KR", "CN", "IN", "BR", "MX", "TR", "ZA", "AE", "SG", "other",
+};
+
+unsigned
+agg_country_index(const char cc[3])
+{
+	for (unsigned i = 0; cc[0] != '\0' && i < AGG_COUNTRY_OTHER; i++)
+		if (country_codes[i][0] == cc[0] && country_codes[i][1] == cc[1]
+		    && cc[2] == '\0')
+			return i;
+	return AGG_COUNTRY_OTHER;
+}
+
+const char *
+agg_country_code(unsigned i)
+{
+	return i < AGG_COUNTRIES ? country_codes[i] : NULL;
+}
+
 static uint16_t counter_sorted[AGG_COUNTERS];	/* slots ordered by name */
 static pthread_once_t names_once = PTHREAD_ONCE_INIT;
 
@@ -56,6 +79,10 @@ names_build(void)
 			snprintf(counter_names[AGG_FUNNEL_DEVICE(s, dev)],
 			    AGG_NAME_MAX, "funnel.%d.device.%s", s,
 			    event_device_name(dev));
+		for (unsigned ci = 0; ci < AGG_COUNTRIES; ci++)
+			snprintf(counter_names[AGG_FUNNEL_COUNTRY(s, ci)],
+			    AGG_NAME_MAX, "funnel.%d.country.%.5s", s,
+			    country_codes[ci]);
 	}
 	for (int i = 0; i < AGG_COUNTERS; i++)
 		counter_sorted[i] = (uint16_t)i;

@@ -8,7 +8,8 @@
  * visitors are a HyperLogLog merged by maximum.
  *
  * Every slot has a stable dotted name ("events", "type.purchase",
- * "funnel.2", "funnel.2.source.coupon", "funnel.2.device.mobile"): the wire
+ * "funnel.2", "funnel.2.source.coupon", "funnel.2.device.mobile",
+ * "funnel.2.country.FR", "funnel.2.country.other"): the wire
  * format, the SQLite counters table and `nudge status --json` all use the
  * names, so adding a slot never breaks an older peer (unknown names are
  * skipped, missing ones read as zero).
@@ -23,6 +24,16 @@
 #include "hll.h"
 
 #define AGG_STEPS_MAX 16
+
+/*
+ * Funnels split by country: a fixed table of the AGG_COUNTRIES - 1
+ * countries most online shops sell to (agg_country_code), and "other" for
+ * the rest and for unknown countries.  Fixed, so that slots keep one name
+ * on every agent and console and the counters stay a small dense array;
+ * a shop selling elsewhere still sees its total under "other".
+ */
+#define AGG_COUNTRIES 32
+#define AGG_COUNTRY_OTHER (AGG_COUNTRIES - 1)
 
 enum agg_counter {
 	AGG_EVENTS = 0,		/* accepted events */
@@ -40,7 +51,9 @@ enum agg_counter {
 	/* + step * SOURCE_COUNT + source */
 	AGG_FUNNEL_DEVICE_BASE = AGG_FUNNEL_SOURCE_BASE + AGG_STEPS_MAX * SOURCE_COUNT,
 	/* + step * DEVICE_COUNT + device */
-	AGG_COUNTERS = AGG_FUNNEL_DEVICE_BASE + AGG_STEPS_MAX * DEVICE_COUNT
+	AGG_FUNNEL_COUNTRY_BASE = AGG_FUNNEL_DEVICE_BASE + AGG_STEPS_MAX * DEVICE_COUNT,
+	/* + step * AGG_COUNTRIES + agg_country_index() */
+	AGG_COUNTERS = AGG_FUNNEL_COUNTRY_BASE + AGG_STEPS_MAX * AGG_COUNTRIES
 };
 
 enum agg_gauge {
@@ -56,7 +69,14 @@ enum agg_gauge {
 	(AGG_FUNNEL_SOURCE_BASE + (step) * SOURCE_COUNT + (src))
 #define AGG_FUNNEL_DEVICE(step, dev) \
 	(AGG_FUNNEL_DEVICE_BASE + (step) * DEVICE_COUNT + (dev))
+#define AGG_FUNNEL_COUNTRY(step, ci) \
+	(AGG_FUNNEL_COUNTRY_BASE + (step) * AGG_COUNTRIES + (ci))
 #define AGG_TYPE(type) (AGG_TYPE_BASE + (type))
+
+/* The country's index in the table, AGG_COUNTRY_OTHER if not in it. */
+unsigned agg_country_index(const char cc[3]);
+/* "US", "FR", ... for 0..AGG_COUNTRY_OTHER - 1, "other", NULL outside. */
+const char *agg_country_code(unsigned i);
 
 struct agg {
 	uint64_t c[AGG_COUNTERS];

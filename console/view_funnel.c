@@ -1,11 +1,12 @@
 /*
  * view_funnel.c - view 2: the conversion funnel as horizontal bars, one per
  * step, with its count, step conversion and drop-off.  `s` cycles the
- * segment key (none, source, device): each bar is then split into one run
- * per segment value, with a legend.  Country and campaign variant are not
- * segment keys yet: the agents' aggregates carry per-step counters by
- * source and device only (a per-country dimension would need a bounded
- * top-N table in every agent; variants come with the campaign work).
+ * segment key (none, source, device, country): each bar is then split into
+ * one run per segment value, with a legend.  Countries come from the
+ * agents' fixed country table (agg.h); the view shows the five with most
+ * visits and folds the rest into "rest", so a bar never has more runs than
+ * there are glyphs to tell them apart.  Campaign variants are compared in
+ * the campaigns view (view 8), which has the statistics for it.
  *
  * Below the bars: the last hour's step counts against the same hour
  * yesterday, from the per-minute history (history.h).
@@ -23,11 +24,25 @@
 #define FUNNEL_DAY_MS (24ull * 3600 * 1000)
 #define FUNNEL_HOUR_MS 3600000ull
 #define FUNNEL_SEG_MAX 16 /* >= SOURCE_COUNT and DEVICE_COUNT */
+#define FUNNEL_TOP_COUNTRIES 5
 
-enum funnel_seg { SEG_NONE = 0, SEG_SOURCE, SEG_DEVICE, SEG_COUNT };
+enum funnel_seg {
+	SEG_NONE = 0,
+	SEG_SOURCE,
+	SEG_DEVICE,
+	SEG_COUNTRY,
+	SEG_COUNT
+};
 
 static const char *const funnel_seg_names[SEG_COUNT] = {
-    "none", "source", "device"};
+    "none", "source", "device", "country"};
+
+/* The runs of a split bar: raw segment k goes into part[k]. */
+struct funnel_plan {
+	int n;
+	uint8_t part[AGG_COUNTRIES];
+	const char *label[FUNNEL_SEG_MAX];
+};
 
 struct funnel_state {
 	int seg;
@@ -47,22 +62,63 @@ funnel_fini(void *st)
 }
 
 static int
-funnel_seg_count(int seg)
+funnel_raw_count(int seg)
 {
-	return seg == SEG_SOURCE ? SOURCE_COUNT : DEVICE_COUNT;
-}
-
-static const char *
-funnel_seg_label(int seg, int k)
-{
-	return seg == SEG_SOURCE ? event_source_name(k) : event_device_name(k);
+	return seg == SEG_SOURCE ? SOURCE_COUNT : seg == SEG_DEVICE ?
+	    DEVICE_COUNT : AGG_COUNTRIES;
 }
 
 static uint64_t
-funnel_seg_value(const struct agg *a, int seg, unsigned step, int k)
+funnel_raw_value(const struct agg *a, int seg, unsigned step, int k)
 {
-	return seg == SEG_SOURCE ? a->c[AGG_FUNNEL_SOURCE(step, k)]
-	                         : a->c[AGG_FUNNEL_DEVICE(step, k)];
+	return seg == SEG_SOURCE ? a->c[AGG_FUNNEL_SOURCE(step, k)] :
+	    seg == SEG_DEVICE ? a->c[AGG_FUNNEL_DEVICE(step, k)] :
+	    a->c[AGG_FUNNEL_COUNTRY(step, k)];
+}
+
+/* Source and device as they are; countries: the top five, then the rest. */
+static void
+funnel_plan_make(const struct agg *a, int seg, struct funnel_plan *p)
+{
+	int n = funnel_raw_count(seg);
+
+	if (seg != SEG_COUNTRY) {
+		p->n = n > FUNNEL_SEG_MAX ? FUNNEL_SEG_MAX : n;
+		for (int k = 0; k < p->n; k++) {
+			p->part[k] = (uint8_t)k;
+			p->label[k] = seg == SEG_SOURCE ? event_source_name(k) :
+			    event_device_name(k);
+		}
+		return;
+	}
+	bool taken[AGG_COUNTRIES] = {false};
+	p->n = 0;
+	for (int t = 0; t < FUNNEL_TOP_COUNTRIES; t++) {
+		int best = -1;
+		for (int k = 0; k < AGG_COUNTRY_OTHER; k++)
+			if (!taken[k] && funnel_raw_value(a, seg, 0, k) > 0 &&
+			    (best < 0 || funnel_raw_value(a, seg, 0, k) >
+			    funnel_raw_value(a, seg, 0, best)))
+				best = k;
+		if (best < 0)
+			break;
+		taken[best] = true;
+		p->part[best] = (uint8_t)p->n;
+		p->label[p->n++] = agg_country_code((unsigned)best);
+	}
+	for (int k = 0; k < AGG_COUNTRIES; k++)
+		if (!taken[k])
+			p->part[k] = (uint8_t)p->n;
+	p->label[p->n++] = "rest";
+}
+
+static void
+funnel_parts(const struct agg *a, int seg, const struct funnel_plan *p,
+    unsigned step, uint64_t *parts)
+{
+	memset(parts, 0, (size_t)p->n * sizeof(*parts));
+	for (int k = 0; k < funnel_raw_count(seg); k++)
+		parts[p->part[k]] += funnel_raw_value(a, seg, step, k);
 }
 
 static void
@@ -79,12 +135,11 @@ funnel_step(WINDOW *w, int y, struct ui *ui, const struct agg *a,
 	if (fs->seg == SEG_NONE) {
 		draw_bar(w, y, 16, bar, top ? (double)c / (double)top : 0, ui);
 	} else {
-		int n = funnel_seg_count(fs->seg);
+		struct funnel_plan p;
 
-		n = n > FUNNEL_SEG_MAX ? FUNNEL_SEG_MAX : n;
-		for (int k = 0; k < n; k++)
-			parts[k] = funnel_seg_value(a, fs->seg, i, k);
-		draw_split_bar(w, y, 16, bar, parts, (size_t)n, top, ui);
+		funnel_plan_make(a, fs->seg, &p);
+		funnel_parts(a, fs->seg, &p, i, parts);
+		draw_split_bar(w, y, 16, bar, parts, (size_t)p.n, top, ui);
 	}
 	draw_text(w, y, width - 29, A_NORMAL, "%9llu %8.1f%% %8.1f%%",
 	    (unsigned long long)c, conv * 100.0, (1.0 - conv) * 100.0);
@@ -94,10 +149,14 @@ funnel_step(WINDOW *w, int y, struct ui *ui, const struct agg *a,
 static void
 funnel_legend(WINDOW *w, int y, struct ui *ui, const struct agg *a, int seg)
 {
-	int x = 1, n = funnel_seg_count(seg);
+	struct funnel_plan p;
+	uint64_t parts[FUNNEL_SEG_MAX];
+	int x = 1;
 
-	for (int k = 0; k < n && x < getmaxx(w) - 12; k++) {
-		uint64_t c = funnel_seg_value(a, seg, 0, k);
+	funnel_plan_make(a, seg, &p);
+	funnel_parts(a, seg, &p, 0, parts);
+	for (int k = 0; k < p.n && x < getmaxx(w) - 12; k++) {
+		uint64_t c = parts[k];
 		char buf[48];
 
 		if (c == 0)
@@ -105,8 +164,8 @@ funnel_legend(WINDOW *w, int y, struct ui *ui, const struct agg *a, int seg)
 		wattron(w, draw_seg_attr(ui, k));
 		mvwaddstr(w, y, x, draw_seg_glyph(ui, k));
 		wattroff(w, draw_seg_attr(ui, k));
-		snprintf(buf, sizeof(buf), " %s %llu",
-		    funnel_seg_label(seg, k), (unsigned long long)c);
+		snprintf(buf, sizeof(buf), " %s %llu", p.label[k],
+		    (unsigned long long)c);
 		draw_text(w, y, x + 1, A_NORMAL, "%s", buf);
 		x += (int)strlen(buf) + 3;
 	}
@@ -189,7 +248,7 @@ funnel_key(void *st, struct ui *ui, int ch)
 
 const struct view_ops view_funnel = {
     .name = "funnel",
-    .help = "s      split the bars by none / source / device\n"
+    .help = "s      split the bars by none / source / device / country\n"
             "       (below: last hour vs the same hour yesterday)\n",
     .init = funnel_init,
     .fini = funnel_fini,

@@ -7,7 +7,10 @@
  * as q), then merges the pages with session_compare() and keeps the top
  * rows.  An agent that cannot be asked (no control URL yet, unreachable)
  * contributes the samples it publishes on SUB instead.  Enter asks the
- * owning agent for that visitor (`visitor`) and shows the path.
+ * owning agent for that visitor (`visitor`) and shows the path.  There an
+ * operator may act on that one visitor: m types a banner, c reveals the
+ * coupon field (a selector), and after a y the owning agent queues it for
+ * the visitor's next beacon (the `message` command, agent/oneoff.h).
  *
  * Owns its state and the copies of the replies; replies arrive through
  * link_service() on the main thread, like everything else here.
@@ -25,6 +28,8 @@
 #define SESS_KEY_ESC 27
 #define SESS_EXTRA_MAX 3 /* actions, variants, scores */
 #define SESS_EXTRA_LEN 512
+
+enum { SM_NONE = 0, SM_TYPING, SM_CONFIRM, SM_SENT };
 
 struct sess_page {
 	struct session_summary *v; /* owned, up to WIRE_PAGE_MAX */
@@ -58,6 +63,10 @@ struct sess_state {
 	bool d_loaded;
 	struct session_summary d_sess;
 	struct session_step d_path[SESSION_PATH_MAX];
+	int m_step;		/* SM_*: the one-off message being made */
+	char m_kind[16];	/* "banner" or "coupon" */
+	char m_text[128];	/* banner text or coupon selector */
+	char m_note[160];	/* what became of the last one */
 	size_t d_n;
 	char d_extra[SESS_EXTRA_MAX][SESS_EXTRA_LEN]; /* "" when absent */
 	msgpack_sbuffer sb;
@@ -244,6 +253,11 @@ sess_on_visitor(void *arg, unsigned idx, int err, const struct wire_reply *rp)
 		return;
 	st->ui->dirty = true;
 	st->d_status = err != 0 ? err : rp->status;
+	if (st->d_status == NUDGE_ENOTFOUND) {	/* closed, or forgotten */
+		st->d_loaded = false;
+		st->d_n = 0;
+		memset(&st->d_sess, 0, sizeof(st->d_sess));
+	}
 	if (st->d_status != 0)
 		return;
 	if (wire_unpack_session(
@@ -423,6 +437,32 @@ sess_draw_extras(struct sess_state *st, WINDOW *w, struct ui *ui)
 	}
 }
 
+/* The bottom line of the detail: the one-off message being made. */
+static void
+sess_draw_message(struct sess_state *st, WINDOW *w, struct ui *ui)
+{
+	int y = getmaxy(w) - 1;
+	attr_t hot = draw_attr(ui, DRAW_LABEL);
+
+	switch (st->m_step) {
+	case SM_TYPING:
+		draw_text(w, y, 1, hot, "%s: %s_", strcmp(st->m_kind,
+		    "coupon") == 0 ? "coupon field selector" : "banner text",
+		    st->m_text);
+		break;
+	case SM_CONFIRM:
+		draw_text(w, y, 1, hot, "send %s \"%.60s\" to %s via %s?  y/n",
+		    st->m_kind, st->m_text, st->d_vid,
+		    ui->model->agents[st->d_agent].name);
+		break;
+	default:
+		draw_text(w, y, 1, A_NORMAL, "%s", st->m_note[0] ? st->m_note :
+		    ui->viewer ? "read-only console" :
+		    "m  send this visitor a banner    c  reveal the coupon "
+		    "field");
+	}
+}
+
 static void
 sess_draw_detail(struct sess_state *st, WINDOW *w, struct ui *ui)
 {
@@ -460,6 +500,7 @@ sess_draw_detail(struct sess_state *st, WINDOW *w, struct ui *ui)
 	sess_draw_extras(st, w, ui);
 	draw_rule(w, 7, 1, getmaxx(w) - 2, ui);
 	sess_draw_path(st, w, 8, ui);
+	sess_draw_message(st, w, ui);
 }
 
 static void
@@ -580,19 +621,106 @@ sess_key_list(struct sess_state *st, int ch)
 	return VIEW_HANDLED | VIEW_REDRAW;
 }
 
+static void
+sess_on_message(void *arg, unsigned idx, int err, const struct wire_reply *rp)
+{
+	struct sess_state *st = arg;
+	int status = err != 0 ? err : rp->status;
+
+	(void)idx;
+	st->ui->dirty = true;
+	if (status == 0)
+		snprintf(st->m_note, sizeof(st->m_note), "%s queued: the "
+		    "visitor sees it with their next page event", st->m_kind);
+	else
+		snprintf(st->m_note, sizeof(st->m_note), "not sent: %.120s",
+		    err == 0 && rp->message[0] ? rp->message :
+		    nudge_strerror(status));
+}
+
+static void
+sess_pack_message(msgpack_packer *pk, const void *arg)
+{
+	const struct sess_state *st = arg;
+	bool coupon = strcmp(st->m_kind, "coupon") == 0;
+
+	msgpack_pack_map(pk, 3);
+	wire_pack_cstr(pk, "vid");
+	wire_pack_cstr(pk, st->d_vid);
+	wire_pack_cstr(pk, "kind");
+	wire_pack_cstr(pk, st->m_kind);
+	wire_pack_cstr(pk, coupon ? "sel" : "text");
+	wire_pack_cstr(pk, st->m_text);
+}
+
+/* m / c in the detail, then typing, then y or n. */
+static int
+sess_key_message(struct sess_state *st, struct ui *ui, int ch)
+{
+	uint8_t id[WIRE_ID_LEN];
+	size_t len = strlen(st->m_text);
+
+	if (st->m_step == SM_CONFIRM) {
+		st->m_step = SM_SENT;
+		if (ch != 'y' && ch != 'Y')
+			snprintf(st->m_note, sizeof(st->m_note), "nothing sent");
+		else if (ctlreq_build(&st->sb, "message", sess_pack_message, st,
+		    id) != 0 || link_call(&ui->links[st->d_agent], &st->sb, id,
+		    sess_on_message, st, ui->now_ms) != 0)
+			snprintf(st->m_note, sizeof(st->m_note), "not sent: "
+			    "the agent cannot be asked now");
+		else
+			snprintf(st->m_note, sizeof(st->m_note), "sending...");
+		return VIEW_HANDLED | VIEW_REDRAW;
+	}
+	if (ch == '\n' || ch == '\r' || ch == KEY_ENTER)
+		st->m_step = len > 0 ? SM_CONFIRM : SM_NONE;
+	else if (ch == SESS_KEY_ESC)
+		st->m_step = SM_NONE;
+	else if ((ch == KEY_BACKSPACE || ch == 127 || ch == 8) && len > 0)
+		st->m_text[len - 1] = '\0';
+	else if (ch >= 0x20 && ch < 0x7f && len + 1 < sizeof(st->m_text)) {
+		st->m_text[len] = (char)ch;
+		st->m_text[len + 1] = '\0';
+	}
+	return VIEW_HANDLED | VIEW_REDRAW;
+}
+
+static int
+sess_start_message(struct sess_state *st, struct ui *ui, int ch)
+{
+	if (ui->viewer) {
+		snprintf(st->m_note, sizeof(st->m_note), "read-only: viewers "
+		    "cannot send messages");
+		return VIEW_HANDLED | VIEW_REDRAW;
+	}
+	st->m_step = SM_TYPING;
+	snprintf(st->m_kind, sizeof(st->m_kind), "%s",
+	    ch == 'c' ? "coupon" : "banner");
+	snprintf(st->m_text, sizeof(st->m_text), "%s",
+	    ch == 'c' ? "#coupon" : "");
+	return VIEW_HANDLED | VIEW_REDRAW;
+}
+
 static int
 sess_key(void *p, struct ui *ui, int ch)
 {
 	struct sess_state *st = p;
 
-	(void)ui;
 	if (st->editing)
 		return sess_key_edit(st, ch);
+	if (st->detail && (st->m_step == SM_TYPING ||
+	    st->m_step == SM_CONFIRM))
+		return sess_key_message(st, ui, ch);
+	if (st->detail && st->d_loaded && (ch == 'm' || ch == 'c'))
+		return sess_start_message(st, ui, ch);
 	if (st->detail) {
 		if (ch != SESS_KEY_ESC && ch != KEY_LEFT && ch != 'h' &&
 		    ch != KEY_BACKSPACE)
 			return VIEW_IGNORED;
 		st->detail = false;
+		st->m_step = SM_NONE;
+		st->m_note[0] = '\0';
 		return VIEW_HANDLED | VIEW_REDRAW | VIEW_FETCH;
 	}
 	return sess_key_list(st, ch);
@@ -605,7 +733,9 @@ const struct view_ops view_sessions = {
             "/      filter: words match visitor, country, page, campaign,\n"
             "       source; country:FR source:email device:mobile\n"
             "       page:/product score>N score<N narrow it\n"
-            "Enter  open the visitor's path    Esc  back / clear filter\n",
+            "Enter  open the visitor's path    Esc  back / clear filter\n"
+            "in a visitor's path (operators): m  send them a banner,\n"
+            "       c  reveal the coupon field; y confirms\n",
     .init = sess_init,
     .fini = sess_fini,
     .update = sess_update,
