@@ -12,9 +12,14 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
+#include "camprt.h"
 #include "clock.h"
+#include "forgot.h"
 #include "heat.h"
 #include "log.h"
+#include "oneoff.h"
 #include "replay.h"
 #include "rules_rt.h"
 
@@ -65,7 +70,9 @@ agent_init(struct agent *a, const struct nudge_config *cfg,
 		return rv;
 	if ((rv = sesstab_new(&a->sessions, &sc)) != 0 ||
 	    (rv = replay_new(&a->replay)) != 0 ||
-	    (rv = heat_new(&a->heat)) != 0) {
+	    (rv = heat_new(&a->heat)) != 0 ||
+	    (rv = forgot_new(&a->forgot)) != 0 ||
+	    (rv = oneoff_new(&a->oneoff)) != 0) {
 		nudge_diag_set(d, 0, 0, "out of memory");
 		agent_fini(a);
 		return rv;
@@ -81,6 +88,12 @@ agent_init(struct agent *a, const struct nudge_config *cfg,
 	if (store_take_live(a->store, agent_restore_one, a) != 0)
 		log_warn("could not restore live sessions: %s",
 		    store_last_error(a->store));
+	/* after the live sessions: they carry the campaigns' marks */
+	if ((rv = crt_new(&a->camps, a->store, a->sessions, a->rules,
+	    d)) != 0 || (rv = crt_start(a->camps)) != 0) {
+		agent_fini(a);
+		return rv;
+	}
 	return 0;
 }
 
@@ -139,6 +152,10 @@ agent_save(struct agent *a)
 		log_error("could not save counters: %s",
 		    store_last_error(a->store));
 	free(total);
+	crt_stop(a->camps);
+	if (a->camps != NULL && crt_flush(a->camps) != 0)
+		log_error("could not save the campaigns' counters: %s",
+		    store_last_error(a->store));
 	rrt_stop(a->rules);
 	if (a->rules != NULL && rrt_flush(a->rules) != 0)
 		log_error("could not save the rules' visitor memory: %s",
@@ -153,6 +170,12 @@ agent_fini(struct agent *a)
 {
 	heat_free(a->heat);
 	a->heat = NULL;
+	forgot_free(a->forgot);
+	a->forgot = NULL;
+	oneoff_free(a->oneoff);
+	a->oneoff = NULL;
+	crt_free(a->camps);
+	a->camps = NULL;
 	rrt_free(a->rules);
 	a->rules = NULL;
 	replay_free(a->replay);
@@ -196,9 +219,106 @@ agent_apply_ex(struct agent *a, const struct nudge_event *ev,
 		return rv;
 	/* the rules see the session as this event left it */
 	rrt_eval(a->rules, ev, &sv, now_ms, now_wall_ms, shown, &score);
+	if (a->camps != NULL && sv.live)
+		crt_observe(a->camps, ev, &sv, shown);
 	if (score != 0)
 		sesstab_add_score(a->sessions, ev->visitor, score);
 	return rv;
+}
+
+/*
+ * Per visitor, the score its session has after the rules of the batch's
+ * events so far (what the table held at that point when events were
+ * applied one by one): open addressing over the batch's visitors.
+ */
+struct score_carry {
+	struct nudge_strv *vid;
+	int32_t *score;
+	uint32_t mask;
+	uint32_t used;		/* visitors carried: 0, nothing to look up */
+};
+
+static int32_t *
+carry_slot(struct score_carry *c, struct nudge_strv v, bool add)
+{
+	uint32_t i = (uint32_t)XXH3_64bits(v.ptr, v.len) & c->mask;
+
+	for (; c->vid[i].ptr != NULL; i = (i + 1) & c->mask)
+		if (c->vid[i].len == v.len &&
+		    memcmp(c->vid[i].ptr, v.ptr, v.len) == 0)
+			return &c->score[i];
+	if (!add)
+		return NULL;
+	c->vid[i] = v;
+	c->used++;
+	return &c->score[i];
+}
+
+static int
+carry_init(struct score_carry *c, size_t n)
+{
+	uint32_t cap = 16;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	c->mask = cap - 1;
+	c->vid = calloc(cap, sizeof(*c->vid) + sizeof(*c->score));
+	c->score = (int32_t *)(c->vid + cap);
+	return c->vid != NULL ? 0 : NUDGE_ENOMEM;
+}
+
+/* The steps of agent_apply_ex after the session table, for one event. */
+static void
+agent_apply_rest(struct agent *a, const struct nudge_event *ev,
+    struct sesstab_view *sv, int rv, uint64_t now_ms, uint64_t now_wall_ms,
+    struct score_carry *carry)
+{
+	int32_t score = 0, *carried;
+
+	heat_apply(a->heat, ev);
+	if (rv != 0 || a->rules == NULL)
+		return;
+	if (sv->live && carry->used > 0 &&
+	    (carried = carry_slot(carry, ev->visitor, false)) != NULL)
+		sv->score = *carried;
+	rrt_eval(a->rules, ev, sv, now_ms, now_wall_ms, NULL, &score);
+	if (a->camps != NULL && sv->live)
+		crt_observe(a->camps, ev, sv, NULL);
+	if (score == 0 ||
+	    sesstab_add_score(a->sessions, ev->visitor, score) != 0)
+		return;
+	if (carry->vid == NULL)
+		return;
+	int64_t v = (int64_t)sv->score + score;
+	*carry_slot(carry, ev->visitor, true) = v > INT32_MAX ? INT32_MAX :
+	    v < INT32_MIN ? INT32_MIN : (int32_t)v;
+}
+
+void
+agent_apply_batch(struct agent *a, const struct nudge_event *const *ev,
+    size_t n, uint64_t now_ms, uint64_t now_wall_ms, int *rv)
+{
+	struct sesstab_view *sv = malloc(n * sizeof(*sv));
+	struct score_carry carry = {0};
+
+	if (atomic_load(&a->stopping) || sv == NULL ||
+	    sesstab_apply_batch(a->sessions, ev, n, now_ms, now_wall_ms, sv,
+	    rv) != 0) {
+		bool stop = atomic_load(&a->stopping);
+		free(sv);
+		for (size_t i = 0; i < n; i++)	/* one by one, then */
+			rv[i] = stop ? NUDGE_EBUSY :
+			    agent_apply(a, ev[i], now_ms, now_wall_ms);
+		return;
+	}
+	/* without room to carry scores, as agent_apply_ex would do them */
+	if (n > 1 && a->rules != NULL && carry_init(&carry, n) != 0)
+		carry.vid = NULL;
+	for (size_t i = 0; i < n; i++)
+		agent_apply_rest(a, ev[i], &sv[i], rv[i], now_ms, now_wall_ms,
+		    &carry);
+	free(carry.vid);
+	free(sv);
 }
 
 void

@@ -19,7 +19,10 @@
 #include "store.h"
 
 struct access;
+struct crt;
+struct forgot;
 struct heat;
+struct oneoff;
 struct replay;
 struct rrt;
 struct rrt_shown;
@@ -33,6 +36,9 @@ struct agent {
 				 * main before any socket starts */
 	struct heat *heat;	/* click grids and scroll depth */
 	struct rrt *rules;	/* live rule sets, facts, caps (rules_rt.h) */
+	struct crt *camps;	/* campaigns, rule experiments (camprt.h) */
+	struct oneoff *oneoff;	/* operator messages to one visitor */
+	struct forgot *forgot;	/* visitors lately erased (forgot.h) */
 	struct agg base;	/* counters as saved by the previous run */
 	uint64_t boot_id;
 	uint64_t started_mono;
@@ -77,6 +83,19 @@ int agent_apply(struct agent *a, const struct nudge_event *ev,
 int agent_apply_ex(struct agent *a, const struct nudge_event *ev,
     uint64_t now_ms, uint64_t now_wall_ms, bool targetable,
     struct rrt_shown *shown);
+/*
+ * agent_apply for n validated events of one batch (emit, PUSH): the session
+ * table first (sesstab_apply_batch: each shard locked once per batch, a
+ * visitor's events in batch order), then for each event in batch order the
+ * steps agent_apply_ex takes after the table (heat, rules, the campaign
+ * runtime, the rules' score).  A score a rule gives for an earlier event
+ * of a visitor is carried into the view of that visitor's later events, so
+ * the rules see what they would see with the events applied one by one.
+ * rv[i] is agent_apply's result for ev[i].  Falls back to agent_apply one
+ * by one when it cannot allocate its scratch.
+ */
+void agent_apply_batch(struct agent *a, const struct nudge_event *const *ev,
+    size_t n, uint64_t now_ms, uint64_t now_wall_ms, int *rv);
 /* Returns NUDGE_EBUSY once a graceful stop has begun, else 0. */
 int agent_accepting(struct agent *a);
 
