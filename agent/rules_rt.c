@@ -32,6 +32,7 @@
 
 #define RRT_VSHARDS 64
 #define RRT_FLUSH_BATCH 4096
+#define RRT_LAST_SAVE_MS 60000 /* last_ms alone: written this often */
 #define RRT_BLOB_VERSION 1
 #define RRT_BLOB_MAX (1 + 8 + 1 + 1 + RRT_HIST_MAX * (4 + 2 + 1 + 4 * RRT_TS_MAX))
 #define RRT_CLOCK_KEY "rules.cap_clock_ms"
@@ -86,6 +87,7 @@ struct vmem {
 	uint64_t vhash;		/* 0: empty slot */
 	uint64_t session_ms;	/* start of the session sess_n counts */
 	uint64_t last_ms, prev_ms;
+	uint64_t saved_ms;	/* last_ms as last written to the store */
 	uint32_t orders, sessions;
 	bool dirty;
 	bool shown_session;	/* something was shown in this session */
@@ -526,7 +528,7 @@ load_visitor(void *arg, const struct store_visitor *v)
 	vm = vget(s, v->vhash);
 	vm->orders = v->orders;
 	vm->sessions = v->sessions;
-	vm->last_ms = v->last_ms;
+	vm->last_ms = vm->saved_ms = v->last_ms;
 	vm->prev_ms = v->prev_ms;
 	blob_get(vm, v->caps, v->caps_len);
 }
@@ -792,10 +794,19 @@ rrt_eval(struct rrt *r, const struct nudge_event *ev,
 			ea.g = g[k];
 			eval_one(&ea, &ctx, k == RRT_SHADOW, shown, &delta);
 		}
-	if (ev->type == EVENT_PURCHASE)
+	if (ev->type == EVENT_PURCHASE) {
 		ea.vm->orders++;
+		ea.vm->dirty = true;
+	}
+	/*
+	 * The time of the latest event alone is written at most every
+	 * RRT_LAST_SAVE_MS (and at a stop): it only serves days since the
+	 * last visit and retention, both counted in days, so that the
+	 * store's writes follow sessions and firings, not events.
+	 */
 	ea.vm->last_ms = now_wall_ms;
-	ea.vm->dirty = true;
+	if (now_wall_ms - ea.vm->saved_ms >= RRT_LAST_SAVE_MS)
+		ea.vm->dirty = true;
 	pthread_mutex_unlock(&vs->mu);
 	rrt_release(g, facts);
 	if (score != NULL)
@@ -1355,22 +1366,27 @@ rrt_forget_visitor(struct rrt *r, struct nudge_strv visitor, bool *found)
 	return rv;
 }
 
-/* Copies up to cap dirty visitors of shard s into v/blobs; clears dirty. */
+/*
+ * Copies up to cap dirty visitors of shard s into v/blobs; clears dirty.
+ * all (at a stop): also those whose last_ms moved since it was saved.
+ */
 static size_t
 flush_collect(struct vshard *s, struct store_visitor *v,
-    uint8_t (*blobs)[RRT_BLOB_MAX], size_t cap)
+    uint8_t (*blobs)[RRT_BLOB_MAX], size_t cap, bool all)
 {
 	size_t n = 0;
 
 	pthread_mutex_lock(&s->mu);
 	for (uint32_t i = 0; i <= s->mask && n < cap; i++) {
 		struct vmem *vm = &s->slots[i];
-		if (vm->vhash == 0 || !vm->dirty)
+		if (vm->vhash == 0 || !(vm->dirty ||
+		    (all && vm->last_ms != vm->saved_ms)))
 			continue;
 		v[n] = (struct store_visitor){vm->vhash, vm->orders,
 		    vm->sessions, vm->last_ms, vm->prev_ms, blobs[n], 0};
 		v[n].caps_len = blob_put(vm, blobs[n]);
 		vm->dirty = false;
+		vm->saved_ms = vm->last_ms;
 		n++;
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -1395,7 +1411,8 @@ rrt_flush(struct rrt *r)
 	for (unsigned k = 0; k < RRT_VSHARDS; k++) {
 		size_t n;
 		do {
-			n = flush_collect(&r->vs[k], v, blobs, RRT_FLUSH_BATCH);
+			n = flush_collect(&r->vs[k], v, blobs, RRT_FLUSH_BATCH,
+			    !r->running);
 			if (n > 0 && store_save_visitors(r->st, v, n) != 0)
 				rv = NUDGE_ESTORE;
 		} while (n == RRT_FLUSH_BATCH);

@@ -125,6 +125,47 @@ if command -v tmux >/dev/null; then
 	done
 fi
 
+# ---- event -> console latency (bench/latency.sh) -------------------------
+ms() { awk '{ printf "%.1f\n", $1 / 1000 }'; }
+if out=$(RUNS=$RUNS bench/latency.sh "$BUILD" 2>&1 | grep '^latency '); then
+	for q in p50 p99; do
+		ref=$(echo "$out" | field "ref_${q}_us" | median)
+		for k in counted sample; do
+			us=$(echo "$out" | field "${k}_${q}_us" | median)
+			what=$([ "$k" = counted ] && echo "counted in the aggregates" || echo "seen as a sampled event")
+			row "event -> console, $what, $q" ms "$(echo "$us" | ms)" "pub/sub round trip $ref us" "$(ratio "$us" "$ref")"
+		done
+	done
+else
+	row "event -> console latency" ms "not run" "bench/latency.sh failed" "-"
+fi
+
+# ---- agent restart to serving (bench/restart.sh) ---------------------------
+if out=$(RUNS=$RUNS bench/restart.sh "$BUILD" 2>&1 | grep -E '^(empty )?restart exec'); then
+	full=$(echo "$out" | grep '^restart')
+	empty=$(echo "$out" | grep '^empty')
+	for f in exec_to_ping_ms:"restart to answering ping" exec_to_snapshot_ms:"restart to first snapshot" cpu_to_ping_ms:"CPU until answering ping"; do
+		v=$(echo "$full" | field "${f%%:*}" | median)
+		e=$(echo "$empty" | field "${f%%:*}" | median)
+		row "agent ${f#*:} (1M archived sessions, 1,000 rules)" ms "$v" "empty db $e ms" "$(ratio "$v" "$e")"
+	done
+else
+	row "agent restart to serving" ms "not run" "bench/restart.sh failed" "-"
+fi
+
+# ---- SQLite write volume (bench/writevol.sh) -------------------------------
+for r in $(seq 1 "$RUNS"); do bench/writevol.sh "$BUILD" 2>&1 | grep '^writevol '; done >"$WORK/writevol.txt"
+idle=$(grep '^writevol idle ' "$WORK/writevol.txt" | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^(write_bytes|secs)=/) { split($i, kv, "="); v[kv[1]] = kv[2] } if (v["secs"] > 0) printf "%.0f\n", v["write_bytes"] / v["secs"] / 1024 }' | median)
+for feed in v20000x5:"20k sessions, 0.91M events" v20000x1:"20k sessions, 0.18M events" v100000x1:"100k sessions, 0.91M events"; do
+	l=$(grep "^writevol ${feed%%:*} " "$WORK/writevol.txt")
+	[ -n "$l" ] || continue
+	pe=$(echo "$l" | awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } if (v["events"] > 0) printf "%.1f\n", v["write_bytes"] / v["events"] * 1e6 / 1048576 }' | median)
+	ps=$(echo "$l" | awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } if (v["sessions"] > 0) printf "%.0f\n", v["write_bytes"] / v["sessions"] }' | median)
+	db=$(echo "$l" | awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } if (v["sessions"] > 0) printf "%.0f\n", (v["db_bytes"] + v["wal_bytes"]) / v["sessions"] }' | median)
+	row "SQLite bytes written per 1M events, ${feed#*:}" MiB "$pe" "idle agent ${idle} KiB/s" "-"
+	row "SQLite bytes written per session, ${feed#*:}" B "$ps" "db+wal $db B/session" "$(ratio "$ps" "$db")"
+done
+
 {
 	echo "# nudge benchmark results"
 	echo
