@@ -161,8 +161,9 @@
 					push('visible', {target: sel(e.target)});
 			});
 		}));
-		watch.forEach(function (s) {
-			d.querySelectorAll(s).forEach(function (el) { io.observe(el); });
+		// a selector the browser refuses is dropped, not thrown
+		watch = watch.filter(function (s) {
+			try { return d.querySelectorAll(s).forEach(function (el) { io.observe(el); }) || 1; } catch (e) {}
 		});
 	}
 	function onClick(e) {
