@@ -50,6 +50,11 @@ AGENT_OBJ := $(call obj,$(filter-out agent/main.c,$(AGENT_SRC)))
 WEB_TAG_C := $(BUILD)/gen/web_tag.c
 WEB_TAG_O := $(BUILD)/gen/web_tag.o
 AGENT_OBJ += $(WEB_TAG_O)
+# nudged --relay (agent/relay.c) merges its upstream agents with the
+# console's own link and model: nudged links those two objects too (make's
+# $^ lists a file once, so unit tests that take both trees are unchanged).
+AGENT_OBJ += $(call obj,console/link.c console/model.c)
+$(BUILD)/agent/relay.o: EXTRA_INC = -Iconsole
 CONSOLE_OBJ := $(call obj,$(filter-out console/main.c,$(CONSOLE_SRC)))
 LIB := $(BUILD)/libnudge.a
 
@@ -120,6 +125,12 @@ $(BUILD)/bench/%.o: EXTRA_INC = -Iagent -Iconsole
 # rules_push is a control client: it takes ctlreq from the console.
 $(BUILD)/bench/rules_push: $(BUILD)/bench/rules_push.o $(CONSOLE_OBJ) $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+# latency and restart are consoles: they take link, model and ctlreq
+# from the console.
+$(BUILD)/bench/latency: $(BUILD)/bench/latency.o $(CONSOLE_OBJ) $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+$(BUILD)/bench/restart: $(BUILD)/bench/restart.o $(CONSOLE_OBJ) $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 benches: $(BENCHES)
 
 # Tests reach into the agent's, console's and simulator's own headers.
@@ -132,7 +143,7 @@ BUILD_DEPS := gcc make pkg-config libnng-dev libmbedtls-dev libmsgpack-dev \
 # What `make deb` needs on top of BUILD_DEPS.
 DEB_DEPS := dpkg-dev debhelper lintian fakeroot rsync
 TEST_DEPS := $(BUILD_DEPS) libcmocka-dev tmux jq sqlite3 clang \
-	libclang-rt-14-dev procps openssl \
+	libclang-rt-14-dev procps openssl faketime \
 	chromium nodejs curl wrk nginx-light libmaxmind-db-writer-perl \
 	groff-base man-db systemd debootstrap $(DEB_DEPS)
 

@@ -100,7 +100,11 @@ access_new(struct access **out, const struct conf_agent *c,
 	}
 	pthread_rwlock_init(&ax->keys_lock, NULL);
 	pthread_mutex_init(&ax->mu, NULL);
-	pthread_cond_init(&ax->stop_cv, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&ax->stop_cv, &ca);
+	pthread_condattr_destroy(&ca);
 	ax->store = st;
 	ax->boot_wall_ms = boot_wall_ms;
 	ax->ticking = pthread_create(&ax->ticker, NULL, access_ticker,
@@ -270,7 +274,8 @@ access_ticker(void *arg)
 
 	pthread_mutex_lock(&ax->mu);
 	while (!ax->stop) {
-		clock_gettime(CLOCK_REALTIME, &until);
+		/* monotonic: a wall clock set back must not stall the ticker */
+		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_sec += 1;
 		pthread_cond_timedwait(&ax->stop_cv, &ax->mu, &until);
 		pthread_mutex_unlock(&ax->mu);

@@ -1111,7 +1111,8 @@ crt_thread(void *arg)
 
 	pthread_mutex_lock(&c->stop_mu);
 	while (!c->stop) {
-		clock_gettime(CLOCK_REALTIME, &ts);
+		/* monotonic: a wall clock set back 1 h must not stall it 1 h */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += 1;
 		pthread_cond_timedwait(&c->stop_cv, &c->stop_mu, &ts);
 		if (c->stop)
@@ -1187,7 +1188,11 @@ crt_new(struct crt **out, struct store *st, struct sesstab *t,
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_mutex_init(&c->chg_mu, NULL);
 	pthread_mutex_init(&c->stop_mu, NULL);
-	pthread_cond_init(&c->stop_cv, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->stop_cv, &ca);
+	pthread_condattr_destroy(&ca);
 	if ((rv = store_load_rule_exps(st, load_rexp, c)) != 0) {
 		nudge_diag_set(d, 0, 0, "cannot load the rules' experiments: "
 		    "%s", store_last_error(st));

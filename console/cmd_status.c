@@ -77,14 +77,17 @@ status_json_agent(const struct link *l, const struct model_agent *a)
 	char boot[17];
 
 	snprintf(boot, sizeof(boot), "%016" PRIx64, a->boot_id);
-	return json_pack("{s:s, s:s, s:b, s:s, s:I, s:s, s:I, s:s, s:I, s:I}",
+	return json_pack("{s:s, s:s, s:b, s:s, s:I, s:s, s:I, s:s, s:I, s:I, "
+	                 "s:I, s:s}",
 	    "name", a->name, "url", l->pub_url, "up", a->have_snapshot,
 	    "version", a->snap.version, "uptime_ms",
 	    (json_int_t)a->snap.uptime_ms, "boot_id",
 	    a->have_snapshot ? boot : "", "lost", (json_int_t)a->lost,
 	    "funnel", a->snap.funnel, "rules_version",
 	    (json_int_t)a->snap.rules_version, "shadow_rules_version",
-	    (json_int_t)a->snap.shadow_version);
+	    (json_int_t)a->snap.shadow_version, "store_errors",
+	    (json_int_t)a->snap.store_errors, "last_error",
+	    a->snap.last_error);
 }
 
 static json_t *
@@ -165,6 +168,10 @@ status_print_agents(const struct status_run *r)
 		    a->name[0] != '\0' ? a->name : "?", r->links[i].pub_url,
 		    a->have_snapshot ? "up" : "down", a->snap.version,
 		    a->snap.uptime_ms / 1000, a->lost);
+		if (a->snap.store_errors > 0 || a->snap.last_error[0])
+			printf("  store errors %" PRIu64 ", last: %s\n",
+			    a->snap.store_errors,
+			    a->snap.last_error[0] ? a->snap.last_error : "-");
 	}
 }
 

@@ -298,13 +298,15 @@ top_json_agents(struct top_run *r)
 		const struct model_agent *a = &r->model.agents[i];
 
 		json_array_append_new(v,
-		    json_pack("{s:s, s:s, s:s, s:b, s:s, s:I, s:I, s:I, s:s}",
+		    json_pack("{s:s, s:s, s:s, s:b, s:s, s:I, s:I, s:I, s:I, "
+		              "s:s}",
 		        "name", a->name, "url", r->links[i].pub_url, "state",
 		        link_state_name(r->links[i].state), "up",
 		        a->have_snapshot, "version", a->snap.version,
 		        "uptime_ms", (json_int_t)a->snap.uptime_ms, "lost",
 		        (json_int_t)a->lost, "rejected",
-		        (json_int_t)a->snap.agg.c[AGG_REJECTED], "last_error",
+		        (json_int_t)a->snap.agg.c[AGG_REJECTED], "store_errors",
+		        (json_int_t)a->snap.store_errors, "last_error",
 		        a->snap.last_error));
 	}
 	return v;

@@ -87,4 +87,48 @@ took=$(( $(date +%s) - start ))
 expect_eq "locked database exits 1" "$rc" "1"
 check "locked database explained" grep -qi "lock\|busy" "$WORK/locked.out"
 check "locked database gives up within the busy timeout (<= 10 s)" test "$took" -le 10
+
+# locked while the agent runs (issue 7): its writes give up after the busy
+# timeout (5 s) with an error that reaches the console, the agent keeps
+# serving, a rule push gets an answer (no hang), and writes resume when the
+# lock goes
+start_agent f2 --snapshot-ms 200 || exit 1
+"$BUILD/tools/snapwatch" "$AGENT_PUB_f2" >"$WORK/f2.watch" 2>/dev/null &
+PIDS+=($!)
+lerr() { grep ' snapshot ' "$WORK/f2.watch" | tail -1 | sed -n 's/.* lerr=//p'; }
+serr() { grep ' snapshot ' "$WORK/f2.watch" | tail -1 | sed -n 's/.* serr=\([0-9]*\) .*/\1/p'; }
+printf 'rule r1:\n  when event == "pageview"\n  show banner "x"\n' >"$WORK/f2.rules"
+F2=(--agent "$AGENT_PUB_f2,ipc://$WORK/f2/control.sock")
+printf '\x96\x01\xa4ping\xc4\x10PINGPINGPINGPING\x00\xc0\xc0' >"$WORK/ping"
+sleep 1
+( echo "BEGIN EXCLUSIVE; INSERT INTO meta VALUES ('lock', 'x');"; sleep 13 ) |
+	sqlite3 "$WORK/f2/nudged.db" &
+LOCKER=$!
+PIDS+=("$LOCKER")
+start=$(date +%s%3N)
+"$BUILD/nudge" rules push "$WORK/f2.rules" "${F2[@]}" >"$WORK/f2.push" 2>&1
+rc=$?
+took=$(( $(date +%s%3N) - start ))
+check "locked at run time: a rule push answers within 11 s, not acknowledged (exit $rc after $took ms: $(head -1 "$WORK/f2.push"))" \
+	test "$rc" -ne 0 -a "$took" -le 11000
+seen=0
+while [ $(( $(date +%s%3N) - start )) -lt 12000 ]; do
+	if lerr | grep -q 'locked'; then seen=$(( $(date +%s%3N) - start )); break; fi
+	sleep 0.2
+done
+check "locked at run time: the error reaches the snapshot within the busy timeout + 2 s flush (after $seen ms): $(lerr | cut -c1-60)" \
+	test "$seen" -gt 0 -a "$seen" -le 12000
+ping_ms=$(date +%s%3N)
+"$RAW" req "ipc://$WORK/f2/control.sock" "$WORK/ping" | grep -q '^status 0'
+expect_eq "locked at run time: control still answers a ping (in $(( $(date +%s%3N) - ping_ms )) ms)" "$?" 0
+"$BUILD/nudge" status "${F2[@]}" >"$WORK/f2.status" 2>&1
+check "locked at run time: nudge status names it" grep -q 'store errors .*locked' "$WORK/f2.status"
+wait "$LOCKER"
+sleep 3
+e1=$(serr)
+sleep 2.5
+expect_eq "lock gone: store errors stop growing" "$(serr)" "$e1"
+"$BUILD/nudge" rules push "$WORK/f2.rules" "${F2[@]}" >/dev/null 2>&1
+expect_eq "lock gone: a rule push is acknowledged" "$?" 0
+expect_eq "lock gone: PRAGMA integrity_check" "$(sqlite3 "$WORK/f2/nudged.db" 'PRAGMA integrity_check')" ok
 exit 0
