@@ -760,9 +760,16 @@ shard_expire(struct shard *sh, uint64_t now_ms, uint32_t timeout,
 
 	for (uint32_t i = *from; i < sh->used; i++) {
 		struct live *l = live_at(sh, i);
+		/*
+		 * An event applied since the caller read its clock is newer
+		 * than now_ms: idle 0, not 2^64 - a little (that closed busy
+		 * sessions mid-visit, splitting them in two).
+		 */
+		uint64_t idle = now_ms > l->last_mono ?
+		    now_ms - l->last_mono : 0;
 		if (!(l->flags & LIVE_USED))
 			continue;
-		if (now_ms == UINT64_MAX || now_ms - l->last_mono >= timeout) {
+		if (now_ms == UINT64_MAX || idle >= timeout) {
 			if (*n == cap) {
 				*from = i;
 				return closed;
@@ -778,7 +785,7 @@ shard_expire(struct shard *sh, uint64_t now_ms, uint32_t timeout,
 			closed++;
 			continue;
 		}
-		if (now_ms - l->last_mono < ACTIVE_MS)
+		if (idle < ACTIVE_MS)
 			active++;
 		if (l->cart_items > 0)
 			carts++;
@@ -893,13 +900,20 @@ sesstab_recent_events(struct sesstab *t, struct sesstab_event *out,
 		unsigned i = (t->recent_cursor + k) % t->n;
 		struct shard *sh = &t->shards[i];
 		pthread_mutex_lock(&sh->lock);
-		while (sh->recent_n > 0 && n < cap) {
-			uint32_t at = (sh->recent_head + RECENT_MAX -
-			    sh->recent_n) % RECENT_MAX;
+		/*
+		 * The newest that fit, oldest of them first; the older ones
+		 * are dropped: a sample shown late is worse than one not
+		 * shown (at low rates everything fits and nothing drops).
+		 */
+		uint32_t take = sh->recent_n < cap - n ? sh->recent_n :
+		    (uint32_t)(cap - n);
+		for (uint32_t j = 0; j < take; j++) {
+			uint32_t at = (sh->recent_head + RECENT_MAX - take + j) %
+			    RECENT_MAX;
 			if (sh->recent[at].visitor[0] != '\0') /* forgotten */
 				out[n++] = sh->recent[at];
-			sh->recent_n--;
 		}
+		sh->recent_n = 0;
 		pthread_mutex_unlock(&sh->lock);
 	}
 	t->recent_cursor = (t->recent_cursor + 1) % t->n;

@@ -145,6 +145,25 @@ collect(void *arg, const struct session_summary *v, size_t n)
 	c->n += n;
 }
 
+/*
+ * A sweep whose clock was read before an event was applied (the archiver
+ * reads it, saves the counters, then sweeps) sees last_mono > now_ms: the
+ * session is busy, not idle for 2^64 ms.  Closing it split live visits in
+ * two and made campaigns count them twice (tests/integration/campaigns.sh).
+ */
+static void
+test_sweep_older_than_event(void **state)
+{
+	struct fixture *f = *state;
+	struct closed c = {0};
+	const uint64_t min = 60 * 1000;
+
+	apply(f->t, "busy", EVENT_PAGEVIEW, "/", 0, 40 * min);
+	assert_int_equal(sesstab_expire(f->t, 40 * min - 5, collect, &c), 0);
+	assert_int_equal(c.n, 0);
+	assert_int_equal(sesstab_expire(f->t, 70 * min, collect, &c), 1);
+}
+
 static void
 test_inactivity_closes(void **state)
 {
@@ -399,6 +418,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_counters_and_money, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bots_make_no_session,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_older_than_event,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inactivity_closes, setup,
 		    teardown),

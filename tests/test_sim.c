@@ -2,24 +2,43 @@
  * test_sim.c - unit tests of nudge-sim's deterministic parts: the PRNG, the
  * session generator (same seed, same events; the shop's proportions over
  * 100k visitors), the truth counters against an independent reading of
- * the funnel, and the emit batches as the agent decodes them.
+ * the funnel, and the emit batches as the agent decodes them; the A/B
+ * truth (variants identical to the agent's campaign code, true purchase
+ * rates per variant within 4 standard errors, drops, appended purchases);
+ * the HTTP client against a fake server in a thread (keep-alive, chunked,
+ * closes, retries) and the beacon output's bodies through the agent's own
+ * beacon decoder.
  */
+#include <arpa/inet.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "beacon.h"
+#include "campaign.h"
+#include "clock.h"
 #include "emit_event.h"
 #include "err.h"
 #include "event.h"
 #include "funnel.h"
+#include "sim/ab.h"
 #include "sim/fastpack.h"
 #include "sim/gen.h"
+#include "sim/hclient.h"
 #include "sim/out.h"
 #include "sim/truth.h"
 #include "wire.h"
@@ -273,7 +292,7 @@ test_truth_funnel(void **state)
 	int64_t revenue = 0;
 
 	(void)state;
-	truth_init(t);
+	truth_init(t, NULL);
 	assert_int_equal(t->funnel.n, 5);
 	assert_string_equal(t->funnel.step[1].label, "product");
 	for (uint64_t i = 0; i < VISITORS; i++) {
@@ -545,6 +564,687 @@ test_jsonl_roundtrip(void **state)
 	free(g);
 }
 
+/* ---- A/B truth (ab.c) ----------------------------------------------------
+ */
+
+static struct ab *
+new_ab(void)
+{
+	struct ab *a = malloc(sizeof(*a));
+
+	assert_non_null(a);
+	ab_init(a);
+	return a;
+}
+
+static void
+test_ab_specs(void **state)
+{
+	static const char *const bad_camp[] = {"", "x", "x:", "x:50,50",
+	    "x:50,50:", "x:50,40:0.1,0.1", "x:100:0.1", "x:50,50:0.1",
+	    "x:50,50:0.1,0.1,0.1", "x:50,50:0.1,1.5", "x:50,50:0.1,-1",
+	    "x:50,50:0.1,0.2:100%", "x:50,50:0.1,0.2:10",
+	    "x:50,50:0.1,0.2:1.234%", "x y:50,50:0.1,0.1",
+	    "x:50,50:0.1,0.1:10%:9",
+	    "x:10,10,10,10,10,10,10,10,20:0,0,0,0,0,0,0,0,0"};
+	struct ab *a = new_ab();
+	char err[200];
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(bad_camp) / sizeof(*bad_camp); k++)
+		if (ab_add_campaign(a, bad_camp[k], err, sizeof(err)) == 0)
+			fail_msg("accepted --campaign '%s'", bad_camp[k]);
+	assert_int_equal(a->n_camp, 0);
+	assert_int_equal(
+	    ab_add_campaign(a, "t:50,50:0.03,4.5%", err, sizeof(err)), 0);
+	assert_int_equal(a->camp[0].n, 2);
+	assert_true(
+	    a->camp[0].rate[1] > 0.0449 && a->camp[0].rate[1] < 0.0451);
+	assert_int_equal(
+	    ab_add_campaign(a, "u:30,30,40:0,0.5,1:12.5%", err, sizeof(err)),
+	    0);
+	assert_int_equal(a->camp[1].holdout_bp, 1250);
+	assert_int_not_equal(
+	    ab_add_campaign(a, "t:50,50:0.1,0.1", err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "twice"));
+	/* Drops and generations resolve at the end, in any order. */
+	assert_int_equal(ab_add_drop(a, "u:2:0.25", err, sizeof(err)), 0);
+	assert_int_equal(ab_add_generation(a, "u:3", err, sizeof(err)), 0);
+	assert_int_equal(ab_finish(a, 1, err, sizeof(err)), 0);
+	assert_true(a->camp[1].drop[2] == 0.25);
+	assert_int_equal(a->camp[1].generation, 3);
+	assert_int_equal(ab_add_drop(a, "u:3:0.25", err, sizeof(err)), 0);
+	assert_int_not_equal(ab_finish(a, 1, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "0..2"));
+	ab_init(a);
+	assert_int_equal(ab_add_drop(a, "nope:0:0.1", err, sizeof(err)), 0);
+	assert_int_not_equal(ab_finish(a, 1, err, sizeof(err)), 0);
+	ab_init(a);
+	assert_int_equal(
+	    ab_add_campaign(a, "t:50,50:0.1,0.1", err, sizeof(err)), 0);
+	assert_int_equal(ab_add_drop(a, "t:1:1.5", err, sizeof(err)), 0);
+	assert_int_not_equal(ab_finish(a, 1, err, sizeof(err)), 0);
+	ab_init(a);
+	assert_int_equal(
+	    ab_add_lift(a, "ship_abroad:0.08", err, sizeof(err)), 0);
+	assert_int_not_equal(
+	    ab_add_lift(a, "ship_abroad:0.1", err, sizeof(err)), 0);
+	assert_int_not_equal(ab_add_lift(a, "r:2", err, sizeof(err)), 0);
+	assert_int_not_equal(ab_add_lift(a, "r", err, sizeof(err)), 0);
+	assert_int_equal(ab_lift_find(a, "ship_abroad", 11), 0);
+	assert_int_equal(ab_lift_find(a, "ship", 4), -1);
+	assert_true(ab_active(a));
+	free(a);
+}
+
+/*
+ * The simulator's variant of every visitor is the agent's: camp_assigned()
+ * on a campaign built the agent's way (camp_init from a declaration, then
+ * an operator's holdout and reshuffle).
+ */
+static void
+test_ab_matches_campaign(void **state)
+{
+	struct rule_campaign rc = {.name = "checkout_banner",
+	    .n_variants = 3,
+	    .variant = {{"control", 30}, {"bold", 30}, {"soft", 40}}};
+	struct camp c;
+	struct gen *g = new_gen(77);
+	struct ab *a = new_ab();
+	struct ab_visitor v;
+	char err[200], id[GEN_VISITOR_LEN + 1];
+	unsigned n[4] = {0};
+
+	(void)state;
+	assert_int_equal(camp_init(&c, &rc, NULL), 0);
+	assert_int_equal(camp_set_holdout(&c, c.version, 1000, NULL), 0);
+	assert_int_equal(camp_start(&c, c.version, NULL), 0);
+	assert_int_equal(camp_reshuffle(&c, c.version, NULL), 0);
+	assert_int_equal(c.generation, 1);
+	assert_int_equal(
+	    ab_add_campaign(a, "checkout_banner:30,30,40:0.1,0.1,0.1:10%", err,
+	        sizeof(err)),
+	    0);
+	assert_int_equal(
+	    ab_add_generation(a, "checkout_banner:1", err, sizeof(err)), 0);
+	assert_int_equal(ab_finish(a, 77, err, sizeof(err)), 0);
+	for (uint64_t i = 0; i < 20000; i++) {
+		struct nudge_strv vid = {id, GEN_VISITOR_LEN};
+		int want;
+
+		gen_visitor_id(g, i, id);
+		ab_visitor(a, i, vid, &v);
+		assert_int_equal(camp_assigned(&c, vid, &want), 0);
+		assert_int_equal(v.variant[0], want);
+		n[want < 0 ? 3 : want]++;
+		assert_int_equal(v.decider, want < 0 ? -1 : 0);
+		assert_int_equal(v.buy, want < 0    ? GEN_BUY_DEFAULT
+		                        : v.u < 0.1 ? GEN_BUY_YES
+		                                    : GEN_BUY_NO);
+		assert_false(v.dropped);
+	}
+	/* 4 sigma of a binomial share: the split is the declared one. */
+	assert_in_range(n[3], 2000 - 170, 2000 + 170);
+	assert_in_range(n[0], 5400 - 260, 5400 + 260);
+	assert_in_range(n[2], 7200 - 280, 7200 + 280);
+	free(a);
+	free(g);
+}
+
+/* |x/n - p| within 4 standard errors. */
+static void
+assert_rate(const char *what, uint64_t x, uint64_t n, double p)
+{
+	double r = n > 0 ? (double)x / (double)n : 0;
+	double se = sqrt(p * (1 - p) / (double)(n > 0 ? n : 1));
+
+	if (n == 0 || fabs(r - p) > 4 * se + 1e-12)
+		fail_msg("%s: %llu/%llu = %.4f, want %.4f +- %.4f", what,
+		    (unsigned long long)x, (unsigned long long)n, r, p,
+		    4 * se);
+}
+
+/* Sends visitors 0..n-1 of g through the truth as main.c's loop does. */
+static void
+run_truth(struct gen *g, const struct ab *a, struct truth *t, uint64_t n)
+{
+	struct gen_session *s = malloc(sizeof(*s));
+	struct ab_visitor av;
+	struct nudge_event ev;
+
+	assert_non_null(s);
+	for (uint64_t i = 0; i < n; i++) {
+		struct truth_session ts = {.abv = &av};
+		char id[GEN_VISITOR_LEN + 1];
+
+		gen_visitor_id(g, i, id);
+		ab_visitor(
+		    a, i, (struct nudge_strv){id, GEN_VISITOR_LEN}, &av);
+		if (av.dropped) {
+			truth_dropped(t, &av);
+			continue;
+		}
+		gen_session_as(g, i, START_MS, av.buy, s);
+		if (av.buy != GEN_BUY_DEFAULT)
+			assert_int_equal(s->tier == GEN_TIER_PURCHASE,
+			    av.buy == GEN_BUY_YES);
+		for (uint32_t k = 0; k < s->n; k++) {
+			event_init(&ev);
+			gen_event_fill(s, k, &ev);
+			truth_add(t, &ts, &ev);
+		}
+	}
+	free(s);
+}
+
+/* Variants truly convert at their rates; holdouts at the shop's. */
+static void
+test_ab_rates(void **state)
+{
+	struct gen *g = new_gen(4242);
+	struct ab *a = new_ab();
+	struct truth *t = malloc(sizeof(*t));
+	const struct truth_camp *c;
+	char err[200];
+	uint64_t sum = 0, drop = 0;
+
+	(void)state;
+	assert_int_equal(ab_add_campaign(a, "ab_test:50,50:0.03,0.06:20%", err,
+	                     sizeof(err)),
+	    0);
+	assert_int_equal(
+	    ab_add_campaign(a, "other:90,10:0.5,0.5", err, sizeof(err)), 0);
+	assert_int_equal(ab_add_drop(a, "other:1:0.3", err, sizeof(err)), 0);
+	assert_int_equal(ab_finish(a, 4242, err, sizeof(err)), 0);
+	truth_init(t, a);
+	run_truth(g, a, t, VISITORS);
+	c = &t->camp[0];
+	assert_rate(
+	    "variant A", c->arm[0].purchases, c->arm[0].visitors, 0.03);
+	assert_rate(
+	    "variant B", c->arm[1].purchases, c->arm[1].visitors, 0.06);
+	/* ab_test's holdout falls to "other": 0.5 for those in its variants.
+	 */
+	assert_rate("holdout share", c->holdout.visitors + c->holdout.dropped,
+	    VISITORS, 0.2);
+	c = &t->camp[1];
+	for (int k = 0; k < 2; k++) {
+		sum += c->arm[k].visitors;
+		drop += c->arm[k].dropped;
+	}
+	assert_int_equal(sum, t->visitors);
+	assert_int_equal(c->arm[0].dropped, 0);
+	assert_rate("dropped share of variant 1", c->arm[1].dropped,
+	    c->arm[1].dropped + c->arm[1].visitors, 0.3);
+	assert_rate(
+	    "split of other", c->arm[1].visitors + drop, VISITORS, 0.1);
+	assert_int_equal(t->camp[0].arm[0].visitors +
+	                     t->camp[0].arm[1].visitors +
+	                     t->camp[0].holdout.visitors,
+	    t->visitors);
+	assert_int_equal(t->camp[0].arm[0].purchases +
+	                     t->camp[0].arm[1].purchases +
+	                     t->camp[0].holdout.purchases,
+	    t->purchases);
+	free(t);
+	free(a);
+	free(g);
+}
+
+/* A/A: the same rate in both arms; no campaign: the shop's 2.5%. */
+static void
+test_ab_equal_and_default(void **state)
+{
+	struct gen *g = new_gen(9);
+	struct ab *a = new_ab();
+	struct truth *t = malloc(sizeof(*t));
+	struct gen_session *s = malloc(sizeof(*s)), *d = malloc(sizeof(*d));
+	char err[200];
+	uint64_t checkout = 0, cart = 0, none = 0;
+
+	(void)state;
+	assert_int_equal(
+	    ab_add_campaign(a, "aa:50,50:0.04,0.04", err, sizeof(err)), 0);
+	assert_int_equal(ab_finish(a, 9, err, sizeof(err)), 0);
+	truth_init(t, a);
+	run_truth(g, a, t, VISITORS);
+	assert_rate("A", t->camp[0].arm[0].purchases,
+	    t->camp[0].arm[0].visitors, 0.04);
+	assert_rate("B", t->camp[0].arm[1].purchases,
+	    t->camp[0].arm[1].visitors, 0.04);
+	/* Default: gen_session exactly; NO keeps the funnel's shape above. */
+	for (uint64_t i = 0; i < 20000; i++) {
+		gen_session(g, i, START_MS, s);
+		gen_session_as(g, i, START_MS, GEN_BUY_DEFAULT, d);
+		assert_true(same_events(s, d));
+		gen_session_as(g, i, START_MS, GEN_BUY_NO, d);
+		check_session(d);
+		assert_int_not_equal(d->tier, GEN_TIER_PURCHASE);
+		checkout += d->tier == GEN_TIER_CHECKOUT;
+		cart += d->tier == GEN_TIER_CART;
+		none++;
+		gen_session_as(g, i, START_MS, GEN_BUY_YES, d);
+		check_session(d);
+		assert_int_equal(d->tier, GEN_TIER_PURCHASE);
+		assert_true(gen_purchase_index(d) < d->n);
+	}
+	assert_rate("checkout among non-buyers", checkout, none, 2.5 / 97.5);
+	assert_rate("cart among non-buyers", cart, none, 5.0 / 97.5);
+	free(s);
+	free(d);
+	free(t);
+	free(a);
+	free(g);
+}
+
+/* A purchase appended to a visit that had none. */
+static void
+test_gen_add_purchase(void **state)
+{
+	struct gen *g = new_gen(12);
+	struct gen_session *s = malloc(sizeof(*s));
+	unsigned added = 0;
+
+	(void)state;
+	for (uint64_t i = 0; i < 3000; i++) {
+		int64_t cart = 0;
+		uint32_t n, p;
+
+		gen_session_as(g, i, START_MS, GEN_BUY_NO, s);
+		for (uint32_t k = 0; k < s->n; k++)
+			if (s->ev[k].type == EVENT_ADD_TO_CART)
+				cart += s->ev[k].value_cents;
+		n = s->n;
+		assert_int_equal(gen_purchase_index(s), n);
+		assert_true(gen_add_purchase(g, s));
+		added++;
+		check_session(s);
+		p = gen_purchase_index(s);
+		assert_true(p > 0 && p < s->n);
+		assert_true(
+		    strv_same(gen_prev_page(s, p), strv_of("/checkout")));
+		assert_int_equal(s->ev[s->n - 1].type, EVENT_PAGEVIEW);
+		assert_true(strv_same(
+		    s->ev[s->n - 1].page, strv_of("/checkout/confirmation")));
+		if (cart > 0)
+			assert_int_equal(s->ev[p].value_cents, cart);
+		assert_int_equal(s->tier, GEN_TIER_PURCHASE);
+		/* One purchase per visit: a second is refused. */
+		n = s->n;
+		assert_false(gen_add_purchase(g, s));
+		assert_int_equal(s->n, n);
+	}
+	assert_int_equal(added, 3000);
+	free(s);
+	free(g);
+}
+
+/* ---- a fake HTTP server for the client and the beacon output --------------
+ */
+
+#define FAKE_BUF (1u << 17)
+
+struct fake {
+	int lfd, port;
+	pthread_t th;
+	atomic_int stop;
+	/* behaviour */
+	bool chunked;         /* answers chunked */
+	unsigned close_every; /* "Connection: close" every k answers */
+	unsigned drop_every;  /* silently close after every k answers */
+	unsigned fail429;     /* the first k requests get 429 */
+	const char *answer;   /* body of 200 answers */
+	bool decode;          /* decode bodies as the agent's beacon */
+	/* what it saw (read after fake_stop) */
+	unsigned requests, connections, events, bad, not_pageview_first;
+	unsigned purchases, consent_missing;
+	char last_ua[256];
+	char last_body[FAKE_BUF];
+	struct beacon *b;
+};
+
+static bool
+write_all(int fd, const char *s, size_t n)
+{
+	while (n > 0) {
+		ssize_t k = send(fd, s, n, MSG_NOSIGNAL);
+
+		if (k <= 0)
+			return false;
+		s += k;
+		n -= (size_t)k;
+	}
+	return true;
+}
+
+static void
+fake_inspect(struct fake *f, const char *body, size_t len, const char *head)
+{
+	struct nudge_diag d;
+	const struct beacon_limits lim = {BEACON_MAX_BODY, BEACON_MAX_EVENTS};
+	const char *ua = strstr(head, "User-Agent: ");
+
+	if (ua != NULL)
+		sscanf(ua + 12, "%255[^\r]", f->last_ua);
+	snprintf(f->last_body, sizeof(f->last_body), "%.*s", (int)len, body);
+	if (!f->decode)
+		return;
+	if (beacon_decode(f->b, body, len, &lim, clock_wall_ms(), NULL, &d) !=
+	    0) {
+		f->bad++;
+		fprintf(stderr, "fake: refused: %s: %.200s\n", d.msg, body);
+		return;
+	}
+	f->events += f->b->n;
+	f->consent_missing += !f->b->consent;
+	f->not_pageview_first += f->b->ev[0].type != EVENT_PAGEVIEW;
+	for (unsigned k = 0; k < f->b->n; k++)
+		f->purchases += f->b->ev[k].type == EVENT_PURCHASE;
+	beacon_fini(f->b);
+}
+
+/* Answers one request of buf (head + body); false to close. */
+static bool
+fake_answer(struct fake *f, int fd, unsigned served)
+{
+	char head[512];
+	const char *a = f->answer;
+	size_t alen = strlen(a);
+	bool close_it = f->close_every && served % f->close_every == 0;
+	int status = served <= f->fail429 ? 429 : 200;
+
+	if (status == 429) {
+		a = "{\"error\":\"slow down\"}";
+		alen = strlen(a);
+	}
+	if (f->chunked && status == 200) {
+		size_t half = alen / 2;
+		char c1[32], c2[32];
+
+		snprintf(head, sizeof(head),
+		    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n%s\r\n",
+		    close_it ? "Connection: close\r\n" : "");
+		snprintf(c1, sizeof(c1), "%zx\r\n", half);
+		snprintf(c2, sizeof(c2), "\r\n%zx\r\n", alen - half);
+		return write_all(fd, head, strlen(head)) &&
+		       write_all(fd, c1, strlen(c1)) &&
+		       write_all(fd, a, half) &&
+		       write_all(fd, c2, strlen(c2)) &&
+		       write_all(fd, a + half, alen - half) &&
+		       write_all(fd, "\r\n0\r\n\r\n", 7) && !close_it;
+	}
+	snprintf(head, sizeof(head),
+	    "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+	    "Content-Length: %zu\r\n%s\r\n",
+	    status, status == 200 ? "OK" : "Too Many Requests", alen,
+	    close_it ? "Connection: close\r\n" : "");
+	return write_all(fd, head, strlen(head)) && write_all(fd, a, alen) &&
+	       !close_it;
+}
+
+/* Serves one connection until it closes. */
+static void
+fake_conn(struct fake *f, int fd, char *buf)
+{
+	size_t len = 0;
+
+	for (;;) {
+		char *end = NULL, *cl;
+		size_t need;
+		ssize_t k;
+
+		buf[len] = '\0';
+		if ((end = strstr(buf, "\r\n\r\n")) != NULL) {
+			cl = strcasestr(buf, "Content-Length: ");
+			need = (size_t)(end + 4 - buf) +
+			       (cl != NULL ? strtoul(cl + 16, NULL, 10) : 0);
+			if (len >= need) {
+				*end = '\0';
+				/* A 429 is not applied by the agent either. */
+				if (++f->requests > f->fail429)
+					fake_inspect(f, end + 4,
+					    need - (size_t)(end + 4 - buf),
+					    buf);
+				if (!fake_answer(f, fd, f->requests))
+					return;
+				if (f->drop_every &&
+				    f->requests % f->drop_every == 0)
+					return;
+				memmove(buf, buf + need, len - need);
+				len -= need;
+				continue;
+			}
+		}
+		if (len >= FAKE_BUF - 1)
+			return;
+		k = recv(fd, buf + len, FAKE_BUF - 1 - len, 0);
+		if (k <= 0)
+			return;
+		len += (size_t)k;
+	}
+}
+
+static void *
+fake_main(void *arg)
+{
+	struct fake *f = arg;
+	char *buf = malloc(FAKE_BUF);
+	int one = 1;
+
+	while (!atomic_load(&f->stop)) {
+		struct pollfd p = {f->lfd, POLLIN, 0};
+		int fd;
+
+		if (poll(&p, 1, 20) <= 0)
+			continue;
+		if ((fd = accept(f->lfd, NULL, NULL)) < 0)
+			continue;
+		/* Answers go out in pieces: no Nagle wait between them. */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		f->connections++;
+		fake_conn(f, fd, buf);
+		close(fd);
+	}
+	free(buf);
+	return NULL;
+}
+
+static struct fake *
+fake_start(const char *answer, bool decode)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(sa);
+
+	assert_non_null(f);
+	f->answer = answer;
+	f->decode = decode;
+	f->b = malloc(sizeof(*f->b));
+	assert_non_null(f->b);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	f->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(f->lfd >= 0);
+	assert_int_equal(bind(f->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(f->lfd, 8), 0);
+	assert_int_equal(getsockname(f->lfd, (struct sockaddr *)&sa, &sl), 0);
+	f->port = ntohs(sa.sin_port);
+	assert_int_equal(pthread_create(&f->th, NULL, fake_main, f), 0);
+	return f;
+}
+
+/* Stops the server; its counters are stable afterwards. */
+static void
+fake_stop(struct fake *f)
+{
+	atomic_store(&f->stop, 1);
+	pthread_join(f->th, NULL);
+	close(f->lfd);
+}
+
+static void
+fake_free(struct fake *f)
+{
+	free(f->b);
+	free(f);
+}
+
+static void
+fake_url(const struct fake *f, char *url, size_t cap)
+{
+	snprintf(url, cap, "http://127.0.0.1:%d/nudge/e", f->port);
+}
+
+static void
+test_hclient_urls(void **state)
+{
+	static const char *const bad[] = {"https://x/", "x:80/", "http://",
+	    "http:///e", "http://h:/e", "http://h:8x/e", "http://[::1/e",
+	    "http://h:1234567/e"};
+	struct hc h;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(bad) / sizeof(*bad); k++) {
+		if (hc_init(&h, bad[k], 1000) == 0)
+			fail_msg("accepted '%s'", bad[k]);
+		hc_fini(&h);
+	}
+	assert_int_equal(hc_init(&h, "http://[::1]:7480/nudge/e", 1000), 0);
+	assert_string_equal(h.name, "::1");
+	assert_string_equal(h.host, "[::1]:7480");
+	assert_string_equal(h.port, "7480");
+	assert_string_equal(h.path, "/nudge/e");
+	hc_fini(&h);
+	assert_int_equal(hc_init(&h, "http://shop.example", 1000), 0);
+	assert_string_equal(h.port, "80");
+	assert_string_equal(h.path, "/");
+	hc_fini(&h);
+}
+
+/* Keep-alive, chunked answers, Connection: close and idle closes. */
+static void
+test_hclient_keepalive(void **state)
+{
+	static const char answer[] = "{\"d\":[{\"id\":\"r1\"}],\"w\":[]}";
+	struct {
+		bool chunked;
+		unsigned close_every, drop_every, connections;
+	} mode[] = {
+	    {false, 0, 0, 1},
+	    {true, 0, 0, 1},
+	    {false, 2, 0, 3},
+	    {true, 0, 2, 3},
+	    {false, 0, 1, 5},
+	};
+	char url[64];
+
+	(void)state;
+	for (size_t m = 0; m < sizeof(mode) / sizeof(*mode); m++) {
+		struct fake *f = fake_start(answer, false);
+		struct hc h;
+
+		f->chunked = mode[m].chunked;
+		f->close_every = mode[m].close_every;
+		f->drop_every = mode[m].drop_every;
+		fake_url(f, url, sizeof(url));
+		assert_int_equal(hc_init(&h, url, 2000), 0);
+		for (int k = 0; k < 5; k++) {
+			char body[32];
+
+			snprintf(body, sizeof(body), "{\"n\":%d}", k);
+			if (hc_post(&h, "text/plain", "User-Agent: t\r\n",
+			        body, strlen(body)) != 0)
+				fail_msg("mode %zu post %d: %s", m, k, h.err);
+			assert_int_equal(h.status, 200);
+			assert_int_equal(h.body_len, strlen(answer));
+			assert_string_equal(h.body, answer);
+		}
+		hc_fini(&h);
+		fake_stop(f);
+		assert_int_equal(f->requests, 5);
+		assert_string_equal(f->last_body, "{\"n\":4}");
+		assert_string_equal(f->last_ua, "t");
+		if (f->connections != mode[m].connections)
+			fail_msg("mode %zu: %u connections, want %u", m,
+			    f->connections, mode[m].connections);
+		fake_free(f);
+	}
+}
+
+/* The beacon output, through a 429, decoded by the agent's own decoder. */
+static void
+test_beacon_output(void **state)
+{
+	static const char answer[] = "{\"d\":[{\"id\":\"lifted\",\"kind\":"
+	                             "\"banner\",\"text\":\"hi\"},{\"id\":"
+	                             "\"other\",\"kind\":\"shake\"}]}";
+	const double rates[] = {1.0, 0.0};
+	char url[64], err[200];
+
+	(void)state;
+	for (int r = 0; r < 2; r++) {
+		struct fake *f = fake_start(answer, true);
+		struct gen *g = new_gen(31);
+		struct ab *a = new_ab();
+		struct truth *t = malloc(sizeof(*t));
+		struct gen_session *s = malloc(sizeof(*s));
+		struct out_config cfg = {
+		    .timeout_ms = 5000, .gen = g, .ab = a};
+		struct out o;
+		struct nudge_event ev;
+		char spec[64];
+
+		snprintf(spec, sizeof(spec), "lifted:%g", rates[r]);
+		assert_int_equal(ab_add_lift(a, spec, err, sizeof(err)), 0);
+		assert_int_equal(ab_finish(a, 31, err, sizeof(err)), 0);
+		f->fail429 = r == 0 ? 1 : 0;
+		fake_url(f, url, sizeof(url));
+		cfg.url = url;
+		truth_init(t, a);
+		t->beacon = true;
+		out_init(&o, &out_beacon, &cfg);
+		assert_int_equal(o.ops->open(&o), 0);
+		for (uint64_t i = 0; i < 300; i++) {
+			struct ab_visitor av;
+			struct truth_session ts = {.abv = &av};
+			struct out_visit v = {s, &av, t, &ts, &ev};
+
+			event_init(&ev);
+			ab_visitor(a, i, strv_of("x"), &av);
+			gen_session_as(g, i, START_MS, av.buy, s);
+			if (o.ops->visit(&o, &v) != 0)
+				fail_msg("visit %llu: %s",
+				    (unsigned long long)i, o.err);
+		}
+		assert_int_equal(o.ops->close(&o), 0);
+		fake_stop(f);
+		assert_int_equal(f->bad, 0);
+		assert_int_equal(f->consent_missing, 0);
+		assert_int_equal(f->events, t->events);
+		assert_int_equal(f->purchases, t->purchases);
+		assert_int_equal(f->requests, t->beacons + t->retries);
+		assert_int_equal(t->retries, r == 0 ? 1 : 0);
+		assert_int_equal(f->connections, 1);
+		/* The answer always lifts: everyone buys, or nobody. */
+		assert_int_equal(t->lift[0].shown.visitors, 300);
+		assert_int_equal(t->lift[0].shown.purchases, r == 0 ? 300 : 0);
+		assert_int_equal(t->purchases, r == 0 ? 300 : 0);
+		assert_int_equal(t->n_decisions, 2);
+		assert_string_equal(t->decision[0].id, "lifted");
+		assert_int_equal(t->decision[0].answers, t->beacons);
+		assert_int_equal(t->decision[1].visitors, 300);
+		assert_true(t->decision[0].first_ms <= t->decision[0].last_ms);
+		/* Pages go one per request, the purchase after the answer. */
+		assert_true(t->beacons > 600);
+		assert_true(f->not_pageview_first <= (r == 0 ? 300u : 0u));
+		assert_non_null(strstr(f->last_ua, "Mozilla/5.0"));
+		free(s);
+		free(t);
+		free(a);
+		free(g);
+		fake_free(f);
+	}
+}
+
 int
 main(void)
 {
@@ -558,6 +1258,14 @@ main(void)
 	    cmocka_unit_test(test_emit_batch),
 	    cmocka_unit_test(test_fastpack_identical),
 	    cmocka_unit_test(test_jsonl_roundtrip),
+	    cmocka_unit_test(test_ab_specs),
+	    cmocka_unit_test(test_ab_matches_campaign),
+	    cmocka_unit_test(test_ab_rates),
+	    cmocka_unit_test(test_ab_equal_and_default),
+	    cmocka_unit_test(test_gen_add_purchase),
+	    cmocka_unit_test(test_hclient_urls),
+	    cmocka_unit_test(test_hclient_keepalive),
+	    cmocka_unit_test(test_beacon_output),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

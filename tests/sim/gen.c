@@ -645,9 +645,15 @@ origin(struct build *b)
 }
 
 static uint8_t
-pick_tier(struct build *b)
+pick_tier(struct build *b, int buy)
 {
 	uint32_t u = gen_rng_below(&b->r, 100000);
+
+	if (buy == GEN_BUY_YES)
+		return GEN_TIER_PURCHASE;
+	/* The same draw conditioned on "no purchase": exact proportions. */
+	if (buy == GEN_BUY_NO && u < T_PURCHASE)
+		u = T_PURCHASE + gen_rng_below(&b->r, 100000 - T_PURCHASE);
 
 	if (u < T_PURCHASE)
 		return GEN_TIER_PURCHASE;
@@ -662,6 +668,13 @@ void
 gen_session(const struct gen *g, uint64_t index, uint64_t start_ms,
     struct gen_session *s)
 {
+	gen_session_as(g, index, start_ms, GEN_BUY_DEFAULT, s);
+}
+
+void
+gen_session_as(const struct gen *g, uint64_t index, uint64_t start_ms, int buy,
+    struct gen_session *s)
+{
 	struct build b = {.g = g, .s = s};
 
 	s->index = index;
@@ -671,7 +684,7 @@ gen_session(const struct gen *g, uint64_t index, uint64_t start_ms,
 	gen_rng_seed(&b.r, g->seed, index);
 	b.cur = start_ms;
 	origin(&b);
-	s->tier = pick_tier(&b);
+	s->tier = pick_tier(&b, buy);
 	s->quick_add =
 	    s->tier == GEN_TIER_CART && chance(&b.r, QUICK_ADD_PERCENT);
 	if (s->tier == GEN_TIER_BROWSE) {
@@ -687,6 +700,61 @@ gen_session(const struct gen *g, uint64_t index, uint64_t start_ms,
 			cart_and_beyond(&b);
 	}
 	leave(&b);
+}
+
+uint32_t
+gen_purchase_index(const struct gen_session *s)
+{
+	uint32_t i = 0;
+
+	while (i < s->n && s->ev[i].type != EVENT_PURCHASE)
+		i++;
+	return i;
+}
+
+bool
+gen_add_purchase(const struct gen *g, struct gen_session *s)
+{
+	struct build b = {.g = g, .s = s};
+	const struct gen_event *last;
+	int64_t cart = 0;
+	uint16_t items = 0;
+	struct gen_event *e;
+
+	if (s->n == 0 || s->n + 3 > GEN_EVENTS_MAX ||
+	    gen_purchase_index(s) < s->n)
+		return false;
+	for (uint32_t i = 0; i < s->n; i++)
+		if (s->ev[i].type == EVENT_ADD_TO_CART) {
+			cart += s->ev[i].value_cents;
+			items += s->ev[i].quantity;
+		}
+	if (cart == 0) {
+		cart =
+		    g->product[gen_mix64(s->index) % GEN_PRODUCTS].price_cents;
+		items = 1;
+	}
+	gen_rng_seed(&b.r, g->seed ^ 0x7075726368617365ULL, s->index);
+	last = &s->ev[s->n - 1];
+	b.cur = b.leave = last->ts_ms + 1000;
+	b.page = gen_prev_page(s, s->n);
+	if (b.page.len != page_checkout.len ||
+	    memcmp(b.page.ptr, page_checkout.ptr, b.page.len) != 0) {
+		b.cur = b.leave =
+		    last->ts_ms + 2000 + gen_rng_below(&b.r, 8000);
+		b.page = page_checkout;
+		push(&b, EVENT_PAGEVIEW);
+	}
+	b.cur += 3000 + gen_rng_below(&b.r, 20000);
+	if ((e = push(&b, EVENT_PURCHASE)) != NULL) {
+		e->value_cents = cart;
+		e->quantity = items;
+	}
+	b.cur += 1000 + gen_rng_below(&b.r, 2000);
+	b.page = page_confirm;
+	push(&b, EVENT_PAGEVIEW);
+	s->tier = GEN_TIER_PURCHASE;
+	return true;
 }
 
 void

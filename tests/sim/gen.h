@@ -120,6 +120,37 @@ void gen_visitor_id(
 void gen_session(const struct gen *g, uint64_t index, uint64_t start_ms,
     struct gen_session *s);
 
+/* Whether a session buys: the shop's own odds, or decided by the caller. */
+enum gen_buy {
+	GEN_BUY_DEFAULT = -1, /* the tier draw decides (2.5% buy) */
+	GEN_BUY_NO = 0,       /* never the purchase tier */
+	GEN_BUY_YES = 1       /* always the purchase tier */
+};
+
+/*
+ * gen_session with the purchase decided by buy.  GEN_BUY_DEFAULT is
+ * gen_session exactly.  GEN_BUY_YES makes the session a purchase session;
+ * GEN_BUY_NO redraws a purchase tier among the others in the shop's
+ * proportions (product, cart, checkout keep their relative weights), so
+ * the funnel above the purchase looks the same either way.  A session of
+ * (seed, index, buy) is always the same.
+ */
+void gen_session_as(const struct gen *g, uint64_t index, uint64_t start_ms,
+    int buy, struct gen_session *s);
+
+/* The index of the session's purchase event, or s->n when it has none. */
+uint32_t gen_purchase_index(const struct gen_session *s);
+
+/*
+ * Appends a purchase to s, which has none (a visitor who changed their
+ * mind after seeing something): a /checkout page view unless the last
+ * page is /checkout already, the purchase (the cart's value, or one
+ * product's price for an empty cart) and the confirmation page, a few
+ * seconds apart after the last event; the tier becomes GEN_TIER_PURCHASE.
+ * Returns false, s unchanged, if it has a purchase or no room left.
+ */
+bool gen_add_purchase(const struct gen *g, struct gen_session *s);
+
 /*
  * Expands event i of s into ev (every field written; n_fields = 0).  The
  * first event carries the session's referrer and utm_*; every event

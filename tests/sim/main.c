@@ -9,8 +9,13 @@
  * in a min-heap keyed by its next event's time and sends each event when
  * the wall clock reaches it, so concurrent visitors interleave as they
  * would on a real shop.  Every sent event is counted by truth.c; the
- * truth file and the summary line describe exactly what left.  One thread;
- * SIGINT and SIGTERM end the run cleanly (the truth is still written).
+ * truth file and the summary line describe exactly what left.  With
+ * --campaign, --drop-variant and --rule-lift (ab.c) each visitor's
+ * variants are computed as the agent computes them before the session is
+ * generated, and decide whether it buys or is sent at all.  --beacon
+ * sends whole visits through the output's visit op (out_beacon.c), paced
+ * only.  One thread; SIGINT and SIGTERM end the run cleanly (the truth is
+ * still written).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +29,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "ab.h"
 #include "clock.h"
 #include "gen.h"
 #include "out.h"
@@ -45,6 +51,7 @@ struct opts {
 	struct out_config cfg;
 	const char *truth;
 	bool quiet;
+	struct ab ab; /* campaigns, drops, rule lifts */
 };
 
 /* A session being sent: generated events, where we are, its truth. */
@@ -52,6 +59,7 @@ struct slot {
 	struct gen_session s;
 	uint32_t next;
 	struct truth_session ts;
+	struct ab_visitor av; /* valid when ts.abv is set */
 };
 
 struct sim {
@@ -96,6 +104,15 @@ usage(FILE *fp)
 	    "(page views)\n"
 	    "  --null           build the emit batches and drop them "
 	    "(benchmark)\n"
+	    "  --beacon URL     POST each visit to the agent's beacon "
+	    "endpoint as the\n"
+	    "                   browser tag does (URL "
+	    "http://HOST:PORT/nudge/e; plain\n"
+	    "                   HTTP/1.1, one keep-alive connection), one "
+	    "request per\n"
+	    "                   page, reading each answer's decisions; 429 "
+	    "answers are\n"
+	    "                   retried after 1 s; not with --realtime\n"
 	    "\n"
 	    "Traffic:\n"
 	    "  --rate N         visitors per second, decimals allowed; 0 = as "
@@ -121,11 +138,40 @@ usage(FILE *fp)
 	    "visitor's\n"
 	    "                   events go out back to back\n"
 	    "\n"
+	    "A/B truth (the agent's own assignment: salt NAME, FNV-1a "
+	    "buckets):\n"
+	    "  --campaign NAME:W1,W2,...:R1,R2,...[:HOLDOUT%]\n"
+	    "                   a campaign split by weights W (percent, sum "
+	    "100) with\n"
+	    "                   an optional holdout; a visitor in variant i "
+	    "buys with\n"
+	    "                   probability Ri per visit (0.045 or 4.5%) "
+	    "instead of the\n"
+	    "                   shop's 2.5%; the first campaign holding a "
+	    "visitor in a\n"
+	    "                   variant decides; held-out visitors keep the "
+	    "shop's odds.\n"
+	    "                   Repeatable (64 at most)\n"
+	    "  --campaign-generation NAME:G\n"
+	    "                   campaign NAME's seed generation (default 0; "
+	    "bumped by\n"
+	    "                   a reshuffle)\n"
+	    "  --drop-variant NAME:I:FRACTION\n"
+	    "                   that fraction of variant I's visitors (0 = "
+	    "control)\n"
+	    "                   sends nothing at all: a broken split\n"
+	    "  --rule-lift RULE:RATE\n"
+	    "                   --beacon: a visitor whose answers carried a "
+	    "decision of\n"
+	    "                   RULE before the purchase buys with "
+	    "probability RATE\n"
+	    "\n"
 	    "Output options:\n"
 	    "  --batch N        events per emit request, 1..10000 (default "
 	    "500)\n"
-	    "  --timeout MS     send/reply timeout for --push/--ingest "
-	    "(default 10000)\n"
+	    "  --timeout MS     send/reply timeout for --push, --ingest and "
+	    "--beacon\n"
+	    "                   (default 10000)\n"
 	    "  --linger MS      --push: wait before closing so queued batches "
 	    "leave\n"
 	    "                   (nng 1.x drops them on close; default 1000)\n"
@@ -143,7 +189,15 @@ usage(FILE *fp)
 	    "                   cart, checkout, purchase: the agent's default "
 	    "funnel),\n"
 	    "                   purchases, revenue_cents, by_source, "
-	    "by_device\n"
+	    "by_device;\n"
+	    "                   campaigns (per variant and holdout: "
+	    "visitors,\n"
+	    "                   purchases, dropped), rule_lift (shown, "
+	    "not_shown:\n"
+	    "                   visitors, purchases), beacon (posts, "
+	    "retries,\n"
+	    "                   decisions: answers, visitors, first_ms, "
+	    "last_ms)\n"
 	    "  --quiet          no summary on stderr\n"
 	    "  --help           this text\n"
 	    "\n"
@@ -217,7 +271,12 @@ enum {
 	OPT_WIRE_PACK,
 	OPT_TRUTH,
 	OPT_QUIET,
-	OPT_HELP
+	OPT_HELP,
+	OPT_BEACON,
+	OPT_CAMPAIGN,
+	OPT_CAMPAIGN_GEN,
+	OPT_DROP,
+	OPT_LIFT
 };
 
 static const struct option long_opts[] = {
@@ -238,7 +297,12 @@ static const struct option long_opts[] = {
     {"wire-pack", no_argument, NULL, OPT_WIRE_PACK},
     {"truth", required_argument, NULL, OPT_TRUTH},
     {"quiet", no_argument, NULL, OPT_QUIET},
-    {"help", no_argument, NULL, OPT_HELP}, {NULL, 0, NULL, 0}};
+    {"help", no_argument, NULL, OPT_HELP},
+    {"beacon", required_argument, NULL, OPT_BEACON},
+    {"campaign", required_argument, NULL, OPT_CAMPAIGN},
+    {"campaign-generation", required_argument, NULL, OPT_CAMPAIGN_GEN},
+    {"drop-variant", required_argument, NULL, OPT_DROP},
+    {"rule-lift", required_argument, NULL, OPT_LIFT}, {NULL, 0, NULL, 0}};
 
 /* Picks the output; a second one is a usage error. */
 static int
@@ -246,7 +310,7 @@ set_output(struct opts *o, const struct out_ops *ops, const char *url)
 {
 	if (o->ops != NULL)
 		return bad_usage("only one output at a time (%s)",
-		    "--push, --ingest, --jsonl, --log or --null");
+		    "--push, --ingest, --beacon, --jsonl, --log or --null");
 	if (url != NULL && url[0] == '\0')
 		return bad_usage("%s: empty URL", ops->name);
 	o->ops = ops;
@@ -296,11 +360,39 @@ parse_bounded(struct opts *o, int c, const char *arg)
 	}
 }
 
+/* The A/B truth options. */
+static int
+parse_ab(struct opts *o, int c, const char *arg)
+{
+	static const struct {
+		const char *flag;
+		int (*add)(struct ab *, const char *, char *, size_t);
+	} t[] = {
+	    [OPT_CAMPAIGN - OPT_CAMPAIGN] = {"--campaign", ab_add_campaign},
+	    [OPT_CAMPAIGN_GEN -
+	        OPT_CAMPAIGN] = {"--campaign-generation", ab_add_generation},
+	    [OPT_DROP - OPT_CAMPAIGN] = {"--drop-variant", ab_add_drop},
+	    [OPT_LIFT - OPT_CAMPAIGN] = {"--rule-lift", ab_add_lift},
+	};
+	char err[200];
+
+	if (t[c - OPT_CAMPAIGN].add(&o->ab, arg, err, sizeof(err)) != 0)
+		return bad_usage("%s: %s", t[c - OPT_CAMPAIGN].flag, err);
+	return 0;
+}
+
 /* Handles one option; 0 or an exit status (usage error, -1 for --help). */
 static int
 parse_one(struct opts *o, int c, const char *arg)
 {
 	switch (c) {
+	case OPT_CAMPAIGN:
+	case OPT_CAMPAIGN_GEN:
+	case OPT_DROP:
+	case OPT_LIFT:
+		return parse_ab(o, c, arg);
+	case OPT_BEACON:
+		return set_output(o, &out_beacon, arg);
 	case OPT_RATE:
 		return parse_real(arg, &o->rate)
 		           ? 0
@@ -353,9 +445,19 @@ parse_one(struct opts *o, int c, const char *arg)
 static int
 check_opts(struct opts *o)
 {
+	char err[200];
+
 	if (o->ops == NULL)
 		return bad_usage("choose an output: %s",
-		    "--push URL, --ingest URL, --jsonl, --log or --null");
+		    "--push URL, --ingest URL, --beacon URL, --jsonl, --log "
+		    "or "
+		    "--null");
+	if (o->realtime && o->ops == &out_beacon)
+		return bad_usage("%s", "--beacon sends whole visits: not with "
+		                       "--realtime");
+	if (o->ab.n_lift > 0 && o->ops != &out_beacon)
+		return bad_usage("%s", "--rule-lift reads beacon answers: it "
+		                       "needs --beacon");
 	if (o->realtime && o->rate <= 0)
 		return bad_usage("%s", "--realtime needs --rate > 0");
 	if (o->cfg.log_noise && o->ops != &out_log)
@@ -368,6 +470,8 @@ check_opts(struct opts *o)
 		o->seed = clock_wall_ms() ^ clock_mono_us();
 	if (o->start_ms == 0)
 		o->start_ms = clock_wall_ms();
+	if (ab_finish(&o->ab, o->seed, err, sizeof(err)) != 0)
+		return bad_usage("%s", err);
 	return 0;
 }
 
@@ -427,13 +531,53 @@ emit(struct sim *sim, struct slot *sl, uint32_t i)
 	return sim->out.ops->event(&sim->out, &sl->s, i, &sim->ev);
 }
 
-static void
+/*
+ * Generates visitor i's session into sl, its campaigns first (they decide
+ * whether it buys).  Returns false for a visit --drop-variant never sends
+ * (counted as dropped in the truth).
+ */
+static bool
 start_slot(struct sim *sim, struct slot *sl, uint64_t i)
 {
-	gen_session(
-	    &sim->gen, i, sim->base_ms + arrival_us(sim, i) / 1000, &sl->s);
+	const struct ab *ab = &sim->o->ab;
+	int buy = GEN_BUY_DEFAULT;
+
 	sl->next = 0;
 	sl->ts = (struct truth_session){0};
+	if (ab_active(ab)) {
+		char id[GEN_VISITOR_LEN + 1];
+
+		gen_visitor_id(&sim->gen, i, id);
+		ab_visitor(
+		    ab, i, (struct nudge_strv){id, GEN_VISITOR_LEN}, &sl->av);
+		sl->ts.abv = &sl->av;
+		buy = sl->av.buy;
+		if (sl->av.dropped) {
+			truth_dropped(&sim->truth, &sl->av);
+			sl->s.n = 0;
+			return false;
+		}
+	}
+	gen_session_as(&sim->gen, i, sim->base_ms + arrival_us(sim, i) / 1000,
+	    buy, &sl->s);
+	return true;
+}
+
+/* Sends visitor i's whole session, back to back. */
+static int
+send_slot(struct sim *sim, struct slot *sl)
+{
+	int rc = 0;
+
+	if (sim->out.ops->visit != NULL) {
+		struct out_visit v = {
+		    &sl->s, sl->ts.abv, &sim->truth, &sl->ts, &sim->ev};
+
+		return sim->out.ops->visit(&sim->out, &v);
+	}
+	for (uint32_t k = 0; rc == 0 && k < sl->s.n; k++)
+		rc = emit(sim, sl, k);
+	return rc;
 }
 
 /*
@@ -476,9 +620,8 @@ run_paced(struct sim *sim)
 			rc = wait_until(sim, arrival_us(sim, i));
 		if (stop_requested || time_is_up(sim))
 			break;
-		start_slot(sim, sl, i);
-		for (uint32_t k = 0; rc == 0 && k < sl->s.n; k++)
-			rc = emit(sim, sl, k);
+		if (start_slot(sim, sl, i))
+			rc = send_slot(sim, sl);
 	}
 	free(sl);
 	return rc;
@@ -550,8 +693,9 @@ arrive(struct sim *sim, struct heap *h, uint64_t i)
 
 	if (sl == NULL)
 		return NUDGE_ENOMEM;
-	start_slot(sim, sl, i);
-	if (sl->s.n == 0 || (rc = heap_push(h, sl)) != 0)
+	/* The heap holds the slot: its truth_session points into it. */
+	if (!start_slot(sim, sl, i) || sl->s.n == 0 ||
+	    (rc = heap_push(h, sl)) != 0)
 		free(sl);
 	return rc;
 }
@@ -613,6 +757,11 @@ summary(const struct sim *sim, double secs)
 		    "nudge-sim: agent accepted %" PRIu64 ", rejected %" PRIu64
 		    " in %" PRIu64 " batches\n",
 		    o->acc, o->rej, o->messages);
+	else if (o->ops == &out_beacon)
+		fprintf(stderr,
+		    "nudge-sim: agent answered %" PRIu64 " beacons (%" PRIu64
+		    " retried after 429)\n",
+		    o->messages, o->retries);
 	else if (o->ops == &out_log && o->noise > 0)
 		fprintf(
 		    stderr, "nudge-sim: %" PRIu64 " noise lines\n", o->noise);
@@ -686,8 +835,10 @@ main(int argc, char **argv)
 	sim->o = &o;
 	gen_init(&sim->gen, o.seed);
 	o.cfg.gen = &sim->gen;
+	o.cfg.ab = &o.ab;
 	out_init(&sim->out, o.ops, &o.cfg);
-	truth_init(&sim->truth);
+	truth_init(&sim->truth, &o.ab);
+	sim->truth.beacon = o.ops == &out_beacon;
 	event_init(&sim->ev);
 	sim->base_ms = o.start_ms;
 	if (!o.seed_set && !o.quiet)

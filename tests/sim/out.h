@@ -6,6 +6,8 @@
  *   null    builds the `emit` messages and drops them (a packing benchmark)
  *   jsonl   one JSON object per event on stdout (`nudge emit --stdin`)
  *   log     nginx combined access-log lines on stdout, page views only
+ *   beacon  POST /nudge/e as the browser tag does, one page's events per
+ *           request, reading each answer's decisions (out_beacon.c)
  *
  * Batching outputs keep events packed in a reused buffer until `batch`
  * events are waiting or flush() is called; nothing is allocated per event.
@@ -22,8 +24,11 @@
 #include <msgpack.h>
 #include <nng/nng.h>
 
+#include "ab.h"
 #include "event.h"
 #include "gen.h"
+#include "hclient.h"
+#include "truth.h"
 
 struct out_config {
 	const char *url;       /* push and ingest */
@@ -32,8 +37,22 @@ struct out_config {
 	uint32_t linger_ms;    /* push: time for queued messages to leave */
 	bool log_noise;        /* log: asset requests and bots too */
 	bool wire_pack;        /* always wire_pack_event, never fastpack */
-	const struct gen *gen; /* log: seed for the noise */
+	const struct gen *gen; /* log: seed for the noise; beacon */
+	const struct ab *ab;   /* beacon: --rule-lift rules, may be NULL */
 	FILE *fp;              /* jsonl and log: usually stdout */
+};
+
+/*
+ * One whole visit, for outputs that send visits rather than events.  The
+ * output fills ev from s, counts every event it sends in truth/ts, and
+ * may cut s short or extend it (a --rule-lift purchase decision).
+ */
+struct out_visit {
+	struct gen_session *s;
+	const struct ab_visitor *abv; /* NULL without campaigns or lifts */
+	struct truth *truth;
+	struct truth_session *ts;
+	struct nudge_event *ev; /* scratch */
 };
 
 struct out;
@@ -45,6 +64,11 @@ struct out_ops {
 	/* Sends (or queues) ev, which is event i of session s. */
 	int (*event)(struct out *o, const struct gen_session *s, uint32_t i,
 	    const struct nudge_event *ev);
+	/*
+	 * Sends a whole visit (beacon); NULL for event outputs.  When set,
+	 * event is NULL and the caller calls visit once per session.
+	 */
+	int (*visit)(struct out *o, struct out_visit *v);
 	/* Sends whatever is queued. */
 	int (*flush)(struct out *o);
 	/* Flushes, then releases everything; always safe after open. */
@@ -56,6 +80,7 @@ extern const struct out_ops out_ingest;
 extern const struct out_ops out_null;
 extern const struct out_ops out_jsonl;
 extern const struct out_ops out_log;
+extern const struct out_ops out_beacon;
 
 struct out {
 	const struct out_ops *ops;
@@ -75,6 +100,12 @@ struct out {
 	uint64_t acc, rej;  /* ingest: what the agent said */
 	uint64_t noise;     /* log: extra lines written */
 	struct gen_rng rng; /* log: noise decisions */
+	struct hc hc;       /* beacon: the connection */
+	char *jbuf;         /* beacon: the JSON body being built */
+	size_t jlen;
+	bool jover;       /* beacon: the body would pass BODY_MAX */
+	uint32_t jevents; /* beacon: events in jbuf */
+	uint64_t retries; /* beacon: requests retried after a 429 */
 	char err[256];
 };
 

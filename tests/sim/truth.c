@@ -15,10 +15,64 @@
 #include <jansson.h>
 
 void
-truth_init(struct truth *t)
+truth_init(struct truth *t, const struct ab *ab)
 {
 	memset(t, 0, sizeof(*t));
 	funnel_default(&t->funnel);
+	t->ab = ab;
+}
+
+/* The arm of campaign k the visitor is in. */
+static struct truth_arm *
+arm_of(struct truth *t, const struct ab_visitor *abv, unsigned k)
+{
+	int v = abv->variant[k];
+
+	return v >= 0 ? &t->camp[k].arm[v] : &t->camp[k].holdout;
+}
+
+void
+truth_dropped(struct truth *t, const struct ab_visitor *abv)
+{
+	for (unsigned k = 0; t->ab != NULL && k < t->ab->n_camp; k++)
+		arm_of(t, abv, k)->dropped++;
+}
+
+void
+truth_decision(
+    struct truth *t, const char *id, size_t len, bool first, uint64_t now_ms)
+{
+	struct truth_decision *d = NULL;
+
+	for (unsigned k = 0; k < t->n_decisions && d == NULL; k++)
+		if (strlen(t->decision[k].id) == len &&
+		    memcmp(t->decision[k].id, id, len) == 0)
+			d = &t->decision[k];
+	if (d == NULL) {
+		if (t->n_decisions == TRUTH_DECISIONS_MAX ||
+		    len > AB_NAME_MAX) {
+			t->decisions_full = true;
+			return;
+		}
+		d = &t->decision[t->n_decisions++];
+		memcpy(d->id, id, len);
+		d->id[len] = '\0';
+		d->first_ms = now_ms;
+	}
+	d->answers++;
+	d->visitors += first;
+	d->last_ms = now_ms;
+}
+
+void
+truth_lift_visit(
+    struct truth *t, unsigned k, bool shown, const struct truth_session *ts)
+{
+	struct truth_arm *a =
+	    shown ? &t->lift[k].shown : &t->lift[k].not_shown;
+
+	a->visitors++;
+	a->purchases += ts->bought;
 }
 
 /* event_classify_source(), memoised: a pure function of five strings. */
@@ -57,12 +111,19 @@ truth_add(
 		t->visitors++;
 		t->by_source[classify(t, ev)]++;
 		t->by_device[ev->device % DEVICE_COUNT]++;
+		for (unsigned k = 0; ts->abv != NULL && k < t->ab->n_camp; k++)
+			arm_of(t, ts->abv, k)->visitors++;
 	}
 	t->events++;
 	t->by_type[ev->type % EVENT_TYPE_COUNT]++;
 	if (ev->type == EVENT_PURCHASE) {
 		t->purchases++;
 		t->revenue_cents += ev->value_cents;
+		/* A session buys once; a second purchase is not a visitor. */
+		for (unsigned k = 0;
+		     ts->abv != NULL && !ts->bought && k < t->ab->n_camp; k++)
+			arm_of(t, ts->abv, k)->purchases++;
+		ts->bought = true;
 	}
 	r = funnel_advance(&t->funnel, ts->reached, ev);
 	for (uint8_t k = ts->reached; k < r; k++)
@@ -79,6 +140,86 @@ counts(const uint64_t *v, int n, const char *(*name)(int))
 	for (int k = 0; k < n; k++)
 		json_object_set_new(
 		    o, name(k), json_integer((json_int_t)v[k]));
+	return o;
+}
+
+static json_t *
+arm_json(const struct truth_arm *a, bool dropped)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(
+	    o, "visitors", json_integer((json_int_t)a->visitors));
+	json_object_set_new(
+	    o, "purchases", json_integer((json_int_t)a->purchases));
+	if (dropped)
+		json_object_set_new(
+		    o, "dropped", json_integer((json_int_t)a->dropped));
+	return o;
+}
+
+/* {"NAME": {"variants": [ARM, ...], "holdout": ARM}, ...} */
+static json_t *
+campaigns_json(const struct truth *t)
+{
+	json_t *o = json_object();
+
+	for (unsigned k = 0; k < t->ab->n_camp; k++) {
+		json_t *c = json_object(), *v = json_array();
+
+		for (unsigned i = 0; i < t->ab->camp[k].n; i++)
+			json_array_append_new(
+			    v, arm_json(&t->camp[k].arm[i], true));
+		json_object_set_new(c, "variants", v);
+		json_object_set_new(
+		    c, "holdout", arm_json(&t->camp[k].holdout, true));
+		json_object_set_new(o, t->ab->camp[k].name, c);
+	}
+	return o;
+}
+
+static json_t *
+lifts_json(const struct truth *t)
+{
+	json_t *o = json_object();
+
+	for (unsigned k = 0; k < t->ab->n_lift; k++) {
+		json_t *l = json_object();
+
+		json_object_set_new(
+		    l, "shown", arm_json(&t->lift[k].shown, false));
+		json_object_set_new(
+		    l, "not_shown", arm_json(&t->lift[k].not_shown, false));
+		json_object_set_new(o, t->ab->lift[k].rule, l);
+	}
+	return o;
+}
+
+static json_t *
+beacon_json(const struct truth *t)
+{
+	json_t *o = json_object(), *d = json_object();
+
+	json_object_set_new(o, "posts", json_integer((json_int_t)t->beacons));
+	json_object_set_new(
+	    o, "retries", json_integer((json_int_t)t->retries));
+	for (unsigned k = 0; k < t->n_decisions; k++) {
+		const struct truth_decision *x = &t->decision[k];
+		json_t *e = json_object();
+
+		json_object_set_new(
+		    e, "answers", json_integer((json_int_t)x->answers));
+		json_object_set_new(
+		    e, "visitors", json_integer((json_int_t)x->visitors));
+		json_object_set_new(
+		    e, "first_ms", json_integer((json_int_t)x->first_ms));
+		json_object_set_new(
+		    e, "last_ms", json_integer((json_int_t)x->last_ms));
+		json_object_set_new(d, x->id, e);
+	}
+	json_object_set_new(o, "decisions", d);
+	json_object_set_new(
+	    o, "decisions_truncated", json_boolean(t->decisions_full));
 	return o;
 }
 
@@ -106,6 +247,12 @@ truth_json(const struct truth *t)
 	    counts(t->by_source, SOURCE_COUNT, event_source_name));
 	json_object_set_new(o, "by_device",
 	    counts(t->by_device, DEVICE_COUNT, event_device_name));
+	if (t->ab != NULL && t->ab->n_camp > 0)
+		json_object_set_new(o, "campaigns", campaigns_json(t));
+	if (t->ab != NULL && t->ab->n_lift > 0)
+		json_object_set_new(o, "rule_lift", lifts_json(t));
+	if (t->beacon)
+		json_object_set_new(o, "beacon", beacon_json(t));
 	return o;
 }
 

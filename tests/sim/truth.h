@@ -14,10 +14,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ab.h"
 #include "event.h"
 #include "funnel.h"
 
 #define TRUTH_CACHE 1024
+#define TRUTH_DECISIONS_MAX 64 /* distinct decision ids remembered */
 
 /* A remembered source class, keyed by the addresses of the strings. */
 struct truth_memo {
@@ -26,8 +28,34 @@ struct truth_memo {
 	int source;
 };
 
+/* Visitors (sessions) and purchases sent, of one arm of a campaign. */
+struct truth_arm {
+	uint64_t visitors;
+	uint64_t purchases;
+	uint64_t dropped; /* --drop-variant: never sent, not in visitors */
+};
+
+struct truth_camp {
+	struct truth_arm arm[ASSIGN_VARIANTS_MAX];
+	struct truth_arm holdout;
+};
+
+/* One --rule-lift rule: visits shown it (in an answer) or not. */
+struct truth_lift {
+	struct truth_arm shown, not_shown;
+};
+
+/* A decision id seen in beacon answers (--beacon). */
+struct truth_decision {
+	char id[AB_NAME_MAX + 1];
+	uint64_t answers;           /* answers that carried it */
+	uint64_t visitors;          /* visits shown it at least once */
+	uint64_t first_ms, last_ms; /* wall clock of the first and last */
+};
+
 struct truth {
 	struct funnel funnel;
+	const struct ab *ab; /* campaigns and lifts counted; may be NULL */
 	struct truth_memo memo[TRUTH_CACHE];
 	uint64_t visitors;
 	uint64_t events;
@@ -37,16 +65,40 @@ struct truth {
 	uint64_t steps[AGG_STEPS_MAX];    /* sessions that reached step k */
 	uint64_t by_source[SOURCE_COUNT]; /* sessions */
 	uint64_t by_device[DEVICE_COUNT]; /* sessions */
+	struct truth_camp camp[AB_CAMPAIGNS_MAX]; /* ab->camp[k] */
+	struct truth_lift lift[AB_LIFTS_MAX];     /* ab->lift[k] */
+	bool beacon;                              /* --beacon output */
+	uint64_t beacons;                         /* POSTs answered 200 */
+	uint64_t retries;                         /* after a 429 */
+	unsigned n_decisions;
+	bool decisions_full; /* more distinct ids than remembered */
+	struct truth_decision decision[TRUTH_DECISIONS_MAX];
 };
 
 /* Per-session state; zero it when the session starts. */
 struct truth_session {
 	bool started;
-	uint8_t reached; /* funnel steps reached so far */
+	bool bought;                  /* a purchase was sent */
+	uint8_t reached;              /* funnel steps reached so far */
+	const struct ab_visitor *abv; /* its campaigns, or NULL */
 };
 
-/* Zeroes t and loads the default funnel. */
-void truth_init(struct truth *t);
+/* Zeroes t and loads the default funnel; ab (borrowed) may be NULL. */
+void truth_init(struct truth *t, const struct ab *ab);
+
+/* Counts a visit --drop-variant kept from being sent. */
+void truth_dropped(struct truth *t, const struct ab_visitor *abv);
+
+/*
+ * A beacon answer carried decision id (len bytes) at wall time now_ms;
+ * first says whether it is the first time in this visit.
+ */
+void truth_decision(
+    struct truth *t, const char *id, size_t len, bool first, uint64_t now_ms);
+
+/* At the end of a visit: whether it was shown --rule-lift rule k. */
+void truth_lift_visit(
+    struct truth *t, unsigned k, bool shown, const struct truth_session *ts);
 
 /*
  * Counts one sent event of the session ts.  The source class of a first
