@@ -30,7 +30,7 @@ fail() {
 
 command -v jq >/dev/null || fail "jq not installed"
 for _ in 1 2 3 4 5 6 7 8 9 10; do
-	PORT=$((20000 + RANDOM % 20000))
+	PORT=$((10000 + RANDOM % 22000))
 	(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || break
 done
 PUB="tcp://127.0.0.1:$PORT"

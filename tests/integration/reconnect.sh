@@ -127,10 +127,14 @@ stop_r1() {
 	log_clean "$1"
 }
 log_clean() {
-	if grep -qE 'AddressSanitizer|runtime error|ERROR|error:' "$D/log.$LOGN"; then
-		fail "$1: agent log clean" "$(grep -m3 -E 'AddressSanitizer|runtime error|ERROR|error:' "$D/log.$LOGN" | tr '\n' ' ')"
+	local bad
+	bad=$(grep -m3 -E 'AddressSanitizer|runtime error|ERROR|error:' "$D/log.$LOGN" | tr '\n' ' ')
+	# a sanitizer report is ours whatever the run; the stop watchdog's
+	# line after the TLS run is nng's close hang (verdict: KNOWN there)
+	if echo "$bad" | grep -qE 'AddressSanitizer|runtime error'; then
+		fail "$1: agent log clean" "$bad"
 	else
-		pass "$1: agent log clean"
+		verdict "$1: agent log clean${bad:+ ($bad)}" test -z "$bad"
 	fi
 }
 fds() { ls "/proc/$AGENT_PID/fd" | wc -l; }

@@ -42,11 +42,16 @@ expect_eq() {
 	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi
 }
 
-# A free TCP port on loopback.
+# A free TCP port on loopback, below the kernel's ephemeral range: a port
+# in that range that is free now may be taken by a client connection's
+# local end before the agent binds it (seen as "address in use").
 free_port() {
-	local p
+	local p lo
+	lo=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+	lo=${lo:-32768}
+	[ "$lo" -gt 12000 ] || lo=32768
 	for _ in $(seq 1 50); do
-		p=$((20000 + RANDOM % 30000))
+		p=$((10000 + RANDOM % (lo - 10000)))
 		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
 			echo "$p"
 			return
