@@ -25,8 +25,16 @@ if ! kill -0 "${pids[0]}" 2>/dev/null; then
 	cat "$RUN/nudged.log" >&2
 	exit 1
 fi
+# a live A/B campaign to watch in view 8: variant_c truly converts better
+if [ ! -s "$RUN/campaign.started" ] &&
+	"$BUILD/nudge" rules push examples/campaign.rules \
+		--agent "tcp://127.0.0.1:$PORT,ipc://$RUN/control.sock" >"$RUN/rules.log" 2>&1 &&
+	"$BUILD/nudge" campaign start banner_test \
+		--agent "tcp://127.0.0.1:$PORT,ipc://$RUN/control.sock" >>"$RUN/rules.log" 2>&1; then
+	date >"$RUN/campaign.started"
+fi
 "$BUILD/nudge-sim" --realtime --rate 4 --push "ipc://$RUN/push.sock" \
-	2>"$RUN/sim.log" &
+	--campaign banner_test:34,33,33:0.025,0.03,0.04 2>"$RUN/sim.log" &
 pids+=($!)
 echo "agent log: $RUN/nudged.log; simulator log: $RUN/sim.log"
 echo "demo shop (with the tag): http://127.0.0.1:$HTTP_PORT/shop/"
