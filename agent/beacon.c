@@ -318,17 +318,17 @@ decode_member(struct bdec *d, unsigned i, uint32_t *seen)
 		return jscan_fail_at(&d->js, at, "duplicate key");
 	*seen |= 1u << idx;
 	k = &bkeys[idx];
-	name = strv_of(k->name);
 	c = jscan_peek(&d->js);
 	at = d->js.pos;
 	if (c == '{' && k->object != NULL)
 		return k->object(d, i);
+	/* the key's scratch is gone: a refusal names it from the table */
 	if (c == '{' || c == '[' || k->scalar == NULL)
-		return refuse_value(d, i, at, name, "bad value");
+		return refuse_value(d, i, at, strv_of(k->name), "bad value");
 	if (jscan_scalar(&d->js, &v) != 0)
 		return -1;
 	if (k->scalar(d, i, k, &v) != 0)
-		ev_refuse(d, i, at, name, "bad value");
+		ev_refuse(d, i, at, strv_of(k->name), "bad value");
 	return 0;
 }
 

@@ -14,6 +14,11 @@
  * and records a verdict; the answer is queued on a later call, after the
  * body was read.  Queuing on the first call makes MHD close the connection
  * (PLATFORM.md), which we want only for an announced oversized body.
+ *
+ * Per beacon the work is kept off the allocator: the body is gathered in
+ * the request's own 2 KB (larger ones take one block), the decoding and
+ * the answer use the worker's scratch, the clocks are read once, and the
+ * answer's response object is reused while it repeats (reply_answer).
  */
 #include "http.h"
 
@@ -22,6 +27,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +52,8 @@
 #define HTTP_REPLY_MAX 8192
 #define HTTP_DEFAULT_LISTEN "127.0.0.1:7480"
 #define HTTP_DRAIN_MAX (1024u * 1024u)
+/* A body up to this size is gathered in the request itself (no malloc). */
+#define HTTP_BODY_INLINE 2048u
 /*
  * MHD's pool per connection (headers, its read and write buffers).  MHD
  * clears the pool between keep-alive requests, so its 32 KB default cost
@@ -114,7 +122,8 @@ struct http_req {
 	size_t len, cap;
 	size_t expect;		/* Content-Length when announced, else 0 */
 	size_t drained;		/* body bytes dropped after a verdict */
-	char *body;
+	char *body;		/* inl, or malloc'd once past it */
+	char inl[HTTP_BODY_INLINE];
 };
 
 typedef enum MHD_Result (*http_route_fn)(struct http_server *s,
@@ -226,7 +235,7 @@ struct jbuf {
 };
 
 /*
- * What one beacon needs besides its body, about 130 KB (struct beacon is
+ * What one beacon needs besides its body, about 140 KB (struct beacon is
  * most of it).  Each worker thread keeps one for good (freed when the
  * thread ends), so no request allocates it: a beacon is handled start to
  * end on its worker, never two at once on one thread.
@@ -238,6 +247,11 @@ struct http_scratch {
 	struct jbuf j;
 	char watch[RRT_WATCH_JSON_MAX];
 	char anon[24];		/* audience-only pseudonym (audience_only) */
+	/* the last beacon answer, kept while answers repeat (reply_answer) */
+	struct MHD_Response *res;
+	size_t res_len;
+	char res_body[HTTP_REPLY_MAX];
+	char res_origin[CONF_URL_MAX + 1];	/* "" without CORS */
 };
 
 static void
@@ -285,16 +299,16 @@ add_common(struct MHD_Response *res, const struct http_req *r)
 	}
 }
 
-static enum MHD_Result
-reply(struct MHD_Connection *c, const struct http_req *r, unsigned status,
-    const char *type, const void *body, size_t len)
+/* A response holding a copy of body, with the headers every answer has. */
+static struct MHD_Response *
+response_new(const struct http_req *r, unsigned status, const char *type,
+    const void *body, size_t len)
 {
 	struct MHD_Response *res = MHD_create_response_from_buffer(len,
 	    (void *)body, MHD_RESPMEM_MUST_COPY);
-	enum MHD_Result ret;
 
 	if (res == NULL)
-		return MHD_NO;
+		return NULL;
 	if (type != NULL)
 		MHD_add_response_header(res, "Content-Type", type);
 	MHD_add_response_header(res, "Cache-Control", "no-store");
@@ -303,9 +317,27 @@ reply(struct MHD_Connection *c, const struct http_req *r, unsigned status,
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED && r->route != NULL)
 		MHD_add_response_header(res, "Allow", r->route->methods);
 	add_common(res, r);
-	ret = MHD_queue_response(c, status, res);
+	return res;
+}
+
+/* Queues res with status and drops our reference to it. */
+static enum MHD_Result
+queue_once(struct MHD_Connection *c, unsigned status,
+    struct MHD_Response *res)
+{
+	enum MHD_Result ret = MHD_queue_response(c, status, res);
+
 	MHD_destroy_response(res);
 	return ret;
+}
+
+static enum MHD_Result
+reply(struct MHD_Connection *c, const struct http_req *r, unsigned status,
+    const char *type, const void *body, size_t len)
+{
+	struct MHD_Response *res = response_new(r, status, type, body, len);
+
+	return res != NULL ? queue_once(c, status, res) : MHD_NO;
 }
 
 static enum MHD_Result
@@ -399,7 +431,8 @@ check_beacon(struct http_server *s, struct MHD_Connection *c,
 	} else {
 		r->expect = (size_t)n;
 		key = XXH64(r->client.b, sizeof(r->client.b), s->salt);
-		if (!ratelim_take(s->rl_address, key, clock_mono_ms())) {
+		if (s->cfg->rate_per_address != 0 &&
+		    !ratelim_take(s->rl_address, key, clock_mono_ms())) {
 			r->status = MHD_HTTP_TOO_MANY_REQUESTS;
 			r->reason = "rate limited (address)";
 			count(s, HC_RATE_LIMITED, 1);
@@ -428,12 +461,16 @@ static struct http_req *
 req_begin(struct http_server *s, struct MHD_Connection *c, const char *url,
     const char *method)
 {
-	struct http_req *r = calloc(1, sizeof(*r));
+	struct http_req *r = malloc(sizeof(*r));
 	const char *dnt = header(c, "DNT"), *gpc = header(c, "Sec-GPC");
 	bool from_xff;
 
 	if (r == NULL)
 		return NULL;
+	/* all but the inline buffer: a beacon's 2 KB need not be cleared */
+	memset(r, 0, offsetof(struct http_req, inl));
+	r->body = r->inl;
+	r->cap = sizeof(r->inl);
 	count(s, HC_REQUESTS, 1);
 	r->origin = header(c, "Origin");
 	r->audience = (dnt && strcmp(dnt, "1") == 0) ||
@@ -464,12 +501,17 @@ req_body(struct http_server *s, struct http_req *r, const char *p, size_t n)
 
 	if (r->len + n > s->lim.max_body)
 		return false;
-	/* the announced length, so a small beacon takes a small block */
+	/* past the inline buffer: the announced length, else the limit */
 	if (r->len + n > r->cap) {
-		size_t cap = r->body == NULL && r->expect >= n ? r->expect :
+		size_t cap = r->len == 0 && r->expect >= n ? r->expect :
 		    s->lim.max_body;
-		if ((nb = realloc(r->body, cap)) == NULL)
+		if (r->body == r->inl) {
+			if ((nb = malloc(cap)) == NULL)
+				return false;
+			memcpy(nb, r->inl, r->len);
+		} else if ((nb = realloc(r->body, cap)) == NULL) {
 			return false;
+		}
 		r->body = nb;
 		r->cap = cap;
 	}
@@ -505,9 +547,9 @@ country_of(struct http_server *s, struct MHD_Connection *c,
 /* Applies the batch as this client's; returns how many were applied. */
 static unsigned
 apply_batch(struct http_server *s, struct beacon *b, const char *cc,
-    uint8_t device, bool targetable, struct rrt_shown *shown)
+    uint8_t device, bool targetable, struct rrt_shown *shown, uint64_t mono,
+    uint64_t wall)
 {
-	uint64_t mono = clock_mono_ms(), wall = clock_wall_ms();
 	unsigned ok = 0;
 
 	for (unsigned i = 0; i < b->n; i++) {
@@ -571,14 +613,16 @@ decide(struct http_server *s, const struct beacon *b, const char *cc,
  * cannot slip its other events into funnels between page loads.
  */
 static bool
-too_fast(struct http_server *s, const struct beacon *b)
+too_fast(struct http_server *s, const struct beacon *b, uint64_t mono)
 {
 	unsigned n = 0;
 
+	if (s->cfg->bot_pageviews_per_s == 0)
+		return false;	/* off (ratelim_mark would say so) */
 	for (unsigned i = 0; i < b->n; i++)
 		n += b->ev[i].type == EVENT_PAGEVIEW;
 	if (!ratelim_mark(s->rl_bots, XXH64(b->visitor.ptr, b->visitor.len,
-	    s->salt), clock_mono_ms(), n, HTTP_BOT_HOLD_MS))
+	    s->salt), mono, n, HTTP_BOT_HOLD_MS))
 		return false;
 	count(s, HC_BOT_FAST, 1);
 	return true;
@@ -593,9 +637,10 @@ too_fast(struct http_server *s, const struct beacon *b)
  * archived can be linked back to the id, or across days.
  */
 static void
-audience_only(struct http_server *s, struct beacon *b, char *anon, size_t cap)
+audience_only(struct http_server *s, struct beacon *b, char *anon, size_t cap,
+    uint64_t wall)
 {
-	uint64_t day = clock_wall_ms() / 86400000u;
+	uint64_t day = wall / 86400000u;
 	uint64_t h = XXH64(b->visitor.ptr, b->visitor.len, s->salt ^
 	    (day * 0x9e3779b97f4a7c15ull));
 
@@ -618,9 +663,54 @@ scratch_get(struct http_server *s)
 	return x;
 }
 
+/* The thread's scratch, when the thread ends (the key's destructor). */
+static void
+scratch_free(void *p)
+{
+	struct http_scratch *x = p;
+
+	if (x->res != NULL)
+		MHD_destroy_response(x->res);
+	free(x);
+}
+
+/*
+ * Queues x->j as the beacon's 200 answer.  Most beacons get the same bytes
+ * ({"d":[]} and the watch list), and a new response costs about a dozen
+ * allocations (the body's copy, each header's name and value), so each
+ * worker keeps its last answer's response and queues it again while body
+ * and CORS origin are the same.  MHD counts a response's references: the
+ * one replaced here lives on until the connections sending it are done.
+ */
+static enum MHD_Result
+reply_answer(struct MHD_Connection *c, const struct http_req *r,
+    struct http_scratch *x)
+{
+	const char *origin = r->cors ? r->origin : "";
+	size_t olen = strlen(origin);
+	struct MHD_Response *res;
+
+	if (x->res == NULL || x->res_len != x->j.len ||
+	    memcmp(x->res_body, x->j.b, x->j.len) != 0 ||
+	    strcmp(x->res_origin, origin) != 0) {
+		if ((res = response_new(r, MHD_HTTP_OK, "application/json",
+		    x->j.b, x->j.len)) == NULL)
+			return MHD_NO;
+		if (olen >= sizeof(x->res_origin)) /* not kept: no CORS match */
+			return queue_once(c, MHD_HTTP_OK, res);
+		if (x->res != NULL)
+			MHD_destroy_response(x->res);
+		x->res = res;
+		x->res_len = x->j.len;
+		memcpy(x->res_body, x->j.b, x->j.len);
+		memcpy(x->res_origin, origin, olen + 1);
+	}
+	return MHD_queue_response(c, MHD_HTTP_OK, x->res);
+}
+
 static enum MHD_Result
 beacon_answer(struct http_server *s, struct MHD_Connection *c,
-    struct http_req *r, struct http_scratch *x)
+    struct http_req *r, struct http_scratch *x, uint64_t mono, uint64_t wall)
 {
 	static const struct http_decisions none = {0};
 	const struct beacon *b = &x->b;
@@ -631,15 +721,15 @@ beacon_answer(struct http_server *s, struct MHD_Connection *c,
 	    !b->consent);
 	size_t watch_len;
 
-	if (too_fast(s, b) || b->webdriver)
+	if (too_fast(s, b, mono) || b->webdriver)
 		device = DEVICE_BOT;
 	country_of(s, c, r, cc);
 	x->shown.n = 0;
 	x->shown.n_trials = 0;
 	if (audience)
-		audience_only(s, &x->b, x->anon, sizeof(x->anon));
+		audience_only(s, &x->b, x->anon, sizeof(x->anon), wall);
 	apply_batch(s, &x->b, cc, device, !audience && device != DEVICE_BOT,
-	    &x->shown);
+	    &x->shown, mono, wall);
 	count(s, HC_BEACONS, 1);
 	if (device == DEVICE_BOT)
 		count(s, HC_BOT_BEACONS, 1);
@@ -658,7 +748,7 @@ beacon_answer(struct http_server *s, struct MHD_Connection *c,
 		x->j.full = false;
 		reply_decisions(&x->j, &none, x->watch, watch_len);
 	}
-	return reply(c, r, 200, "application/json", x->j.b, x->j.len);
+	return reply_answer(c, r, x);
 }
 
 static enum MHD_Result
@@ -667,6 +757,7 @@ route_beacon(struct http_server *s, struct MHD_Connection *c,
 {
 	struct http_scratch *x = scratch_get(s);
 	struct nudge_diag d = {0};
+	uint64_t mono = clock_mono_ms(), wall = clock_wall_ms();
 	unsigned seen = 0;
 	enum MHD_Result ret;
 	int rv;
@@ -674,21 +765,21 @@ route_beacon(struct http_server *s, struct MHD_Connection *c,
 	(void)url;
 	if (x == NULL)
 		return reply_error(s, c, r, 503, "out of memory");
-	rv = beacon_decode(&x->b, r->body ? r->body : "", r->len, &s->lim,
-	    clock_wall_ms(), &seen, &d);
+	rv = beacon_decode(&x->b, r->body, r->len, &s->lim,
+	    wall, &seen, &d);
 	if (rv != 0) {
 		sesstab_count_rejected(s->a->sessions, seen ? seen : 1);
 		return reply_error(s, c, r, MHD_HTTP_BAD_REQUEST, d.msg);
 	}
 	if (!ratelim_take(s->rl_visitor, XXH64(x->b.visitor.ptr,
-	    x->b.visitor.len, s->salt), clock_mono_ms())) {
+	    x->b.visitor.len, s->salt), mono)) {
 		sesstab_count_rejected(s->a->sessions, x->b.n);
 		beacon_fini(&x->b);
 		count(s, HC_RATE_LIMITED, 1);
 		return reply_error(s, c, r, MHD_HTTP_TOO_MANY_REQUESTS,
 		    "rate limited (visitor)");
 	}
-	ret = beacon_answer(s, c, r, x);
+	ret = beacon_answer(s, c, r, x, mono, wall);
 	beacon_fini(&x->b);
 	return ret;
 }
@@ -932,7 +1023,8 @@ http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)c;
 	(void)toe;
 	if (r != NULL) {
-		free(r->body);
+		if (r->body != r->inl)
+			free(r->body);
 		free(r);
 		*con_cls = NULL;
 	}
@@ -1116,7 +1208,7 @@ http_setup(struct http_server *s, struct nudge_diag *d)
 	    h->bot_pageviews_per_s, h->bot_pageviews_per_s ?
 	    h->bot_pageviews_per_s * HTTP_BOT_SECONDS : 1)) != 0)
 		return rv;
-	if (pthread_key_create(&s->scratch, free) != 0)
+	if (pthread_key_create(&s->scratch, scratch_free) != 0)
 		return NUDGE_ENOMEM;
 	s->scratch_ok = true;
 	s->salt = XXH64(&s, sizeof(&s), clock_mono_ms() ^ clock_wall_ms());

@@ -12,8 +12,28 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define JSCAN_SWAR 1
+/*
+ * The high bit of each byte of w (8 bytes of a string, first byte lowest)
+ * that ends jscan_string's fast path: '"', '\\', a control character or
+ * a byte >= 0x80.  The zero-byte tests may also flag bytes above a true
+ * hit (a borrow), never below one, so the lowest flag is exact.
+ */
+static inline uint64_t
+str_stops(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ull;
+	uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+
+	return (((q - ones) & ~q) | ((b - ones) & ~b) |
+	    ((w - ones * 0x20) & ~w) | w) & (ones * 0x80);
+}
+#endif
 
 void
 jscan_init(struct jscan *s, const char *in, size_t len, char *scratch,
@@ -287,27 +307,48 @@ jscan_string(struct jscan *s, struct nudge_strv *out)
 	if (jscan_expect(s, '"', "want a string") != 0)
 		return -1;
 	start = s->pos;
-	/* The fast path: validated in place, no copy. */
-	while (s->pos < s->len) {
-		unsigned char c = p[s->pos];
+	/*
+	 * The fast path: validated in place, no copy.  The position lives in
+	 * a local while scanning (p may alias *s, so s->pos would be stored
+	 * and reloaded around every byte) and is written back before any
+	 * other function sees s.
+	 */
+	for (size_t i = start, len = s->len; i < len;) {
+		unsigned char c;
+#ifdef JSCAN_SWAR
+		/* 8 plain bytes at a time, up to the first that is not */
+		if (len - i >= 8) {
+			uint64_t w, stop;
+			memcpy(&w, p + i, sizeof(w));
+			if ((stop = str_stops(w)) == 0) {
+				i += 8;
+				continue;
+			}
+			i += (size_t)__builtin_ctzll(stop) / 8;
+		}
+#endif
+		c = p[i];
 		if (c == '"') {
 			*out = (struct nudge_strv){s->in + start,
-			    (uint32_t)(s->pos - start)};
-			s->pos++;
+			    (uint32_t)(i - start)};
+			s->pos = i + 1;
 			return 0;
 		}
+		if (c >= 0x20 && c < 0x80 && c != '\\') {
+			i++;
+			continue;
+		}
+		s->pos = i;
 		if (c == '\\')
 			return string_decode(s, start, out);
 		if (c < 0x20)
 			return jscan_fail(s, "control character in string");
-		if (c < 0x80) {
-			s->pos++;
-			continue;
-		}
-		if ((n = utf8_seq(p + s->pos, s->len - s->pos)) == 0)
+		if ((n = utf8_seq(p + i, len - i)) == 0)
 			return jscan_fail(s, "invalid UTF-8");
-		s->pos += n;
+		i += n;
+		s->pos = i;
 	}
+	s->pos = s->len;
 	return jscan_fail(s, "unterminated string");
 }
 

@@ -3,13 +3,17 @@
  * devices and sources, User-Agent and referrer classification, validation
  * and money parsing.
  *
- * Owns nothing but constant tables; every function is pure and may be
- * called from any thread.  Classification works on bounded, lower-cased
- * stack copies so that a hostile header costs a fixed amount of work.
+ * Owns nothing but constant tables and a small per-thread cache of
+ * classified User-Agents; every function gives the same answer for the same
+ * input and may be called from any thread.  Classification works on
+ * bounded, lower-cased stack copies so that a hostile header costs a fixed
+ * amount of work.
  */
 #include "event.h"
 
 #include <string.h>
+
+#include <xxhash.h>
 
 #include "err.h"
 
@@ -194,8 +198,8 @@ static const char *const ua_desktops[] = {
 	"mozilla/", "windows nt", "macintosh", "x11", "opera/", NULL,
 };
 
-int
-event_device_from_ua(struct nudge_strv ua)
+static int
+device_scan(struct nudge_strv ua)
 {
 	char s[SCAN_MAX + 1];
 
@@ -212,6 +216,40 @@ event_device_from_ua(struct nudge_strv ua)
 	if (has_any(s, ua_desktops))
 		return DEVICE_DESKTOP;
 	return DEVICE_UNKNOWN;
+}
+
+/*
+ * The last User-Agents each thread classified, direct-mapped by hash: a
+ * shop's visitors send few distinct ones, and the beacon endpoint and the
+ * log tail classify one per request or line (about 30 substring scans
+ * each).  Only a header short enough to be kept whole is cached, and a hit
+ * compares all its bytes, so a hit answers exactly what the scan would.
+ */
+#define UA_CACHE_SLOTS 32	/* a power of 2 */
+#define UA_CACHE_LEN 254
+
+struct ua_cached {
+	uint8_t len;		/* 0: empty (an empty header is never cached) */
+	uint8_t device;
+	char s[UA_CACHE_LEN];
+};
+
+static _Thread_local struct ua_cached ua_cache[UA_CACHE_SLOTS];
+
+int
+event_device_from_ua(struct nudge_strv ua)
+{
+	struct ua_cached *c;
+
+	if (ua.len == 0 || ua.len > UA_CACHE_LEN)
+		return device_scan(ua);
+	c = &ua_cache[XXH3_64bits(ua.ptr, ua.len) & (UA_CACHE_SLOTS - 1)];
+	if (c->len != ua.len || memcmp(c->s, ua.ptr, ua.len) != 0) {
+		c->device = (uint8_t)device_scan(ua);
+		memcpy(c->s, ua.ptr, ua.len);
+		c->len = (uint8_t)ua.len;
+	}
+	return c->device;
 }
 
 /*

@@ -70,13 +70,15 @@ expect_eq "tag gzip form" "$(curl -s -H 'Accept-Encoding: gzip' -D - -o /dev/nul
 urls=()
 for _ in $(seq 1 100); do urls+=(-o /dev/null "$U"); done
 curl -s -A "$UA" -X POST -H 'Content-Type: text/plain' -d "$(batch flood00000000001)" \
-	-w '%{http_code}\n' "${urls[@]}" >"$WORK/flood"
-n429=$(grep -c '^429$' "$WORK/flood")
-n200=$(grep -c '^200$' "$WORK/flood")
+	-w '%{http_code} %header{retry-after}\n' "${urls[@]}" >"$WORK/flood"
+n429=$(grep -c '^429 ' "$WORK/flood")
+n200=$(grep -c '^200 ' "$WORK/flood")
 check "flood: one visitor gets 429s ($n429 of 100)" test "$n429" -ge 30
 check "flood: the burst still got through ($n200 of 100)" test "$n200" -ge 40
 expect_eq "another visitor still gets 200" "$(post -d "$(batch bbbb000000000001)")" 200
-check "429 says Retry-After" sh -c "curl -s -D - -o /dev/null -A '$UA' -X POST -H 'Content-Type: text/plain' -d '$(batch flood00000000001)' '$U' | grep -qi '^retry-after: 1'"
+# every 429 of the flood itself (a request sent after it may find the
+# bucket refilled already: one token every 50 ms)
+check "429 says Retry-After" test "$(grep -c '^429 1$' "$WORK/flood")" = "$n429"
 
 h() { curl -s "http://127.0.0.1:$port/nudge/health"; }
 bots() { "$BUILD/nudge" status --json --agent "$AGENT_PUB_bc" 2>/dev/null | jq .bots; }
