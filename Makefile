@@ -20,7 +20,9 @@ BUILD ?= build
 OPT ?= -O2
 else
 BUILD ?= build/san
-OPT ?= -O1 -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
+# the sanitized tree is also the fault-injection tree (common/fault.h)
+OPT ?= -O1 -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all \
+	-DNUDGE_FAULT_INJECTION
 endif
 
 PKGS := msgpack ncursesw sqlite3 jansson inih libxxhash libmicrohttpd \

@@ -20,6 +20,7 @@
 
 #include "camprt.h"
 #include "clock.h"
+#include "fault.h"
 #include "forgot.h"
 #include "heat.h"
 #include "log.h"
@@ -108,7 +109,7 @@ publish_send(struct publisher *p)
 		return;
 	}
 	memcpy(nng_msg_body(msg), p->sb.data, p->sb.size);
-	if (nng_sendmsg(p->sock, msg, 0) != 0) {
+	if (fault_hit(FAULT_SEND) || nng_sendmsg(p->sock, msg, 0) != 0) {
 		nng_msg_free(msg);
 		atomic_fetch_add(&p->a->pub_dropped, 1);
 	}

@@ -7,6 +7,7 @@
  * flag once and fails with NUDGE_ENOMEM.  One arena per compile; the rule
  * set keeps it read-only afterwards.
  */
+#include "fault.h"
 #include "rule_arena.h"
 
 #include <stdlib.h>
@@ -43,7 +44,7 @@ rarena_grow(struct rarena *ar, void **v, uint32_t n, uint32_t *cap, size_t sz)
 	if (n < *cap)
 		return true;
 	ncap = *cap ? *cap * 2 : 64;
-	if ((nv = realloc(*v, (size_t)ncap * sz)) == NULL) {
+	if ((nv = fault_realloc(*v, (size_t)ncap * sz)) == NULL) {
 		ar->oom = true;
 		return false;
 	}
@@ -61,7 +62,7 @@ rarena_str(struct rarena *ar, const char *s, size_t n)
 	if (n >= RPOOL_CHUNK)
 		n = RPOOL_CHUNK - 1; /* never: strings are bounded far below */
 	if (c == NULL || c->used + n + 1 > RPOOL_CHUNK) {
-		if ((c = malloc(sizeof(*c))) == NULL) {
+		if ((c = fault_malloc(sizeof(*c))) == NULL) {
 			ar->oom = true;
 			return "";
 		}

@@ -11,6 +11,7 @@
  * arrays.  Lowering runs on the compiling thread; rcode_next on any
  * thread, writing only the caller's frame.
  */
+#include "fault.h"
 #include "rule_code.h"
 
 #include <stdlib.h>
@@ -50,7 +51,7 @@ grow(struct rcode *c, void **v, uint32_t n, uint32_t *cap, size_t sz)
 		return true;
 	ncap = *cap ? *cap * 2 : 64;
 	if (c->oom || ncap <= n || ncap >= RCODE_REJECT ||
-	    (p = realloc(*v, (size_t)ncap * sz)) == NULL) {
+	    (p = fault_realloc(*v, (size_t)ncap * sz)) == NULL) {
 		c->oom = true;
 		return false;
 	}
@@ -528,7 +529,7 @@ hash_grow(struct rcode *c)
 {
 	uint32_t cap = c->hash ? (c->hash_mask + 1) * 2 : 64, *h;
 
-	if ((h = calloc(cap, sizeof(*h))) == NULL) {
+	if ((h = fault_calloc(cap, sizeof(*h))) == NULL) {
 		c->oom = true;
 		return false;
 	}
@@ -659,8 +660,8 @@ rcode_lower(struct rcode *c, uint32_t rule, uint32_t cond, int t)
 static bool
 leaves_order(struct rcode *c)
 {
-	uint32_t *to = malloc(((size_t)c->n_leaves + 1) * sizeof(*to));
-	struct rleaf *lv = malloc(((size_t)c->n_leaves + 1) * sizeof(*lv));
+	uint32_t *to = fault_malloc(((size_t)c->n_leaves + 1) * sizeof(*to));
+	struct rleaf *lv = fault_malloc(((size_t)c->n_leaves + 1) * sizeof(*lv));
 	uint32_t at = 0;
 
 	if (to == NULL || lv == NULL) {

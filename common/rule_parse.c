@@ -9,6 +9,7 @@
  * or a statement, so one compile reports every independent mistake.  Pure;
  * any thread, one program per compile.
  */
+#include "fault.h"
 #include "rule_parse.h"
 
 #include <math.h>
@@ -458,7 +459,7 @@ ps_new_rule(struct rps *ps)
 
 	if (pg->n_rules == pg->cap_rules) {
 		unsigned ncap = pg->cap_rules ? pg->cap_rules * 2 : 16;
-		struct rdef *nr = realloc(pg->rules, ncap * sizeof(*nr));
+		struct rdef *nr = fault_realloc(pg->rules, ncap * sizeof(*nr));
 		if (nr == NULL) {
 			pg->ar.oom = true;
 			ps->stop = true;
@@ -569,7 +570,7 @@ ps_funnel_steps(struct rps *ps, const struct rname *name, const char *p,
 	struct rprog *pg = ps->pg;
 	struct nudge_diag d = {0};
 	struct funnel f;
-	char *copy = malloc(n + 1);
+	char *copy = fault_malloc(n + 1);
 
 	if (copy == NULL) {
 		pg->ar.oom = true;
@@ -732,7 +733,7 @@ cm_new_line(struct rps *ps)
 
 	if (pg->n_clines == pg->cap_clines) {
 		unsigned ncap = pg->cap_clines ? pg->cap_clines * 2 : 16;
-		struct rcline *nl = realloc(pg->clines, ncap * sizeof(*nl));
+		struct rcline *nl = fault_realloc(pg->clines, ncap * sizeof(*nl));
 		if (nl == NULL) {
 			pg->ar.oom = true;
 			return NULL;

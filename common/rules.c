@@ -10,6 +10,7 @@
  * any number of threads may call rule_eval() on it concurrently; the
  * evaluation state lives on the caller's stack.
  */
+#include "fault.h"
 #include "rules.h"
 
 #include <stdlib.h>
@@ -117,7 +118,7 @@ names_build(struct rule_set *set)
 
 	while (cap < pg->n_rules * 2)
 		cap *= 2;
-	if ((set->names = calloc(cap, sizeof(uint32_t))) == NULL) {
+	if ((set->names = fault_calloc(cap, sizeof(uint32_t))) == NULL) {
 		pg->ar.oom = true;
 		return;
 	}
@@ -325,7 +326,7 @@ gates_build(struct rule_set *set)
 	for (unsigned i = 0; i < pg->n_clines; i++)
 		pg->clines[i].rule_id = names_find(set, pg->clines[i].rule.s);
 	qsort(pg->clines, pg->n_clines, sizeof(pg->clines[0]), cline_cmp);
-	if ((set->gates = calloc(pg->n_clines, sizeof(*set->gates))) ==
+	if ((set->gates = fault_calloc(pg->n_clines, sizeof(*set->gates))) ==
 	    NULL) {
 		pg->ar.oom = true;
 		return;
@@ -389,8 +390,8 @@ index_build(struct rule_set *set)
 	uint32_t total = 0, at = 0;
 
 	rcode_init(&set->code, pg->ar.nodes);
-	order = malloc((pg->n_rules + 1) * sizeof(*order));
-	pc_any = malloc((pg->n_rules + 1) * sizeof(*pc_any));
+	order = fault_malloc((pg->n_rules + 1) * sizeof(*order));
+	pc_any = fault_malloc((pg->n_rules + 1) * sizeof(*pc_any));
 	if (order == NULL || pc_any == NULL)
 		goto oom;
 	for (uint32_t id = 0; id < pg->n_rules; id++) {
@@ -405,7 +406,7 @@ index_build(struct rule_set *set)
 		                 : rcode_lower(&set->code, id, cond, -1);
 	}
 	qsort(order, pg->n_rules, sizeof(*order), key_cmp);
-	if ((set->lists = malloc((total + 1) * sizeof(*set->lists))) == NULL)
+	if ((set->lists = fault_malloc((total + 1) * sizeof(*set->lists))) == NULL)
 		goto oom;
 	for (int t = 0; t < EVENT_TYPE_COUNT; t++)
 		list_build(set, t, order, pc_any, &at);
@@ -478,8 +479,8 @@ rule_compile(const char *text, size_t len, struct rule_set **out,
 		memset(errs, 0, sizeof(*errs));
 	if (out == NULL || (text == NULL && len > 0))
 		return NUDGE_EINVAL;
-	if ((e = calloc(1, sizeof(*e))) == NULL ||
-	    (set = calloc(1, sizeof(*set))) == NULL) {
+	if ((e = fault_calloc(1, sizeof(*e))) == NULL ||
+	    (set = fault_calloc(1, sizeof(*set))) == NULL) {
 		free(e);
 		return NUDGE_ENOMEM;
 	}

@@ -21,6 +21,7 @@
  * (store_reclaim), so that writes resume by themselves once space is
  * freed; the WAL is kept near 1 MiB (store_setup).
  */
+#include "fault.h"
 #include "store.h"
 #include "store_int.h"
 
@@ -227,7 +228,8 @@ store_exec(struct store *st, const char *sql, const char *what)
 static int
 store_run(struct store *st, sqlite3_stmt *q, const char *what)
 {
-	int rc = sqlite3_step(q);
+	/* fault.h: the Nth write fails as a full disk would */
+	int rc = fault_hit(FAULT_SQL) ? SQLITE_IOERR : sqlite3_step(q);
 
 	if (rc != SQLITE_DONE) {
 		int err = store_fail(st, rc, what);
