@@ -28,6 +28,8 @@
 #include "ingest.h"
 #include "log.h"
 #include "publish.h"
+#include "reaper.h"
+#include "relay.h"
 #include "rep.h"
 #include "tail.h"
 #include "tlsconf.h"
@@ -85,6 +87,10 @@ usage(FILE *out)
 	      "      --tls-cert FILE     certificate for tls+tcp:// (PEM)\n"
 	      "      --tls-key FILE      its private key (owner-only)\n"
 	      "      --tls-ca FILE       CA of client certificates\n"
+	      "      --relay             follow agents and republish them "
+	      "merged\n"
+	      "      --upstream URL      agent or relay to follow (PUB[,CTL]; "
+	      "repeatable)\n"
 	      "      --check-config      validate the configuration, exit\n"
 	      "  -v, --verbose           more log output (repeatable)\n"
 	      "  -q, --quiet             errors only\n"
@@ -118,6 +124,8 @@ static const struct option long_opts[] = {
 	{"tls-key", required_argument, NULL, 1},
 	{"tls-ca", required_argument, NULL, 1},
 	{"tail-from-start", no_argument, NULL, 4},
+	{"relay", no_argument, NULL, 5},
+	{"upstream", required_argument, NULL, 6},
 	{"check-config", no_argument, NULL, 3},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
@@ -160,6 +168,14 @@ parse_args(int argc, char **argv, struct options *o)
 				return -1;
 			o->flags.key[o->flags.n] = "tail_from_start";
 			o->flags.value[o->flags.n++] = "true";
+			break;
+		case 5:
+		case 6:
+			if (o->flags.n == FLAGS_MAX)
+				return -1;
+			o->flags.key[o->flags.n] = c == 5 ? "relay.enabled" :
+			    "relay.upstream";
+			o->flags.value[o->flags.n++] = c == 5 ? "true" : optarg;
 			break;
 		case 1:
 		case 2:
@@ -235,11 +251,17 @@ load_config(struct nudge_config *cfg, const struct options *o)
 			conf_set(cfg, "agent", "tail", "", &d);
 			break;
 		}
+	for (int i = 0; i < o->flags.n; i++)
+		if (strcmp(o->flags.key[i], "relay.upstream") == 0) {
+			conf_set(cfg, "relay", "upstream", "", &d);
+			break;
+		}
 	for (int i = 0; i < o->flags.n; i++) {
 		const char *k = o->flags.key[i];
 		bool funnel = strcmp(k, "funnel.steps") == 0;
-		rv = conf_set(cfg, funnel ? "funnel" : "agent",
-		    funnel ? "steps" : k, o->flags.value[i], &d);
+		bool relay = strncmp(k, "relay.", 6) == 0;
+		rv = conf_set(cfg, funnel ? "funnel" : relay ? "relay" : "agent",
+		    funnel ? "steps" : relay ? k + 6 : k, o->flags.value[i], &d);
 		if (rv != 0) {
 			fprintf(stderr, "nudged: --%s: %s\n", k, d.msg);
 			return rv;
@@ -443,6 +465,53 @@ run(const struct nudge_config *cfg, const struct options *o)
 	return 0;
 }
 
+static volatile sig_atomic_t relay_stop;
+
+static void
+relay_on_signal(int sig)
+{
+	(void)sig;
+	relay_stop = 1;
+}
+
+/* --relay: no store, no ingest; SIGTERM/SIGINT stop it (relay.h). */
+static int
+run_relay(const struct nudge_config *cfg)
+{
+	struct sigaction sa = {0};
+	struct nudge_diag d = {0};
+	int rv;
+
+	sa.sa_handler = relay_on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	if (tlsconf_server(cfg->agent.tls_cert, cfg->agent.tls_key,
+	    cfg->agent.tls_ca, cfg->agent.tls_verify_peer != 0, &d) != 0) {
+		log_error("%s", d.msg);
+		return 78;
+	}
+	sd_notify(0, "READY=1\nSTATUS=relaying");
+	rv = relay_run(cfg, &relay_stop, &d);
+	if (rv != 0)
+		log_error("%s", d.msg);
+	rv = rv == 0 ? 0 : rv == NUDGE_ECONFIG ? 78 : 1;
+	/*
+	 * A link's socket closed while its dial retried can hang in nng 1.5.2
+	 * (reaper.h), and nng's exit-time teardown would then wait for it
+	 * forever: the relay holds nothing to flush, so leave at once.
+	 */
+	for (int i = 0; i < 50 && reaper_pending() > 0; i++)
+		nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+	if (reaper_pending() > 0) {
+		log_warn("relay: an nng close is stuck; exiting without it");
+		fflush(NULL);
+		_exit(rv);
+	}
+	return rv;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -464,5 +533,7 @@ main(int argc, char **argv)
 		    "(defaults)");
 		return 0;
 	}
+	if (cfg.relay.enabled)
+		return run_relay(&cfg);
 	return run(&cfg, &o);
 }

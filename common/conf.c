@@ -302,6 +302,37 @@ conf_set_agent(struct nudge_config *c, const struct conf_key *k, const char *v,
 	return NUDGE_OK;
 }
 
+/* [relay] upstream: repeatable like [console] agent; "" clears. */
+static int
+conf_set_upstream(struct nudge_config *c, const struct conf_key *k,
+    const char *v, struct nudge_diag *d)
+{
+	struct conf_relay *r = &c->relay;
+	size_t n = strlen(v);
+	char pub[CONF_URL_MAX + 1];
+
+	if (n == 0) {
+		r->n_upstreams = 0;
+		return NUDGE_OK;
+	}
+	if (n > CONF_URL_MAX)
+		return conf_bad(
+		    d, k, "longer than %d characters", CONF_URL_MAX);
+	/* PUBURL[,CTLURL]: both halves must be nng URLs */
+	snprintf(pub, sizeof(pub), "%.*s", (int)strcspn(v, ","), v);
+	if (!conf_url_ok(pub) ||
+	    (strchr(v, ',') != NULL && !conf_url_ok(strchr(v, ',') + 1)))
+		return conf_bad(d, k,
+		    "'%.64s' is not PUBURL[,CTLURL] of tcp://, ipc://, "
+		    "tls+tcp:// or inproc:// URLs",
+		    v);
+	if (r->n_upstreams >= CONF_AGENTS_MAX)
+		return conf_bad(
+		    d, k, "more than %d upstreams", CONF_AGENTS_MAX);
+	memcpy(r->upstreams[r->n_upstreams++], v, n + 1);
+	return NUDGE_OK;
+}
+
 /* [agent] tail: repeatable like [console] agent; "" clears the list. */
 static int
 conf_set_tail(struct nudge_config *c, const struct conf_key *k, const char *v,
@@ -473,6 +504,9 @@ conf_set_cidrs(struct nudge_config *c, const struct conf_key *k,
 #define DAY (86400u * SEC)
 
 static const struct conf_key conf_keys[] = {
+    {"relay", "enabled", conf_set_bool,
+        offsetof(struct nudge_config, relay.enabled), 0, 0, 0, 0},
+    {"relay", "upstream", conf_set_upstream, 0, 0, 0, 0, 0},
     {"agent", "name", conf_set_ident, CA(name), 0, 63, 0, 0},
     {"agent", "pub", conf_set_url, CA(pub), 0, 0, 0, 0},
     {"agent", "control", conf_set_url, CA(control), 0, 0, 0, 0},

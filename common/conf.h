@@ -13,6 +13,7 @@
  *	[funnel]  name, steps
  *	[console] agent (repeatable), refresh_ms, key, tls_ca, tls_cert,
  *	          tls_key, reconcile
+ *	[relay]   enabled, upstream (repeatable; agent/relay.h)
  *	[http]    listen, origins, trusted_proxies, country_header, geoip_db,
  *	          rate_per_visitor, rate_per_address, rate_burst, max_body,
  *	          max_events, consent_required, tag_path, shop_dir, threads,
@@ -102,9 +103,21 @@ struct conf_http {
 	int consent_required;		/* beacons without consent: audience */
 };
 
+/*
+ * [relay]: nudged --relay follows these agents (or relays) and publishes
+ * their merged aggregates under [agent] name on [agent] pub (agent/relay.h).
+ * An upstream is "PUBURL" or "PUBURL,CTLURL" like [console] agent.
+ */
+struct conf_relay {
+	int enabled;			/* 1: run as a relay, not an agent */
+	unsigned n_upstreams;
+	char upstreams[CONF_AGENTS_MAX][CONF_URL_MAX + 1];
+};
+
 struct nudge_config {
 	char path[CONF_PATH_MAX + 1];	/* file it was loaded from, or "" */
 	struct conf_agent agent;
+	struct conf_relay relay;
 	struct funnel funnel;
 	struct conf_console console;
 	struct conf_http http;

@@ -47,6 +47,13 @@ const struct wire_limits wire_limits_default = {
 	.max_str = 64u << 10,
 };
 
+const struct wire_limits wire_limits_reply = {
+	.max_bytes = 4u << 20,
+	.max_depth = 16,
+	.max_count = 65536,
+	.max_str = 64u << 10,
+};
+
 static const char *const kind_names[WIRE_KIND_MAX + 1] = {
 	"unknown", "snapshot", "delta", "session", "event", "heat",
 };

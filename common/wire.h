@@ -113,6 +113,11 @@ struct wire_limits {
 
 /* 4 MiB, depth 8, 65536 elements, 64 KiB strings: for PUB/SUB and REP. */
 extern const struct wire_limits wire_limits_default;
+/*
+ * The same with depth 16: for control replies, which may hold a relay's
+ * envelope (agent/relay.h: 3 more levels per relay on the way).
+ */
+extern const struct wire_limits wire_limits_reply;
 
 /*
  * Checks that buf holds exactly one well-formed msgpack object within the
@@ -509,6 +514,27 @@ int wire_obj_strv(const msgpack_object *o, struct nudge_strv *out);
  *
  * The ingest socket answers ping and emit only; the control socket answers
  * all.
+ *
+ * Relays (nudged --relay, agent/relay.h) answer ping (its body adds
+ * relay: uint, the number of upstreams) and state (their merged snapshot)
+ * themselves.  rules_put, rules_rollback, context_set, campaign_change,
+ * message, forget, rules_get, rules_list, rules_stats, campaign_list,
+ * sessions, visitor, audit_tail, context_get, heat_pages, heat and history
+ * go to every upstream agent as the same request bytes (the operator's
+ * signature verifies at each agent, which enforce roles and replay
+ * protection); the relay's reply is then the relay's envelope:
+ *   status 0, body {agents: [[name str, status int, message str,
+ *             body]...]}  one entry per upstream in configuration order,
+ *             each that agent's own reply; an upstream that did not answer
+ *             is NUDGE_ETIMEOUT or NUDGE_ECONN with body nil; an upstream
+ *             that is itself a relay has its envelope as its body.
+ *   sessions is the exception: the agents' {total, items} are merged
+ *             (total summed, items in the asked order, cut to lim; exact
+ *             for off 0) into one answer of that shape, with agents:
+ *             [[name, status, message, nil]...] added.
+ * Other commands (emit: an event belongs to one agent) are NUDGE_EINVAL.
+ * An envelope is 3 levels deeper than the reply it holds: clients parse
+ * replies with wire_limits_reply.
  */
 #define WIRE_EMIT_MAX 10000
 #define WIRE_PAGE_MAX 500

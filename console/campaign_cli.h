@@ -55,9 +55,15 @@ int ccli_parse(struct cli_ctx *ctx, int argc, char **argv,
 int ccli_fleet_load(struct cli_ctx *ctx, struct ccli_fleet **out);
 void ccli_fleet_free(struct ccli_fleet *cf);
 
-/* Agent i's report of campaign name, or NULL. */
+/*
+ * Agent i's report of campaign name, or NULL (always for a relay: the
+ * agents behind it have entries of their own, fleet.h).
+ */
 const struct wire_campaign *ccli_fleet_find(const struct ccli_fleet *cf,
     unsigned i, const char *name);
+
+/* Entries that are agents (relays left out). */
+unsigned ccli_fleet_agents(const struct ccli_fleet *cf);
 
 /* The worst outcome over the agents: 3, then 4, then 5, else 0. */
 int ccli_fleet_exit(const struct ccli_fleet *cf);

@@ -196,10 +196,22 @@ ccli_fleet_free(struct ccli_fleet *cf)
 const struct wire_campaign *
 ccli_fleet_find(const struct ccli_fleet *cf, unsigned i, const char *name)
 {
+	if (cf->f.a[i].relay)
+		return NULL;	/* its agents are counted, not it (fleet.h) */
 	for (unsigned k = 0; k < cf->n_list[i]; k++)
 		if (strcmp(cf->list[i][k].c.name, name) == 0)
 			return &cf->list[i][k];
 	return NULL;
+}
+
+unsigned
+ccli_fleet_agents(const struct ccli_fleet *cf)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < cf->f.n; i++)
+		n += !cf->f.a[i].relay;
+	return n;
 }
 
 int
@@ -327,9 +339,12 @@ ccli_agents_json(const struct ccli_fleet *cf, const char *name)
 		const struct fleet_agent *a = &cf->f.a[i];
 		const struct wire_campaign *w = name != NULL ?
 		    ccli_fleet_find(cf, i, name) : NULL;
-		json_t *o = json_pack("{s:s, s:s, s:b}", "name", a->name,
-		    "url", a->pub, "ok", a->err == 0);
+		json_t *o;
 
+		if (a->relay)
+			continue;	/* its agents have entries */
+		o = json_pack("{s:s, s:s, s:b}", "name", a->name,
+		    "url", a->pub, "ok", a->err == 0);
 		if (name == NULL) {	/* list: the agent only */
 			json_object_set_new(o, "campaigns",
 			    json_integer(cf->n_list[i]));
@@ -492,6 +507,8 @@ ccli_print_agents(const struct ccli_fleet *cf, const char *name)
 		const struct fleet_agent *a = &cf->f.a[i];
 		const struct wire_campaign *w = ccli_fleet_find(cf, i, name);
 
+		if (a->relay)
+			continue;
 		if (a->err != 0)
 			printf("%-20s %-8s %8s  unreachable or refused: %s\n",
 			    fleet_label(a), "-", "-", a->msg);
@@ -514,7 +531,7 @@ ccli_show_human(const struct ccli_fleet *cf, const struct campstat *cs)
 
 	printf("campaign %s: %s, version %" PRIu64 " on %u of %u agents, "
 	    "goal %s", m->c.name, camp_state_name(m->c.state), m->c.version,
-	    cs->n_agree, cf->f.n, m->goal[0] ? m->goal : "?");
+	    cs->n_agree, ccli_fleet_agents(cf), m->goal[0] ? m->goal : "?");
 	if (m->since_ms != 0 && now > m->since_ms)
 		printf(", running for %.0f min", (double)(now - m->since_ms) /
 		    60000.0);
@@ -642,7 +659,7 @@ ccli_list(struct cli_ctx *ctx, int argc, char **argv)
 				json_array_append_new(arr,
 				    ccli_campaign_json(cf, cs, &o));
 			else
-				ccli_list_line(cs, cf->f.n);
+				ccli_list_line(cs, ccli_fleet_agents(cf));
 		}
 		for (unsigned i = 0; !o.json && i < cf->f.n; i++)
 			if (cf->f.a[i].err != 0)

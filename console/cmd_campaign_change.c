@@ -204,12 +204,30 @@ cc_word(int err)
 	}
 }
 
+/*
+ * A relay sends one change to all its agents: the expected version is the
+ * first agent's behind it that declares the campaign (fleet.h).
+ */
+static const struct wire_campaign *
+cc_find(const struct ccli_fleet *cf, unsigned i, const char *name)
+{
+	if (!cf->f.a[i].relay)
+		return ccli_fleet_find(cf, i, name);
+	for (unsigned k = 0; k < cf->f.n; k++) {
+		const struct wire_campaign *w;
+		if (cf->f.a[k].virt && cf->f.a[k].parent == i &&
+		    (w = ccli_fleet_find(cf, k, name)) != NULL)
+			return w;
+	}
+	return NULL;
+}
+
 static void
 cc_one(struct ccli_fleet *cf, unsigned i, struct cc_job *job,
     const struct ccli_opts *o)
 {
 	struct fleet_agent *a = &cf->f.a[i];
-	const struct wire_campaign *w = ccli_fleet_find(cf, i, job->base.name);
+	const struct wire_campaign *w = cc_find(cf, i, job->base.name);
 	struct cc_result *r = &job->r[i];
 	struct wire_camp_change ch = job->base;
 	char msg[160];
@@ -266,6 +284,8 @@ cc_print(const struct ccli_fleet *cf, const struct cc_job *job, bool json)
 		const struct fleet_agent *a = &cf->f.a[i];
 		const struct cc_result *r = &job->r[i];
 
+		if (a->relay)
+			continue;	/* its agents have lines of their own */
 		ok = ok && a->err == 0;
 		if (json) {
 			json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:s}",

@@ -212,6 +212,8 @@ rf_print_acks(const struct fleet *f, const struct rf_put *p, bool json)
 
 	for (unsigned i = 0; i < f->n; i++) {
 		const struct fleet_agent *a = &f->a[i];
+		if (a->relay)
+			continue;	/* its agents have lines of their own */
 		if (json) {
 			json_t *o = json_pack("{s:s, s:s, s:b, s:I, s:s, s:s}",
 			    "name", a->name, "url", a->pub, "ok", a->err == 0,
@@ -383,6 +385,8 @@ rf_show_human(const struct fleet *f, const struct rf_show *s,
 	printf("%-20s %8s  %-16s  %s\n", "AGENT", "VERSION", "HASH", "STATE");
 	for (unsigned i = 0; i < f->n; i++) {
 		const struct fleet_agent *a = &f->a[i];
+		if (a->relay)
+			continue;	/* its agents have lines of their own */
 		if (a->err != 0) {
 			printf("%-20s %8s  %-16s  unreachable: %s\n",
 			    fleet_label(a), "-", "-", a->msg);

@@ -133,7 +133,7 @@ ctlreq_call(struct ctlreq_client *c, const msgpack_sbuffer *sb, nng_msg **msg,
 		return rv == NNG_ETIMEDOUT ? NUDGE_ETIMEOUT : NUDGE_ECONN;
 	}
 	rv = wire_reply_parse(
-	    rp, nng_msg_body(m), nng_msg_len(m), &wire_limits_default, d);
+	    rp, nng_msg_body(m), nng_msg_len(m), &wire_limits_reply, d);
 	if (rv != 0) {
 		nng_msg_free(m);
 		return rv;

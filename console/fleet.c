@@ -3,7 +3,8 @@
  * fleet.h).  Learns control URLs through the console's own links and
  * model (one SUB per agent, polled until each sent a snapshot or the wait
  * is over), then talks to each agent over a blocking ctlreq client.
- * Owns nothing beyond the call; main thread.
+ * Owns nothing beyond the call, except the last answer each agent behind
+ * a relay gave (fleet_cache, replayed by fleet_call: fleet.h); main thread.
  */
 #include "fleet.h"
 
@@ -117,6 +118,164 @@ fleet_dump(const char *path, const msgpack_sbuffer *sb)
 	fclose(out);
 }
 
+/* Per entry: an agent's answer brought back by its relay, as a reply. */
+static msgpack_sbuffer fleet_cache[CONF_AGENTS_MAX];
+
+/* A relay's envelope {agents: [[name, status, message, body]...]}, or NULL. */
+static const msgpack_object *
+fleet_envelope(const struct wire_reply *rp)
+{
+	const msgpack_object *ag;
+
+	if (rp->status != 0 || rp->body->type != MSGPACK_OBJECT_MAP ||
+	    rp->body->via.map.size != 1 ||
+	    (ag = wire_map_get(rp->body, "agents")) == NULL ||
+	    ag->type != MSGPACK_OBJECT_ARRAY)
+		return NULL;
+	for (uint32_t k = 0; k < ag->via.array.size; k++) {
+		const msgpack_object *e = &ag->via.array.ptr[k];
+		if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 4 ||
+		    e->via.array.ptr[0].type != MSGPACK_OBJECT_STR ||
+		    (e->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER &&
+		    e->via.array.ptr[1].type != MSGPACK_OBJECT_NEGATIVE_INTEGER) ||
+		    e->via.array.ptr[2].type != MSGPACK_OBJECT_STR)
+			return NULL;
+	}
+	return ag;
+}
+
+/* The entry of the agent at slot behind relay entry parent (appended). */
+static int
+fleet_child(struct fleet *f, unsigned parent, unsigned slot)
+{
+	struct fleet_agent *a;
+
+	for (unsigned i = 0; i < f->n; i++)
+		if (f->a[i].virt && f->a[i].parent == parent &&
+		    f->a[i].slot == slot)
+			return (int)i;
+	if (f->n == CONF_AGENTS_MAX)
+		return -1;
+	a = &f->a[f->n];
+	memset(a, 0, sizeof(*a));
+	a->virt = true;
+	a->parent = parent;
+	a->slot = slot;
+	a->snap = true;
+	memcpy(a->pub, f->a[parent].pub, sizeof(a->pub));
+	memcpy(a->ctl, f->a[parent].ctl, sizeof(a->ctl));
+	return (int)f->n++;
+}
+
+/* Keeps one envelope entry e as a whole reply for entry i's replay. */
+static void
+fleet_keep(struct fleet *f, unsigned i, const uint8_t id[WIRE_ID_LEN],
+    const msgpack_object *e, const char *cmd)
+{
+	const msgpack_object *o = e->via.array.ptr;
+	struct fleet_agent *a = &f->a[i];
+	msgpack_sbuffer *sb = &fleet_cache[i];
+	msgpack_packer pk;
+	char msg[256];
+	int status = (int)o[1].via.i64;
+
+	if (sb->data == NULL)
+		msgpack_sbuffer_init(sb);
+	else
+		msgpack_sbuffer_clear(sb);
+	snprintf(a->name, sizeof(a->name), "%.*s",
+	    (int)(o[0].via.str.size < WIRE_AGENT_MAX ? o[0].via.str.size :
+	    WIRE_AGENT_MAX), o[0].via.str.ptr);
+	snprintf(msg, sizeof(msg), "%.*s",
+	    (int)(o[2].via.str.size < 255 ? o[2].via.str.size : 255),
+	    o[2].via.str.ptr);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	wire_reply_begin(&pk, id, status, msg);
+	msgpack_pack_object(&pk, o[3]);
+	snprintf(a->via_cmd, sizeof(a->via_cmd), "%s", cmd);
+	a->err = status;
+	snprintf(a->msg, sizeof(a->msg), "%s", msg);
+}
+
+static void fleet_deliver(struct fleet *f, unsigned idx, const char *cmd,
+    const struct wire_reply *rp, fleet_reply_fn reply, void *reply_arg);
+
+/*
+ * A relay's answer: one entry per agent behind it, and the first
+ * successful agent's answer for the relay's own index (fleet.h).
+ */
+static void
+fleet_expand(struct fleet *f, unsigned idx, const char *cmd,
+    const struct wire_reply *rp, const msgpack_object *ag,
+    fleet_reply_fn reply, void *reply_arg)
+{
+	int rep = -1, first = -1;
+
+	f->a[idx].relay = true;
+	for (uint32_t k = 0; k < ag->via.array.size; k++) {
+		int c = fleet_child(f, idx, k);
+		if (c < 0)
+			continue;
+		fleet_keep(f, (unsigned)c, rp->id, &ag->via.array.ptr[k], cmd);
+		if (first < 0)
+			first = c;
+		if (rep < 0 && f->a[c].err == 0)
+			rep = c;
+	}
+	if (rep < 0)
+		rep = first;
+	if (reply != NULL && rep >= 0) {
+		struct wire_reply crp;
+		msgpack_sbuffer *sb = &fleet_cache[rep];
+		if (wire_reply_parse(&crp, sb->data, sb->size,
+		    &wire_limits_reply, NULL) == 0) {
+			if (fleet_envelope(&crp) == NULL)
+				reply(reply_arg, idx, &crp);
+			wire_reply_fini(&crp);
+		}
+	}
+}
+
+static void
+fleet_deliver(struct fleet *f, unsigned idx, const char *cmd,
+    const struct wire_reply *rp, fleet_reply_fn reply, void *reply_arg)
+{
+	const msgpack_object *ag = fleet_envelope(rp);
+
+	if (ag != NULL)
+		fleet_expand(f, idx, cmd, rp, ag, reply, reply_arg);
+	else if (reply != NULL)
+		reply(reply_arg, idx, rp);
+}
+
+/* An agent behind a relay: what the relay brought back for cmd. */
+static int
+fleet_replay(struct fleet *f, unsigned idx, const char *cmd,
+    fleet_reply_fn reply, void *reply_arg)
+{
+	struct fleet_agent *a = &f->a[idx];
+	msgpack_sbuffer *sb = &fleet_cache[idx];
+	struct wire_reply rp;
+	int rv;
+
+	if (sb->data == NULL || strcmp(a->via_cmd, cmd) != 0) {
+		snprintf(a->msg, sizeof(a->msg), "not asked: its relay did "
+		    "not forward %s", cmd);
+		return a->err = NUDGE_ECONN;
+	}
+	a->via_cmd[0] = '\0';
+	if ((rv = wire_reply_parse(&rp, sb->data, sb->size,
+	    &wire_limits_reply, NULL)) != 0) {
+		snprintf(a->msg, sizeof(a->msg), "bad answer via its relay");
+		return a->err = rv;
+	}
+	rv = rp.status;
+	snprintf(a->msg, sizeof(a->msg), "%s", rv ? rp.message : "");
+	fleet_deliver(f, idx, cmd, &rp, reply, reply_arg);
+	wire_reply_fini(&rp);
+	return a->err = rv;
+}
+
 int
 fleet_call(struct fleet *f, unsigned idx, const char *cmd,
     ctlreq_args_fn fn, const void *arg, fleet_reply_fn reply,
@@ -131,6 +290,8 @@ fleet_call(struct fleet *f, unsigned idx, const char *cmd,
 	nng_msg *msg = NULL;
 	int rv;
 
+	if (a->virt)
+		return fleet_replay(f, idx, cmd, reply, reply_arg);
 	if (a->ctl[0] == '\0')
 		return a->err = NUDGE_ECONN;
 	msgpack_sbuffer_init(&sb);
@@ -141,8 +302,7 @@ fleet_call(struct fleet *f, unsigned idx, const char *cmd,
 		if ((rv = ctlreq_call(&c, &sb, &msg, &rp, &d)) == 0) {
 			rv = rp.status;
 			snprintf(d.msg, sizeof(d.msg), "%.200s", rp.message);
-			if (reply != NULL)
-				reply(reply_arg, idx, &rp);
+			fleet_deliver(f, idx, cmd, &rp, reply, reply_arg);
 			wire_reply_fini(&rp);
 			nng_msg_free(msg);
 		}

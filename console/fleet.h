@@ -6,6 +6,18 @@
  * An agent is given as PUBURL (its control URL is learnt from its
  * snapshot, so the agent must be up to be reached) or PUBURL,CTLURL.
  * Used by `nudge rules`, `nudge context` and `nudge audit`; main thread.
+ *
+ * Relays (nudged --relay, agent/relay.h): a relay answers a forwarded
+ * command with {agents: [[name, status, message, body]...]}.  fleet_call
+ * recognises that envelope, marks the entry as a relay (relay = true) and
+ * gives each agent behind it an entry of its own, appended after the
+ * given ones (virt = true, parent = the relay's index; nested relays
+ * nest).  The caller's reply function gets, for the relay's index, the
+ * first successful agent's answer (a representative, so per-agent logic
+ * such as a campaign's expected version works) and, when the caller's
+ * loop reaches an appended entry, that agent's own answer: fleet_call on
+ * a virt entry sends nothing and replays what its relay brought back for
+ * the same command.  Printers list the virt entries and skip relays.
  */
 #ifndef NUDGE_FLEET_H
 #define NUDGE_FLEET_H
@@ -30,6 +42,10 @@ struct fleet_agent {
 	uint64_t rules_version, shadow_version; /* from the snapshot */
 	int err;			/* last call: 0 or a nudge error */
 	char msg[256];			/* why, when err != 0 */
+	bool relay;			/* answered with a relay's envelope */
+	bool virt;			/* an agent behind entry parent */
+	unsigned parent, slot;		/* virt: relay's index, position */
+	char via_cmd[WIRE_CMD_MAX + 1];	/* virt: command last answered */
 };
 
 struct fleet {

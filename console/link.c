@@ -235,7 +235,7 @@ link_drain_req(struct link *l)
 	if (nng_recvmsg(l->req, &msg, NNG_FLAG_NONBLOCK) != 0)
 		return false;
 	rv = wire_reply_parse(&rp, nng_msg_body(msg), nng_msg_len(msg),
-	    &wire_limits_default, NULL);
+	    &wire_limits_reply, NULL);
 	if (rv != 0) {
 		snprintf(l->last_error, sizeof(l->last_error), "bad reply: %s",
 		    nudge_strerror(rv));

@@ -56,6 +56,10 @@ bad "[funnel] steps: unknown predicate" funnel 'steps = visit -> colour == "red"
 bad "[console] unknown key" console "agents = tcp://x:1" "unknown key 'agents' in \[console\]"
 bad "[console] agent: not an nng URL" console "agent = http://web-1:7450" "agent: .*not a"
 bad "[console] refresh_ms: too short" console "refresh_ms = 5" "refresh_ms: expected"
+# [relay]
+bad "[relay] upstream: not an nng URL" relay "upstream = http://web-1:7450" "upstream: .*not PUBURL"
+bad "[relay] upstream: bad control half" relay "upstream = tcp://a:1,/run/x" "upstream: .*not PUBURL"
+bad "[relay] enabled: not a boolean" relay "enabled = maybe" "enabled: expected true or false"
 # [http]
 bad "[http] unknown key" http "port = 80" "unknown key 'port' in \[http\]"
 bad "[http] listen: no port" http "listen = 127.0.0.1" "listen: "
