@@ -3,28 +3,12 @@
 # npm) against a real nudged serving the demo shop; the checks are in
 # tests/browser/rules.mjs and print PASS/FAIL lines.
 . "$(dirname "$0")/lib/common.sh"
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/lib/browser.sh"
+browser_ready browser_rules sqlite3
 
-for tool in node npm sqlite3 /usr/bin/chromium; do
-	command -v "$tool" >/dev/null || { fail browser_rules "$tool not installed (make test-deps)"; exit 0; }
-done
-if [ ! -d "$ROOT/tests/browser/node_modules/playwright-core" ]; then
-	npm ci --prefix "$ROOT/tests/browser" --no-audit --no-fund >"$WORK/npm.log" 2>&1 ||
-		{ fail browser_rules "npm ci failed: $(tail -5 "$WORK/npm.log")"; exit 0; }
-fi
-
-port=$(free_port)
-cat >"$WORK/browser.conf" <<CONF
-[agent]
-snapshot_ms = 200
-delta_ms = 100
-[http]
-listen = 127.0.0.1:$port
-shop_dir = $ROOT/agent/web/shop
-country_header = X-Country
-trusted_proxies = 127.0.0.1/32
-CONF
-start_agent br --config "$WORK/browser.conf" || exit 1
+start_shop_agent \
+	"country_header = X-Country" \
+	"trusted_proxies = 127.0.0.1/32"
 
 BASE="http://127.0.0.1:$port" NUDGE="$BUILD/nudge" \
 	AGENT="$AGENT_PUB_br,ipc://$WORK/br/control.sock" DB="$WORK/br/nudged.db" \
