@@ -16,7 +16,9 @@ run_unit() {
 	local bin=$1 out name
 	name="${bin#build/}"
 	out="$log_dir/$(echo "$name" | tr / _).log"
-	"$bin" >"$out" 2>&1
+	# bounded: a unit test stuck (say in nng_close) fails instead of
+	# hanging the run
+	timeout 600 "$bin" >"$out" 2>&1
 	local rc=$?
 	local p f
 	p=$(grep -E '^\[  PASSED  \] [0-9]+ test' "$out" | grep -oE '[0-9]+' | head -1)
