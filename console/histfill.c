@@ -15,6 +15,7 @@ struct histfill {
 	struct ui *ui;
 	unsigned n;
 	int *state;
+	unsigned *tries;         /* answers that were errors, per agent */
 	uint64_t started_ms;     /* mono */
 	uint64_t from_ms, to_ms; /* wall */
 	unsigned minutes;
@@ -26,8 +27,12 @@ histfill_new(struct ui *ui)
 {
 	struct histfill *hf = calloc(1, sizeof(*hf));
 
-	if (hf == NULL || (hf->state = calloc(ui->n_links ? ui->n_links : 1,
-	                       sizeof(*hf->state))) == NULL) {
+	size_t n = ui->n_links ? ui->n_links : 1;
+
+	if (hf == NULL || (hf->state = calloc(n, sizeof(*hf->state))) == NULL ||
+	    (hf->tries = calloc(n, sizeof(*hf->tries))) == NULL) {
+		if (hf != NULL)
+			free(hf->state);
 		free(hf);
 		return NULL;
 	}
@@ -47,6 +52,7 @@ histfill_free(struct histfill *hf)
 		return;
 	msgpack_sbuffer_destroy(&hf->sb);
 	free(hf->state);
+	free(hf->tries);
 	free(hf);
 }
 
@@ -139,6 +145,11 @@ hf_on_reply(void *arg, unsigned idx, int err, const struct wire_reply *rp)
 
 	if (idx >= hf->n)
 		return;
+	/* no answer (a timeout under load): ask again, a few times */
+	if (err != 0 && ++hf->tries[idx] < HISTFILL_TRIES) {
+		hf->state[idx] = HF_WAIT;
+		return;
+	}
 	hf->state[idx] = HF_DONE;
 	if (err != 0 || rp->status != 0) {
 		hist_forget(
@@ -161,12 +172,12 @@ histfill_tick(struct histfill *hf, struct ui *ui)
 
 		if (hf->state[i] != HF_WAIT)
 			continue;
-		if (ui->now_ms - hf->started_ms > HISTFILL_GIVEUP_MS) {
-			hf->state[i] = HF_DONE;
+		if (!ui->model->agents[i].have_snapshot) {
+			/* no control URL yet: give up after a while */
+			if (ui->now_ms - hf->started_ms > HISTFILL_GIVEUP_MS)
+				hf->state[i] = HF_DONE;
 			continue;
 		}
-		if (!ui->model->agents[i].have_snapshot)
-			continue;
 		if (!built && ctlreq_build(&hf->sb, "history", hf_pack_args,
 		                  hf, id) != 0)
 			return;

@@ -5,8 +5,9 @@
  * and its totals become the agent's baseline (hist_set_base), so that the
  * console counts exactly what came after.
  *
- * Per agent: WAIT --request sent--> SENT --answer / error--> DONE, and
- * WAIT --HISTFILL_GIVEUP_MS without a control URL--> DONE.  The TUI calls
+ * Per agent: WAIT --request sent--> SENT --answer--> DONE; SENT --no
+ * answer--> WAIT again, up to HISTFILL_TRIES; and WAIT --HISTFILL_GIVEUP_MS
+ * without a control URL--> DONE.  The TUI calls
  * hist_observe() for an agent only once it is DONE (histfill_ready()).
  *
  * Main thread only; answers arrive through link_service().
@@ -19,6 +20,7 @@
 #include "view.h"
 
 #define HISTFILL_GIVEUP_MS 10000
+#define HISTFILL_TRIES 3
 
 struct histfill;
 
