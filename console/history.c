@@ -165,6 +165,7 @@ hist_load(struct hist *h, uint64_t now_ms)
 			r->minute_ms = m;
 		}
 		r->own = true;
+		r->prior = true;
 		r->v[s] = (uint64_t)sqlite3_column_int64(q, 2);
 	}
 	sqlite3_finalize(q);
@@ -320,7 +321,7 @@ hist_write(struct hist *h, const struct hist_row *r, uint64_t now_minute)
 			rv = hist_expire(h, now_minute);
 	}
 	for (unsigned i = 0; r == NULL && i < HIST_RING_MIN && rv == 0; i++)
-		if (h->ring[i].filled && !h->ring[i].own)
+		if (h->ring[i].filled && !h->ring[i].prior)
 			rv = hist_put_row(h, &h->ring[i]);
 	if (rv != 0) {
 		sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
@@ -407,6 +408,8 @@ hist_fill(struct hist *h, uint64_t minute_ms, const char *name, uint64_t v)
 	struct hist_row *r;
 
 	minute_ms -= minute_ms % HIST_MINUTE_MS;
+	if (minute_ms == h->cur.minute_ms + HIST_MINUTE_MS)
+		minute_ms = h->cur.minute_ms;
 	if (s >= 0 && minute_ms == h->cur.minute_ms) {
 		h->cur.v[s] += v; /* the agent's part of this minute so far */
 		return true;
@@ -420,7 +423,7 @@ hist_fill(struct hist *h, uint64_t minute_ms, const char *name, uint64_t v)
 		memset(r, 0, sizeof(*r));
 		r->minute_ms = minute_ms;
 	}
-	if (r->own)
+	if (r->prior)
 		return false;
 	r->filled = true;
 	r->v[s] += v;

@@ -20,10 +20,13 @@
  * HIST_KEEP_MS are deleted as minutes close.  The last HIST_RING_MIN
  * minutes are also kept in memory; the views read only memory.
  *
- * Back-fill: minutes the console did not record itself (it was not
- * running) can be filled from the agents' answers to `history`:
- * hist_fill() adds one agent's value to such a minute (every agent is
- * asked once, so the sum is the fleet's), hist_fill_commit() writes them.
+ * Back-fill: every agent is asked once per console start, and its
+ * answer's minutes are added (hist_fill) to every minute an earlier run of
+ * the console did not record: minutes it was not running, and the minutes
+ * this run has recorded so far, which hold none of that agent's growth
+ * (an agent is observed only after its answer).  So the sum is the
+ * fleet's whichever order the answers come in and whatever minute
+ * boundary falls between them; hist_fill_commit() writes them.
  *
  * Main thread only (the console is single-threaded).
  */
@@ -53,8 +56,9 @@ enum hist_series {
 
 struct hist_row {
 	uint64_t minute_ms; /* 0: empty slot */
-	bool own;           /* recorded by this console (never back-filled) */
-	bool filled;        /* holds back-filled values */
+	bool own;    /* recorded by the console (this run or an earlier one) */
+	bool prior;  /* recorded by an earlier run: never back-filled */
+	bool filled; /* holds back-filled values */
 	uint64_t v[HIST_SERIES];
 };
 
@@ -117,9 +121,11 @@ void hist_series(
 bool hist_known(const struct hist *h, uint64_t t_ms);
 
 /*
- * Back-fill: adds value v of series name to minute minute_ms when the
- * console did not record that minute itself and it is within the ring.
- * Unknown names are skipped.  Returns true when something was added.
+ * Back-fill: adds value v of series name to minute minute_ms when no
+ * earlier run of the console recorded that minute and it is within the
+ * ring.  A minute up to one ahead of the console's current one (the
+ * agent's clock turned first) counts in the current minute.  Unknown
+ * names are skipped.  Returns true when something was added.
  */
 bool hist_fill(
     struct hist *h, uint64_t minute_ms, const char *name, uint64_t v);

@@ -228,10 +228,45 @@ test_fill_and_base(void **state)
 	assert_int_equal(hist_sum(h, HIST_SESSIONS, T0 - MIN, T0 + MIN), 103);
 	assert_true(hist_known(h, T0 - MIN));
 	assert_false(hist_known(h, T0 - 2 * MIN));
-	/* out of the ring or in the future: refused */
-	assert_false(hist_fill(h, T0 + MIN, "events", 1));
+	/* the agent's clock turned first: its minute is the current one */
+	assert_true(hist_fill(h, T0 + MIN + 5, "events", 1));
+	assert_int_equal(hist_row_at(h, T0)->v[HIST_EVENTS], 1);
+	/* out of the ring or further in the future: refused */
+	assert_false(hist_fill(h, T0 + 2 * MIN, "events", 1));
 	assert_false(
 	    hist_fill(h, T0 - (uint64_t)HIST_RING_MIN * MIN, "events", 1));
+	hist_close(h);
+}
+
+/*
+ * An answer that comes after the minute it speaks of has closed still
+ * counts: that minute holds none of the answering agent's growth.  A
+ * minute an earlier run recorded does not take it.
+ */
+static void
+test_fill_after_close(void **state)
+{
+	struct fix *f = *state;
+	struct nudge_diag d = {0};
+	struct hist *h;
+
+	assert_int_equal(hist_open(&h, f->path, 2, T0, &d), 0);
+	hist_observe(h, 0, 1, &f->a); /* agent 0 answered: observed */
+	f->a.c[AGG_SESSIONS_STARTED] = 30;
+	hist_observe(h, 0, 1, &f->a);
+	assert_true(hist_fill(h, T0 - MIN, "sessions_started", 5));
+	hist_advance(h, T0 + MIN, 0);
+	assert_true(hist_fill(h, T0 + 7, "sessions_started", 400)); /* 1 */
+	assert_true(hist_fill(h, T0 - MIN, "sessions_started", 6));
+	assert_int_equal(hist_fill_commit(h), 0);
+	assert_int_equal(hist_row_at(h, T0)->v[HIST_SESSIONS], 430);
+	assert_int_equal(hist_sum(h, HIST_SESSIONS, T0 - MIN, T0 + MIN), 441);
+	hist_close(h);
+	assert_int_equal(hist_open(&h, f->path, 2, T0 + 2 * MIN, &d), 0);
+	assert_int_equal(hist_row_at(h, T0)->v[HIST_SESSIONS], 430);
+	assert_int_equal(hist_row_at(h, T0 - MIN)->v[HIST_SESSIONS], 11);
+	assert_false(hist_fill(h, T0, "sessions_started", 1)); /* prior */
+	assert_int_equal(hist_row_at(h, T0)->v[HIST_SESSIONS], 430);
 	hist_close(h);
 }
 
@@ -261,6 +296,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_fill_and_base, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_fill_after_close, setup, teardown),
 	    cmocka_unit_test(test_open_fails),
 	};
 
