@@ -24,6 +24,7 @@
 
 #include "clock.h"
 #include "fastpack.h"
+#include "textbuf.h"
 #include "wire.h"
 
 #define SENDBUF_MSGS 1024 /* nng's maximum is 8192; 1024 x ~60 KB */
@@ -305,106 +306,18 @@ const struct out_ops out_null = {
 /* A bounded line under construction; overflow is sticky and reported. */
 struct line {
 	char b[LINE_MAX_BYTES];
-	size_t n;
-	bool over;
+	struct textbuf t;
 };
 
-static void
-put(struct line *l, const char *s, size_t n)
+static struct textbuf *
+line_start(struct line *l)
 {
-	if (l->over || n > sizeof(l->b) - l->n) {
-		l->over = true;
-		return;
-	}
-	memcpy(l->b + l->n, s, n);
-	l->n += n;
-}
-
-static void
-puts_(struct line *l, const char *s)
-{
-	put(l, s, strlen(s));
-}
-
-static void putf(struct line *l, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-putf(struct line *l, const char *fmt, ...)
-{
-	va_list ap;
-	int k;
-
-	if (l->over)
-		return;
-	va_start(ap, fmt);
-	k = vsnprintf(l->b + l->n, sizeof(l->b) - l->n, fmt, ap);
-	va_end(ap);
-	if (k < 0 || (size_t)k >= sizeof(l->b) - l->n)
-		l->over = true;
-	else
-		l->n += (size_t)k;
-}
-
-/* Decimal without printf: this runs several times per event. */
-static void
-put_u64(struct line *l, uint64_t v)
-{
-	char d[20];
-	int k = 20;
-
-	do {
-		d[--k] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	put(l, d + k, (size_t)(20 - k));
-}
-
-/* A JSON string, escaped (the tables are plain, but be safe). */
-static void
-put_jstr(struct line *l, struct nudge_strv v)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	put(l, "\"", 1);
-	for (uint32_t k = 0; k < v.len; k++) {
-		unsigned char c = (unsigned char)v.ptr[k];
-		char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-
-		if (c == '"' || c == '\\') {
-			esc[1] = (char)c;
-			put(l, esc, 2);
-		} else if (c < 0x20) {
-			put(l, esc, 6);
-		} else {
-			put(l, (const char *)&v.ptr[k], 1);
-		}
-	}
-	put(l, "\"", 1);
-}
-
-static void
-put_jfield(struct line *l, const char *key, struct nudge_strv v)
-{
-	if (v.len == 0)
-		return;
-	put(l, ",\"", 2);
-	puts_(l, key);
-	put(l, "\":", 2);
-	put_jstr(l, v);
-}
-
-static void
-put_jnum(struct line *l, const char *key, uint64_t v)
-{
-	put(l, ",\"", 2);
-	puts_(l, key);
-	put(l, "\":", 2);
-	put_u64(l, v);
+	tb_init(&l->t, l->b, sizeof(l->b));
+	return &l->t;
 }
 
 static int
-write_line(struct out *o, const struct line *l)
+write_line(struct out *o, const struct textbuf *l)
 {
 	if (l->over)
 		return fail(
@@ -418,40 +331,39 @@ static int
 jsonl_event(struct out *o, const struct gen_session *s, uint32_t i,
     const struct nudge_event *ev)
 {
-	struct line l;
+	struct line lb;
+	struct textbuf *l = line_start(&lb);
 
 	(void)s;
 	(void)i;
-	l.n = 0;
-	l.over = false;
-	puts_(&l, "{\"type\":");
-	put_jstr(&l, strv_of(event_type_name(ev->type)));
-	put_jfield(&l, "visitor", ev->visitor);
-	put_jnum(&l, "ts", ev->ts_ms);
-	put_jfield(&l, "page", ev->page);
-	put_jfield(&l, "referrer", ev->referrer);
-	put_jfield(&l, "utm_source", ev->utm_source);
-	put_jfield(&l, "utm_medium", ev->utm_medium);
-	put_jfield(&l, "utm_campaign", ev->utm_campaign);
-	put_jfield(&l, "country", strv_of(ev->country));
+	tb_puts(l, "{\"type\":");
+	tb_jstr(l, strv_of(event_type_name(ev->type)));
+	tb_jfield(l, "visitor", ev->visitor);
+	tb_jnum(l, "ts", ev->ts_ms);
+	tb_jfield(l, "page", ev->page);
+	tb_jfield(l, "referrer", ev->referrer);
+	tb_jfield(l, "utm_source", ev->utm_source);
+	tb_jfield(l, "utm_medium", ev->utm_medium);
+	tb_jfield(l, "utm_campaign", ev->utm_campaign);
+	tb_jfield(l, "country", strv_of(ev->country));
 	if (ev->device != DEVICE_UNKNOWN)
-		put_jfield(
-		    &l, "device", strv_of(event_device_name(ev->device)));
-	put_jfield(&l, "sku", ev->sku);
+		tb_jfield(
+		    l, "device", strv_of(event_device_name(ev->device)));
+	tb_jfield(l, "sku", ev->sku);
 	if (ev->quantity > 0)
-		put_jnum(&l, "quantity", ev->quantity);
+		tb_jnum(l, "quantity", ev->quantity);
 	if (ev->value_cents > 0)
-		putf(&l, ",\"value\":%" PRId64 ".%02d", ev->value_cents / 100,
+		tb_putf(l, ",\"value\":%" PRId64 ".%02d", ev->value_cents / 100,
 		    (int)(ev->value_cents % 100));
-	put_jfield(&l, "target", ev->target);
+	tb_jfield(l, "target", ev->target);
 	if (ev->type == EVENT_CLICK || ev->type == EVENT_HOVER) {
-		put_jnum(&l, "x", ev->x_permille);
-		put_jnum(&l, "y", ev->y_permille);
+		tb_jnum(l, "x", ev->x_permille);
+		tb_jnum(l, "y", ev->y_permille);
 	}
 	if (ev->type == EVENT_SCROLL)
-		put_jnum(&l, "scroll", ev->scroll_permille);
-	put(&l, "}\n", 2);
-	return write_line(o, &l);
+		tb_jnum(l, "scroll", ev->scroll_permille);
+	tb_put(l, "}\n", 2);
+	return write_line(o, l);
 }
 
 static int
@@ -507,7 +419,7 @@ static const char *const bot_paths[] = {"/robots.txt", "/sitemap.xml",
 
 /* "[01/Dec/2026:21:30:00 +0000]" for ts_ms. */
 static void
-put_time(struct line *l, uint64_t ts_ms)
+put_time(struct textbuf *l, uint64_t ts_ms)
 {
 	char buf[40];
 	time_t t = (time_t)(ts_ms / 1000);
@@ -515,7 +427,7 @@ put_time(struct line *l, uint64_t ts_ms)
 
 	gmtime_r(&t, &tm);
 	strftime(buf, sizeof(buf), "[%d/%b/%Y:%H:%M:%S +0000]", &tm);
-	puts_(l, buf);
+	tb_puts(l, buf);
 }
 
 static int
@@ -523,28 +435,27 @@ log_line(struct out *o, const char *ip, uint64_t ts, const char *path,
     const struct nudge_strv *query, int status, const char *ref,
     struct nudge_strv refv, const char *ua)
 {
-	struct line l;
+	struct line lb;
+	struct textbuf *l = line_start(&lb);
 
-	l.n = 0;
-	l.over = false;
-	puts_(&l, ip);
-	puts_(&l, " - - ");
-	put_time(&l, ts);
-	put(&l, " \"GET ", 6);
-	puts_(&l, path);
+	tb_puts(l, ip);
+	tb_puts(l, " - - ");
+	put_time(l, ts);
+	tb_put(l, " \"GET ", 6);
+	tb_puts(l, path);
 	if (query != NULL)
 		for (int k = 0; k < 3; k++)
-			put(&l, query[k].ptr, query[k].len);
-	putf(&l, " HTTP/1.1\" %d %u \"", status,
+			tb_put(l, query[k].ptr, query[k].len);
+	tb_putf(l, " HTTP/1.1\" %d %u \"", status,
 	    (unsigned)(gen_rng_below(&o->rng, 40000) + 2000));
-	puts_(&l, ref);
-	put(&l, refv.ptr, refv.len);
+	tb_puts(l, ref);
+	tb_put(l, refv.ptr, refv.len);
 	if (ref[0] == '\0' && refv.len == 0)
-		put(&l, "-", 1);
-	put(&l, "\" \"", 3);
-	puts_(&l, ua);
-	put(&l, "\"\n", 2);
-	return write_line(o, &l);
+		tb_put(l, "-", 1);
+	tb_put(l, "\" \"", 3);
+	tb_puts(l, ua);
+	tb_put(l, "\"\n", 2);
+	return write_line(o, l);
 }
 
 /* Assets a browser fetches after a page, and now and then a bot. */

@@ -28,6 +28,7 @@
 #include "event.h"
 #include "gen.h"
 #include "hclient.h"
+#include "textbuf.h"
 #include "truth.h"
 
 struct out_config {
@@ -101,10 +102,8 @@ struct out {
 	uint64_t noise;     /* log: extra lines written */
 	struct gen_rng rng; /* log: noise decisions */
 	struct hc hc;       /* beacon: the connection */
-	char *jbuf;         /* beacon: the JSON body being built */
-	size_t jlen;
-	bool jover;       /* beacon: the body would pass BODY_MAX */
-	uint32_t jevents; /* beacon: events in jbuf */
+	struct textbuf json; /* beacon: the JSON body being built */
+	uint32_t jevents;    /* beacon: events in json */
 	uint64_t retries; /* beacon: requests retried after a 429 */
 	char err[256];
 };

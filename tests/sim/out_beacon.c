@@ -66,111 +66,43 @@ struct seen {
 /* ---- the JSON body -------------------------------------------------------
  */
 
-static void
-put(struct out *o, const char *s, size_t n)
-{
-	if (o->jover || n > BODY_MAX - o->jlen) {
-		o->jover = true;
-		return;
-	}
-	memcpy(o->jbuf + o->jlen, s, n);
-	o->jlen += n;
-}
-
-static void
-puts_(struct out *o, const char *s)
-{
-	put(o, s, strlen(s));
-}
-
-static void putf(struct out *o, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-putf(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int k;
-
-	if (o->jover)
-		return;
-	va_start(ap, fmt);
-	k = vsnprintf(o->jbuf + o->jlen, BODY_MAX - o->jlen, fmt, ap);
-	va_end(ap);
-	if (k < 0 || (size_t)k >= BODY_MAX - o->jlen)
-		o->jover = true;
-	else
-		o->jlen += (size_t)k;
-}
-
-static void
-put_jstr(struct out *o, struct nudge_strv v)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	put(o, "\"", 1);
-	for (uint32_t k = 0; k < v.len; k++) {
-		unsigned char c = (unsigned char)v.ptr[k];
-		char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-
-		if (c == '"' || c == '\\') {
-			esc[1] = (char)c;
-			put(o, esc, 2);
-		} else if (c < 0x20) {
-			put(o, esc, 6);
-		} else {
-			put(o, (const char *)&v.ptr[k], 1);
-		}
-	}
-	put(o, "\"", 1);
-}
-
-static void
-put_field(struct out *o, const char *key, struct nudge_strv v)
-{
-	if (v.len == 0)
-		return;
-	putf(o, ",\"%s\":", key);
-	put_jstr(o, v);
-}
-
 /* A permille as the fraction the beacon wants: 512 -> 0.512. */
 static void
 put_frac(struct out *o, const char *key, unsigned permille)
 {
-	putf(o, ",\"%s\":%u.%03u", key, permille / 1000, permille % 1000);
+	tb_putf(&o->json, ",\"%s\":%u.%03u", key, permille / 1000,
+	    permille % 1000);
 }
 
 static void
 begin_body(struct out *o, const struct gen_session *s)
 {
-	o->jlen = 0;
-	o->jover = false;
+	tb_init(&o->json, o->json.b, BODY_MAX);
 	o->jevents = 0;
-	puts_(o, "{\"visitor\":");
-	put_jstr(o, strv_of(s->visitor));
-	puts_(o, ",\"consent\":true,\"events\":[");
+	tb_puts(&o->json, "{\"visitor\":");
+	tb_jstr(&o->json, strv_of(s->visitor));
+	tb_puts(&o->json, ",\"consent\":true,\"events\":[");
 }
 
 static void
 put_event(struct out *o, const struct nudge_event *ev, uint64_t now_ms)
 {
 	if (o->jevents++ > 0)
-		put(o, ",", 1);
-	puts_(o, "{\"type\":");
-	put_jstr(o, strv_of(event_type_name(ev->type)));
-	putf(o, ",\"ts\":%" PRIu64, now_ms);
-	put_field(o, "page", ev->page);
-	put_field(o, "referrer", ev->referrer);
-	put_field(o, "utm_source", ev->utm_source);
-	put_field(o, "utm_medium", ev->utm_medium);
-	put_field(o, "utm_campaign", ev->utm_campaign);
-	put_field(o, "sku", ev->sku);
-	put_field(o, "target", ev->target);
+		tb_put(&o->json, ",", 1);
+	tb_puts(&o->json, "{\"type\":");
+	tb_jstr(&o->json, strv_of(event_type_name(ev->type)));
+	tb_putf(&o->json, ",\"ts\":%" PRIu64, now_ms);
+	tb_jfield(&o->json, "page", ev->page);
+	tb_jfield(&o->json, "referrer", ev->referrer);
+	tb_jfield(&o->json, "utm_source", ev->utm_source);
+	tb_jfield(&o->json, "utm_medium", ev->utm_medium);
+	tb_jfield(&o->json, "utm_campaign", ev->utm_campaign);
+	tb_jfield(&o->json, "sku", ev->sku);
+	tb_jfield(&o->json, "target", ev->target);
 	if (ev->quantity > 0)
-		putf(o, ",\"quantity\":%u", (unsigned)ev->quantity);
+		tb_putf(&o->json, ",\"quantity\":%u", (unsigned)ev->quantity);
 	if (ev->value_cents > 0)
-		putf(o, ",\"value\":%" PRId64 ".%02d", ev->value_cents / 100,
+		tb_putf(&o->json, ",\"value\":%" PRId64 ".%02d", ev->value_cents / 100,
 		    (int)(ev->value_cents % 100));
 	if (ev->type == EVENT_CLICK || ev->type == EVENT_HOVER) {
 		put_frac(o, "x", ev->x_permille);
@@ -178,7 +110,7 @@ put_event(struct out *o, const struct nudge_event *ev, uint64_t now_ms)
 	}
 	if (ev->type == EVENT_SCROLL)
 		put_frac(o, "scroll", ev->scroll_permille);
-	put(o, "}", 1);
+	tb_put(&o->json, "}", 1);
 }
 
 /* ---- answers -------------------------------------------------------------
@@ -248,8 +180,8 @@ flush_page(struct out *o, struct out_visit *v, struct seen *sn)
 
 	if (o->jevents == 0)
 		return 0;
-	put(o, "]}", 2);
-	if (o->jover)
+	tb_put(&o->json, "]}", 2);
+	if (o->json.over)
 		return fail(
 		    o, NUDGE_ETOOBIG, "beacon over %u bytes", BODY_MAX);
 	gen_ip(o->cfg.gen, v->s->index, ip);
@@ -257,8 +189,8 @@ flush_page(struct out *o, struct out_visit *v, struct seen *sn)
 	    "User-Agent: %s\r\nX-Forwarded-For: %s\r\n", gen_user_agent(v->s),
 	    ip);
 	for (int attempt = 0;; attempt++) {
-		if ((rc = hc_post(&o->hc, "text/plain", headers, o->jbuf,
-		         o->jlen)) != 0)
+		if ((rc = hc_post(&o->hc, "text/plain", headers, o->json.b,
+		         o->json.n)) != 0)
 			return fail(o, rc, "%s", o->hc.err);
 		if (o->hc.status != 429 || attempt == BEACON_RETRIES)
 			break;
@@ -348,7 +280,7 @@ beacon_open(struct out *o)
 
 	if (rc != 0)
 		return fail(o, rc, "%s", o->hc.err);
-	if ((o->jbuf = malloc(BODY_MAX)) == NULL)
+	if ((o->json.b = malloc(BODY_MAX)) == NULL)
 		return fail(o, NUDGE_ENOMEM, "out of memory");
 	return 0;
 }
@@ -364,8 +296,8 @@ static int
 beacon_close(struct out *o)
 {
 	hc_fini(&o->hc);
-	free(o->jbuf);
-	o->jbuf = NULL;
+	free(o->json.b);
+	o->json.b = NULL;
 	/* out_init's buffers, unused here. */
 	msgpack_sbuffer_destroy(&o->body);
 	msgpack_sbuffer_destroy(&o->msg);
