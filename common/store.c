@@ -35,7 +35,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define STORE_BUSY_MS 5000
+/*
+ * Another process's lock: the first write waits STORE_BUSY_MS, and while
+ * the lock stays each later one waits only STORE_LOCKED_RETRY_MS.  Writes
+ * come one after another (flushes, a rule push's audit row and then its
+ * rules), so waiting in full each time would answer a change after the
+ * console's 5 s request timeout, as "no reply" instead of "locked".
+ */
+#define STORE_BUSY_MS 2000
+#define STORE_LOCKED_RETRY_MS 100
 #define STORE_ERR_MAX 256
 #define STORE_HLL_BLOB "visitors"
 
@@ -166,6 +174,7 @@ struct store {
 	sqlite3 *db;
 	int busy_ms;
 	bool full;		/* a write failed with SQLITE_FULL: reclaim */
+	bool locked;		/* the last write found another's lock */
 	sqlite3_stmt *q[SQ_COUNT];
 	char err[STORE_ERR_MAX];
 	atomic_uint_fast64_t failures;	/* store_fail calls, any thread */
@@ -185,10 +194,15 @@ store_fail(struct store *st, int rc, const char *what)
 	if (prim == SQLITE_FULL)
 		st->full = true;
 	if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED) {
+		int waited = st->locked ? STORE_LOCKED_RETRY_MS : st->busy_ms;
+
+		if (!st->locked && st->db != NULL)
+			sqlite3_busy_timeout(st->db, STORE_LOCKED_RETRY_MS);
+		st->locked = true;
 		snprintf(st->err, sizeof(st->err),
 		    "%s: database is locked by another connection "
 		    "(gave up after %d ms)",
-		    what, st->busy_ms);
+		    what, waited);
 		code = NUDGE_EBUSY;
 	} else if (prim == SQLITE_NOTADB) {
 		snprintf(st->err, sizeof(st->err),
@@ -261,7 +275,8 @@ store_reclaim(struct store *st)
 	sqlite3_busy_timeout(st->db, 100);
 	rc = sqlite3_wal_checkpoint_v2(
 	    st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-	sqlite3_busy_timeout(st->db, st->busy_ms);
+	sqlite3_busy_timeout(
+	    st->db, st->locked ? STORE_LOCKED_RETRY_MS : st->busy_ms);
 	if (rc == SQLITE_OK)
 		st->full = false;
 }
@@ -269,9 +284,16 @@ store_reclaim(struct store *st)
 static int
 store_begin(struct store *st)
 {
+	int rc;
+
 	if (st->full)
 		store_reclaim(st);
-	return store_run(st, st->q[SQ_BEGIN], "begin");
+	rc = store_run(st, st->q[SQ_BEGIN], "begin");
+	if (rc == NUDGE_OK && st->locked) {
+		st->locked = false; /* the lock is gone: wait in full again */
+		sqlite3_busy_timeout(st->db, st->busy_ms);
+	}
+	return rc;
 }
 
 static int

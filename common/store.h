@@ -16,7 +16,8 @@
  * archiver thread.
  *
  * Errors: NUDGE_ESTORE with the SQLite message kept for store_last_error();
- * NUDGE_EBUSY when the database stays locked past the busy timeout (5 s).
+ * NUDGE_EBUSY when the database stays locked past the busy timeout (2 s;
+ * 0.1 s per write while the previous write found the database locked).
  */
 #ifndef NUDGE_STORE_H
 #define NUDGE_STORE_H
@@ -45,7 +46,7 @@ void store_close(struct store *st);
 
 /*
  * Changes how long a call waits for another connection's lock before it
- * gives up with NUDGE_EBUSY (default 5000 ms; tests lower it).
+ * gives up with NUDGE_EBUSY (default 2000 ms; tests lower it).
  */
 int store_set_busy_timeout(struct store *st, int ms);
 

@@ -89,9 +89,9 @@ check "locked database explained" grep -qi "lock\|busy" "$WORK/locked.out"
 check "locked database gives up within the busy timeout (<= 10 s)" test "$took" -le 10
 
 # locked while the agent runs (issue 7): its writes give up after the busy
-# timeout (5 s) with an error that reaches the console, the agent keeps
-# serving, a rule push gets an answer (no hang), and writes resume when the
-# lock goes
+# timeout (2 s; then 0.1 s per write while the lock stays) with an error
+# that reaches the console, the agent keeps serving, a rule push is told
+# "locked" (no hang, no "no reply"), and writes resume when the lock goes
 start_agent f2 --snapshot-ms 200 || exit 1
 "$BUILD/tools/snapwatch" "$AGENT_PUB_f2" >"$WORK/f2.watch" 2>/dev/null &
 PIDS+=($!)
@@ -111,6 +111,10 @@ rc=$?
 took=$(( $(date +%s%3N) - start ))
 check "locked at run time: a rule push answers within 11 s, not acknowledged (exit $rc after $took ms: $(head -1 "$WORK/f2.push"))" \
 	test "$rc" -ne 0 -a "$took" -le 11000
+# the answer is the agent's, within the console's 5 s timeout: "locked"
+check "locked at run time: the push is told the database is locked (exit 5), not 'no reply'" \
+	test "$rc" -eq 5 -a "$took" -lt 5000
+check "locked at run time: the refusal names the lock" grep -q 'locked' "$WORK/f2.push"
 seen=0
 while [ $(( $(date +%s%3N) - start )) -lt 12000 ]; do
 	if lerr | grep -q 'locked'; then seen=$(( $(date +%s%3N) - start )); break; fi
