@@ -20,7 +20,13 @@
  *
  * Mark words (sesstab_mark, one 16-bit word per slot and session):
  *	campaign: MK_COUNTED | variant (bits 0-2) | MK_GOAL | MK_GUARD(i)
+ *	          (bits 4-7) | highest shop funnel step counted (bits 8-12)
  *	rule:     MK_COUNTED | MK_HELD | MK_CONV
+ * The step is a number, not a flag: the session's step only grows, so
+ * sesstab_mark keeps the larger of the word's and the event's (its high
+ * mask), and two events of one session on two threads cannot count a step
+ * twice.  Five bits hold 0..31, every step a funnel can have
+ * (AGG_STEPS_MAX 16), so no step goes uncounted; bits 13-14 are free.
  */
 #include "camprt.h"
 
@@ -41,10 +47,18 @@
 #define MK_VARIANT 0x0007u
 #define MK_GOAL 0x0008u
 #define MK_GUARD(i) (0x0010u << (i))
+#define MK_STEP_SHIFT 8
+#define MK_STEP (0x1Fu << MK_STEP_SHIFT)
 #define MK_HELD 0x0001u
 #define MK_CONV 0x0002u
 
 #define CRT_MARKS_MAX (2 * SESSION_XSLOTS + RRT_SHOWN_MAX)
+
+_Static_assert(MK_GUARD(RULE_GUARDRAILS_MAX - 1) < (1u << MK_STEP_SHIFT),
+    "the guardrail bits run into the step");
+_Static_assert(AGG_STEPS_MAX <= (MK_STEP >> MK_STEP_SHIFT),
+    "the step field cannot hold the funnel's last step");
+_Static_assert((MK_STEP & MK_COUNTED) == 0, "the step runs into MK_COUNTED");
 
 enum crt_owner_kind { OWN_NONE = 0, OWN_CAMP, OWN_RULE };
 
@@ -384,6 +398,7 @@ load_ctr(void *arg, const struct store_camp_ctr *sc)
 	a->rev_cents = sc->rev_cents;
 	for (int g = 0; g < RULE_GUARDRAILS_MAX; g++)
 		a->g[g] = sc->g[g];
+	memcpy(a->steps, sc->steps, sizeof(a->steps));
 }
 
 /* The stored state of rc's campaign into cc if its variants match. */
@@ -609,13 +624,23 @@ struct obs {
 	unsigned n, n_camp;
 };
 
+/* The session's shop funnel step as the mark word holds it. */
+static uint16_t
+step_bits(const struct sesstab_view *sv)
+{
+	unsigned step = sv->step < AGG_STEPS_MAX ? sv->step : AGG_STEPS_MAX;
+
+	return (uint16_t)(step << MK_STEP_SHIFT);
+}
+
 /* Campaign marks: every running campaign with a slot (mu held). */
 static void
-obs_camps(struct crt *c, const struct nudge_event *ev, struct obs *o)
+obs_camps(struct crt *c, const struct nudge_event *ev,
+    const struct sesstab_view *sv, struct obs *o)
 {
 	for (unsigned i = 0; i < c->n_camps; i++) {
 		struct crt_camp *cc = &c->camps[i];
-		uint16_t set = 0;
+		uint16_t set = step_bits(sv);
 		int v;
 		if (!cc->valid || cc->slot < 0 ||
 		    cc->c.state != CAMP_RUNNING || cc->c.tripped ||
@@ -627,10 +652,22 @@ obs_camps(struct crt *c, const struct nudge_event *ev, struct obs *o)
 			if (metric_met(cc, &cc->guard[g], ev))
 				set |= (uint16_t)MK_GUARD(g);
 		o->who[o->n] = (int)i;
-		o->m[o->n++] = (struct sesstab_mark){(uint8_t)cc->slot,
-		    (uint16_t)(MK_COUNTED | (unsigned)v), set, 0, 0};
+		o->m[o->n++] = (struct sesstab_mark){.slot = (uint8_t)cc->slot,
+		    .init = (uint16_t)(MK_COUNTED | (unsigned)v), .set = set,
+		    .high = MK_STEP};
 	}
 	o->n_camp = o->n;
+}
+
+/* Steps the mark's step field passed over in this event, in arm a. */
+static void
+count_steps(struct wire_camp_arm *a, const struct sesstab_mark *m)
+{
+	unsigned from = (m->had & MK_STEP) >> MK_STEP_SHIFT;
+	unsigned to = (m->now & MK_STEP) >> MK_STEP_SHIFT;
+
+	for (unsigned k = from; k < to && k < AGG_STEPS_MAX; k++)
+		a->steps[k]++;
 }
 
 static void
@@ -652,6 +689,7 @@ obs_count_camps(struct crt *c, const struct nudge_event *ev,
 		for (unsigned g = 0; g < cc->n_guard; g++)
 			if ((m->now & MK_GUARD(g)) && !(m->had & MK_GUARD(g)))
 				a->g[g]++;
+		count_steps(a, m);
 		if (ev->type == EVENT_PURCHASE)
 			a->rev_cents += ev->value_cents;
 		cc->dirty = true;
@@ -680,9 +718,9 @@ obs_trials(struct crt *c, const struct rrt_shown *shown, struct obs *o)
 			continue;
 		o->who[o->n] = x;
 		o->m[o->n++] = (struct sesstab_mark){
-		    (uint8_t)c->rexp[x].slot,
-		    (uint16_t)(MK_COUNTED |
-		    (shown->trial[i].held ? MK_HELD : 0)), 0, 0, 0};
+		    .slot = (uint8_t)c->rexp[x].slot,
+		    .init = (uint16_t)(MK_COUNTED |
+		    (shown->trial[i].held ? MK_HELD : 0))};
 	}
 }
 
@@ -706,7 +744,7 @@ obs_rules(struct crt *c, const struct nudge_event *ev,
 			    !(rd.m[k].now & MK_CONV)) {
 				o.who[o.n] = rd.who[k];
 				o.m[o.n++] = (struct sesstab_mark){
-				    rd.m[k].slot, 0, MK_CONV, 0, 0};
+				    .slot = rd.m[k].slot, .set = MK_CONV};
 			}
 	}
 	n_conv = o.n;
@@ -748,7 +786,7 @@ crt_observe(struct crt *c, const struct nudge_event *ev,
 		return;
 	o.n = 0;
 	pthread_mutex_lock(&c->mu);
-	obs_camps(c, ev, &o);
+	obs_camps(c, ev, sv, &o);
 	if (o.n > 0 && sesstab_mark(c->t, ev->visitor, o.m, o.n) == 0)
 		obs_count_camps(c, ev, &o);
 	obs_rules(c, ev, shown);
@@ -1024,10 +1062,12 @@ flush_collect(struct crt *c, struct store_camp_ctr *cv, size_t *nc,
 		for (unsigned v = 0; v < cc->c.n_variants; v++) {
 			struct store_camp_ctr *s = &cv[(*nc)++];
 			const struct wire_camp_arm *a = &cc->arm[v];
-			*s = (struct store_camp_ctr){cc->c.name, (uint8_t)v,
-			    a->n, a->x, a->rev_cents, {0}};
+			*s = (struct store_camp_ctr){.name = cc->c.name,
+			    .variant = (uint8_t)v, .n = a->n, .x = a->x,
+			    .rev_cents = a->rev_cents};
 			for (int g = 0; g < RULE_GUARDRAILS_MAX; g++)
 				s->g[g] = a->g[g];
+			memcpy(s->steps, a->steps, sizeof(s->steps));
 		}
 		cc->dirty = false;
 	}

@@ -5,7 +5,7 @@
  * per-variant counters; the rules' holdout experiments; and the circuit
  * breaker.
  *
- * State.  One struct camp per campaign name, kept in the store (schema v7,
+ * State.  One struct camp per campaign name, kept in the store (schema v8,
  * synchronous=FULL) together with every version it went through.  A change
  * (crt_change) is applied to a copy, persisted, then swapped in under the
  * runtime's lock before crt_change returns: an acknowledged change survives
@@ -28,8 +28,13 @@
  * or guardrail is met by an event that matches that step of the campaign's
  * funnel (funnel_step_matches, order not required), by an event of that
  * type or custom name, or, for "revenue", by a purchase; revenue adds up
- * the value of every purchase of a counted session.  Paused, stopped,
- * tripped and draft campaigns count nothing new.
+ * the value of every purchase of a counted session.  Steps: a counted
+ * session is counted once at each step of the shop funnel (the agent's
+ * own, sesstab_view.step; the one the funnel view draws) it reaches, in
+ * the same variant; at its first counted event every step it already
+ * reached, and a step reached while the campaign did not count (paused)
+ * at its next counted event.  Paused, stopped, tripped and draft
+ * campaigns count nothing new.
  *
  * Rule experiments: a rule of the active set with a holdout is counted the
  * same way from the beacon path (the only one that shows anything): a

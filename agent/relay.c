@@ -220,6 +220,8 @@ relay_add_camps(struct wire_snapshot *s, const struct wire_snapshot *a)
 			y->arm[v].rev_cents += x->arm[v].rev_cents;
 			for (unsigned g = 0; g < RULE_GUARDRAILS_MAX; g++)
 				y->arm[v].g[g] += x->arm[v].g[g];
+			for (unsigned k = 0; k < AGG_STEPS_MAX; k++)
+				y->arm[v].steps[k] += x->arm[v].steps[k];
 		}
 	}
 }

@@ -660,6 +660,15 @@ sesstab_apply_batch(struct sesstab *t, const struct nudge_event *const *ev,
 	return 0;
 }
 
+/* w | set, but the number in the bits of high only ever grows. */
+static uint16_t
+mark_merge(uint16_t w, uint16_t set, uint16_t high)
+{
+	uint16_t a = w & high, b = set & high;
+
+	return (uint16_t)(((w | set) & ~high) | (a > b ? a : b));
+}
+
 int
 sesstab_mark(struct sesstab *t, struct nudge_strv visitor,
     struct sesstab_mark *m, size_t n)
@@ -685,7 +694,7 @@ sesstab_mark(struct sesstab *t, struct nudge_strv visitor,
 		m[i].had = *w;
 		if (*w == 0)
 			*w = m[i].init;
-		*w |= m[i].set;
+		*w = mark_merge(*w, m[i].set, m[i].high);
 		m[i].now = *w;
 	}
 	pthread_mutex_unlock(&sh->lock);

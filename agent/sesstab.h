@@ -88,22 +88,37 @@ int sesstab_apply_batch(struct sesstab *t, const struct nudge_event *const *ev,
 
 /*
  * Adds delta to the live session's score (saturating), so rules' `score`
- * clauses show in the console.  Returns 0 or NUDGE_ENOTFOUND.
+ * clauses show in the console, and to the score of its newest path step
+ * (each step keeps the score its visitor had once that event and its
+ * rules were done: the score history).  Call it right after the event's
+ * sesstab_apply_view.  Returns 0 or NUDGE_ENOTFOUND.
  */
 int sesstab_add_score(struct sesstab *t, struct nudge_strv visitor,
     int32_t delta);
+/*
+ * The same for an event whose view (path_seq) was taken before later
+ * events of the visitor were applied (sesstab_apply_batch): the delta goes
+ * to the step that was newest in the view and to every step since, whose
+ * scores were copied from the session before the delta came.
+ */
+int sesstab_add_score_at(struct sesstab *t, struct nudge_strv visitor,
+    int32_t delta, uint16_t path_seq);
 
 /*
  * Experiment marks (agent/camprt.h): SESSION_XSLOTS 16-bit words per live
  * session, zero when the session starts.  For each m[i]: if the slot's
- * word is 0 it becomes m[i].init; then m[i].set is ORed in; m[i].had gets
- * the word before, m[i].now after.  All under one lock of the session's
- * shard.  Returns 0 or NUDGE_ENOTFOUND (no live session: nothing written).
+ * word is 0 it becomes m[i].init; then m[i].set is ORed in, except in the
+ * bits of m[i].high (one run of contiguous bits holding a number), which
+ * become the larger of the word's number and set's there (a maximum kept
+ * without a read and a write racing); m[i].had gets the word before,
+ * m[i].now after.  All under one lock of the session's shard.  Returns 0
+ * or NUDGE_ENOTFOUND (no live session: nothing written).
  */
 struct sesstab_mark {
 	uint8_t slot;		/* < SESSION_XSLOTS */
 	uint16_t init, set;
 	uint16_t had, now;	/* out */
+	uint16_t high;		/* 0: plain OR */
 };
 int sesstab_mark(struct sesstab *t, struct nudge_strv visitor,
     struct sesstab_mark *m, size_t n);

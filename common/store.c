@@ -167,6 +167,9 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
     " tn INTEGER NOT NULL, tx INTEGER NOT NULL, hn INTEGER NOT NULL,"
     " hx INTEGER NOT NULL, slot INTEGER NOT NULL) WITHOUT ROWID;"
     "ALTER TABLE live_sessions ADD COLUMN xmarks BLOB;",
+    /* 7 -> 8: per variant, the sessions that reached each step of the
+     * shop funnel (little-endian u64 per step; NULL: none yet) */
+    "ALTER TABLE campaign_counters ADD COLUMN steps BLOB;",
 };
 
 struct store {

@@ -30,7 +30,7 @@
 #include "err.h"
 #include "session.h"
 
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 
 struct store;
 
@@ -293,6 +293,7 @@ struct store_camp_ctr {
 	uint64_t n, x;
 	int64_t rev_cents;
 	uint64_t g[4];		/* = RULE_GUARDRAILS_MAX */
+	uint64_t steps[AGG_STEPS_MAX];	/* shop funnel; rows before v8: 0 */
 };
 
 struct store_rule_exp {

@@ -1,5 +1,5 @@
 /*
- * store_camp.c - the campaign tables of the agent's database (schema v7):
+ * store_camp.c - the campaign tables of the agent's database (schema v8):
  * the state of every campaign, the history of every accepted change, the
  * per-variant counters and the rules' holdout experiment counters.
  *
@@ -171,6 +171,35 @@ store_camp_history(struct store *st, const char *name, size_t lim,
 
 /* ---- counters --------------------------------------------------------- */
 
+#define STEPS_BLOB_MAX (AGG_STEPS_MAX * 8)
+
+/* steps[] as little-endian u64s, trailing zeros left out; the length. */
+static size_t
+steps_to_blob(const uint64_t *steps, unsigned char *b)
+{
+	size_t n = AGG_STEPS_MAX;
+
+	while (n > 0 && steps[n - 1] == 0)
+		n--;
+	for (size_t k = 0; k < n; k++)
+		for (int i = 0; i < 8; i++)
+			b[8 * k + (size_t)i] = (unsigned char)(steps[k] >>
+			    (8 * i));
+	return 8 * n;
+}
+
+/* A blob of another length than whole u64s, or too long, reads as none. */
+static void
+steps_from_blob(const unsigned char *b, size_t len, uint64_t *steps)
+{
+	memset(steps, 0, AGG_STEPS_MAX * sizeof(*steps));
+	if (b == NULL || len % 8 != 0 || len > STEPS_BLOB_MAX)
+		return;
+	for (size_t k = 0; k < len / 8; k++)
+		for (int i = 0; i < 8; i++)
+			steps[k] |= (uint64_t)b[8 * k + (size_t)i] << (8 * i);
+}
+
 struct camp_ctrs {
 	const struct store_camp_ctr *c;
 	size_t nc;
@@ -187,11 +216,19 @@ camp_ctr_rows(struct store *st, const struct camp_ctrs *a)
 	if (a->nc == 0)
 		return NUDGE_OK;
 	if ((rc = store_prep(st, "INSERT OR REPLACE INTO campaign_counters("
-	    "name, variant, n, x, rev_cents, g0, g1, g2, g3) VALUES (?1, ?2,"
-	    " ?3, ?4, ?5, ?6, ?7, ?8, ?9)", &q, "save campaign counters")))
+	    "name, variant, n, x, rev_cents, g0, g1, g2, g3, steps) VALUES"
+	    " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", &q,
+	    "save campaign counters")))
 		return rc;
 	for (size_t i = 0; i < a->nc && rc == NUDGE_OK; i++) {
 		const struct store_camp_ctr *c = &a->c[i];
+		unsigned char blob[STEPS_BLOB_MAX];
+		size_t len = steps_to_blob(c->steps, blob);
+		if (len > 0)
+			sqlite3_bind_blob(q, 10, blob, (int)len,
+			    SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(q, 10);
 		sqlite3_bind_text(q, 1, c->name, -1, SQLITE_STATIC);
 		sqlite3_bind_int(q, 2, c->variant);
 		sqlite3_bind_int64(q, 3, (sqlite3_int64)c->n);
@@ -273,7 +310,8 @@ store_load_camp_counters(struct store *st, const char *name,
 		return NUDGE_EINVAL;
 	store_lock(st);
 	if ((rc = store_prep(st, "SELECT variant, n, x, rev_cents, g0, g1, g2,"
-	    " g3 FROM campaign_counters WHERE name = ?1 ORDER BY variant", &q,
+	    " g3, steps FROM campaign_counters WHERE name = ?1 ORDER BY"
+	    " variant", &q,
 	    "load campaign counters")) == NUDGE_OK) {
 		sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
 		while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -287,6 +325,8 @@ store_load_camp_counters(struct store *st, const char *name,
 			for (int g = 0; g < 4; g++)
 				c.g[g] = (uint64_t)sqlite3_column_int64(q,
 				    4 + g);
+			steps_from_blob(sqlite3_column_blob(q, 8),
+			    (size_t)sqlite3_column_bytes(q, 8), c.steps);
 			fn(arg, &c);
 		}
 		rc = rc == SQLITE_DONE ? NUDGE_OK :

@@ -1121,6 +1121,25 @@ wire_unpack_snapshot(const msgpack_object *o, struct wire_snapshot *s)
 
 #define WIRE_DROP_BP_MAX 10000	/* a guardrail's drop: at most 100% */
 
+/* "steps": one list per arm, without its trailing zeros. */
+static void
+pack_camp_steps(msgpack_packer *pk, const struct wire_campaign *c,
+    unsigned na)
+{
+	pack_key(pk, "steps");
+	msgpack_pack_array(pk, na);
+	for (unsigned i = 0; i < na; i++) {
+		const uint64_t *s = c->arm[i].steps;
+		unsigned n = AGG_STEPS_MAX;
+
+		while (n > 0 && s[n - 1] == 0)
+			n--;
+		msgpack_pack_array(pk, n);
+		for (unsigned k = 0; k < n; k++)
+			msgpack_pack_uint64(pk, s[k]);
+	}
+}
+
 void
 wire_pack_campaign(msgpack_packer *pk, const struct wire_campaign *c)
 {
@@ -1134,7 +1153,7 @@ wire_pack_campaign(msgpack_packer *pk, const struct wire_campaign *c)
 	/* An unformattable campaign packs "", which every decoder refuses. */
 	if (camp_format(&c->c, text, sizeof(text), &len) != 0)
 		len = 0;
-	msgpack_pack_map(pk, 5);
+	msgpack_pack_map(pk, 6);
 	pack_key(pk, "t");
 	msgpack_pack_str_with_body(pk, text, len);
 	pack_key(pk, "since");
@@ -1163,6 +1182,7 @@ wire_pack_campaign(msgpack_packer *pk, const struct wire_campaign *c)
 		for (unsigned j = 0; j < ng; j++)
 			msgpack_pack_uint64(pk, a->g[j]);
 	}
+	pack_camp_steps(pk, c, na);
 }
 
 /* What the decoder of one campaign has seen so far. */
@@ -1171,6 +1191,7 @@ struct camp_dec {
 	bool have_text;
 	uint8_t n_arms;
 	uint8_t max_g;		/* the most g[] entries of any arm */
+	uint8_t n_steps;	/* step lists seen */
 };
 
 static int
@@ -1290,6 +1311,57 @@ camp_dec_arms(const msgpack_object *v, struct camp_dec *cd)
 	return 0;
 }
 
+/* [s0, s1, ...] of one arm: each at most the count before it. */
+static int
+camp_dec_step_list(const msgpack_object *v, uint64_t *steps)
+{
+	int rc;
+
+	if (v->type != MSGPACK_OBJECT_ARRAY)
+		return NUDGE_ETYPE;
+	if (v->via.array.size > AGG_STEPS_MAX)
+		return NUDGE_ETOOBIG;
+	for (uint32_t k = 0; k < v->via.array.size; k++)
+		if ((rc = obj_u64(&v->via.array.ptr[k], &steps[k])) != 0)
+			return rc;
+		else if (k > 0 && steps[k] > steps[k - 1])
+			return NUDGE_EINVAL;
+	return 0;
+}
+
+/* Checked against the arms' n once the whole map is read. */
+static int
+camp_dec_steps(const msgpack_object *v, struct camp_dec *cd)
+{
+	int rc;
+
+	if (v->type != MSGPACK_OBJECT_ARRAY)
+		return NUDGE_ETYPE;
+	if (v->via.array.size > CAMP_VARIANTS_MAX)
+		return NUDGE_ETOOBIG;
+	for (uint32_t i = 0; i < v->via.array.size; i++)
+		if ((rc = camp_dec_step_list(&v->via.array.ptr[i],
+		    cd->c->arm[i].steps)) != 0)
+			return rc;
+	cd->n_steps = (uint8_t)v->via.array.size;
+	return 0;
+}
+
+/* Every step count within its arm's n (a repeated key included). */
+static bool
+camp_steps_ok(const struct camp_dec *cd)
+{
+	if (cd->n_steps > cd->n_arms)
+		return false;
+	for (unsigned i = 0; i < CAMP_VARIANTS_MAX; i++)
+		for (unsigned k = 0; k < AGG_STEPS_MAX; k++)
+			if (cd->c->arm[i].steps[k] > cd->c->arm[i].n ||
+			    (k > 0 && cd->c->arm[i].steps[k] >
+			    cd->c->arm[i].steps[k - 1]))
+				return false;
+	return true;
+}
+
 static const struct {
 	const char *key;
 	int (*dec)(const msgpack_object *, struct camp_dec *);
@@ -1299,6 +1371,7 @@ static const struct {
 	{"goal", camp_dec_goal},
 	{"gr", camp_dec_guards},
 	{"arms", camp_dec_arms},
+	{"steps", camp_dec_steps},
 };
 
 int
@@ -1323,7 +1396,7 @@ wire_unpack_campaign(const msgpack_object *o, struct wire_campaign *c)
 				return rc;
 	}
 	if (!cd.have_text || cd.n_arms > tmp.c.n_variants ||
-	    cd.max_g > tmp.n_guard)
+	    cd.max_g > tmp.n_guard || !camp_steps_ok(&cd))
 		return NUDGE_EINVAL;
 	*c = tmp;
 	return 0;

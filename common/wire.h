@@ -167,7 +167,8 @@ struct wire_rule_stat {
 
 /*
  * One campaign of the active rule set, as published in the snapshot
- * ("camps": [{t, since, goal, gr, arms}]) and listed by campaign_list:
+ * ("camps": [{t, since, goal, gr, arms, steps}]) and listed by
+ * campaign_list:
  *   t      its state in campaign.h's text form (camp_format / camp_parse)
  *   since  wall ms it was first started (0: never)
  *   goal   the goal's name (a step label, an event name or "revenue")
@@ -179,6 +180,14 @@ struct wire_rule_stat {
  *          g[i], in the variant it was first counted in, and only while
  *          the campaign runs with its breaker untripped.  Additive across
  *          agents (a session lives in one agent) and kept across restarts.
+ *   steps  [[s0, s1, ...]...] one per arm, control first: s[k] sessions
+ *          of the arm's n that reached step k + 1 of the shop funnel (the
+ *          one the snapshot's "steps" name), counted once per session and
+ *          step under the same rules as n; trailing zeros left out.  A
+ *          separate key so that older decoders, which want arms of four,
+ *          skip it; absent (older agents): zeros.  A decoder refuses more
+ *          lists than arms, more than AGG_STEPS_MAX counts, a count over
+ *          its arm's n or over the count of the step before it.
  */
 #define WIRE_CAMPS_MAX 16
 
@@ -186,6 +195,7 @@ struct wire_camp_arm {
 	uint64_t n, x;
 	int64_t rev_cents;
 	uint64_t g[RULE_GUARDRAILS_MAX];
+	uint64_t steps[AGG_STEPS_MAX];
 };
 
 struct wire_campaign {
@@ -201,7 +211,9 @@ struct wire_campaign {
 void wire_pack_campaign(msgpack_packer *pk, const struct wire_campaign *c);
 /*
  * Strict: a bad text (camp_parse's error), more arms than variants, x or
- * a g[i] over its arm's n, more g[] than guardrails, a drop over 10000 bp,
+ * a g[i] or a step count over its arm's n, step counts that grow from one
+ * step to the next, more step lists than arms, more g[] than guardrails,
+ * a drop over 10000 bp,
  * a wrong type (NUDGE_ETYPE) or a count over its bound (NUDGE_ETOOBIG).
  * Only t is required; absent keys leave zeros (fewer arms than variants:
  * the rest are zero).  *c is written only on success.

@@ -102,6 +102,8 @@ arm_add(struct campstat_arm *dst, const struct wire_camp_arm *a)
 	dst->rev_cents = sat_add_i64(dst->rev_cents, a->rev_cents);
 	for (unsigned j = 0; j < RULE_GUARDRAILS_MAX; j++)
 		dst->g[j] = sat_add(dst->g[j], a->g[j]);
+	for (unsigned k = 0; k < AGG_STEPS_MAX; k++)
+		dst->steps[k] = sat_add(dst->steps[k], a->steps[k]);
 }
 
 /* Sums the counters into cs->arm[], counts agreement and the breaker. */
@@ -147,6 +149,7 @@ merge(struct campstat *cs, const struct wire_campaign *const *r,
 		a->x = cs->arm[v].counts.conversions;
 		a->rev_cents = cs->arm[v].rev_cents;
 		memcpy(a->g, cs->arm[v].g, sizeof(a->g));
+		memcpy(a->steps, cs->arm[v].steps, sizeof(a->steps));
 	}
 }
 

@@ -9,7 +9,8 @@
  * version (ties: the first agent's); n_agree counts agents at exactly that
  * version and state.  Counters are summed over every agent that declares
  * the same variant names in the same order (an agent that declares them
- * otherwise is counted in n_mismatch and left out of the sums).  An agent
+ * otherwise is counted in n_mismatch and left out of the sums; the shop
+ * funnel's step counts are summed alike, step by step).  An agent
  * whose breaker tripped marks the merge tripped, with its reason.
  *
  * Statistics per variant v >= 1 against control: rate with 95% Wilson
@@ -50,6 +51,7 @@ struct campstat_arm {
 	struct stats_counts counts;	/* summed over agents */
 	int64_t rev_cents;
 	uint64_t g[RULE_GUARDRAILS_MAX];
+	uint64_t steps[AGG_STEPS_MAX];	/* shop funnel, summed */
 	struct stats_rate rate;		/* conversion rate, 95% interval */
 	struct stats_cmp cmp;		/* against control; arm 0: zeros */
 	double beat;			/* chance to beat control */

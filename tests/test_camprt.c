@@ -6,8 +6,9 @@
  * changed declaration, counting (once per session, in the first variant,
  * nothing while paused, held-out visitors apart), the rules' holdout
  * trials, the circuit breaker (trips on a harmful variant with a clear
- * reason, not on equal rates) and what happens past SESSION_XSLOTS
- * experiments.  cmocka 1.1 API.
+ * reason, not on equal rates), what happens past SESSION_XSLOTS
+ * experiments, and the shop funnel's steps per variant (once per session
+ * and step, not again after a restart).  cmocka 1.1 API.
  */
 #include <ftw.h>
 #include <pthread.h>
@@ -869,6 +870,136 @@ test_slots(void **state)
 	free(s);
 }
 
+/* ---- funnel steps per variant ---------------------------------------- */
+
+/*
+ * A shop funnel where one page passes two steps at once (cart, checkout:
+ * both match /checkout), so a session goes from step 2 straight to 4.
+ */
+static const char steps_funnel[] =
+    "visit -> product: page ~ \"/product/\" -> cart: page ~ \"/checkout\""
+    " -> checkout: page == \"/checkout\" -> purchase: event == "
+    "\"purchase\"";
+
+/* A session table on steps_funnel, and the runtime over it. */
+static void
+steps_reopen(struct fixture *fx)
+{
+	struct sesstab_config sc = {.shards = 4, .timeout_ms = 1800000,
+	    .funnel = &fx->funnel};
+	struct nudge_diag d = {0};
+
+	fx_close(fx);
+	sesstab_free(fx->t);
+	assert_int_equal(funnel_parse(&fx->funnel, "shop", steps_funnel, &d),
+	    0);
+	assert_int_equal(sesstab_new(&fx->t, &sc), 0);
+	fx_open(fx);
+}
+
+/* The first visitor "<prefix>N" that camp_assigned puts in variant want. */
+static void
+visitor_in(const struct camp *c, const char *prefix, int want, char *vid,
+    size_t cap)
+{
+	for (int i = 0; i < 10000; i++) {
+		int v;
+		snprintf(vid, cap, "%s%d", prefix, i);
+		assert_int_equal(camp_assigned(c, strv_of(vid), &v), 0);
+		if (v == want)
+			return;
+	}
+	fail_msg("no visitor in variant %d", want);
+}
+
+static void
+assert_steps(const struct wire_camp_arm *a, const uint64_t *want)
+{
+	for (unsigned k = 0; k < AGG_STEPS_MAX; k++)
+		if (a->steps[k] != want[k])
+			fail_msg("step %u: %llu, want %llu", k,
+			    (unsigned long long)a->steps[k],
+			    (unsigned long long)want[k]);
+}
+
+static void
+test_steps(void **state)
+{
+	struct fixture *fx = *state;
+	struct wire_camp_change ch = {.name = "banner_test",
+	    .op = CAMP_OP_HOLDOUT, .expect = 1, .holdout_bp = 3000};
+	struct nudge_diag d = {0};
+	struct wire_campaign w;
+	char b[32], held[32], late[32];
+	const uint64_t none[AGG_STEPS_MAX] = {0};
+	const uint64_t b4[AGG_STEPS_MAX] = {1, 1, 1, 1};
+	const uint64_t b5[AGG_STEPS_MAX] = {1, 1, 1, 1, 1};
+
+	steps_reopen(fx);
+	push(fx, set_camp);
+	assert_int_equal(crt_change(fx->c, &ch, "tester", &w, &d), 0);
+	assert_int_equal(change(fx, "banner_test", CAMP_OP_START, 2, &w), 0);
+	visitor_in(&w.c, "sb", 1, b, sizeof(b));
+	visitor_in(&w.c, "sh", ASSIGN_HOLDOUT, held, sizeof(held));
+	/* steps 1, 2, then 4 at once: once each of 1..4, in bold */
+	event(fx, b, EVENT_PAGEVIEW, "/", 0, NULL);
+	listed(fx, &w);
+	assert_int_equal(w.arm[1].steps[0], 1);
+	event(fx, b, EVENT_PAGEVIEW, "/product/1", 0, NULL);
+	event(fx, b, EVENT_PAGEVIEW, "/checkout", 0, NULL);
+	event(fx, b, EVENT_PAGEVIEW, "/checkout", 0, NULL);
+	event(fx, b, EVENT_PAGEVIEW, "/product/2", 0, NULL);
+	listed(fx, &w);
+	assert_int_equal(w.arm[1].n, 1);
+	assert_steps(&w.arm[1], b4);
+	assert_steps(&w.arm[0], none);
+	/* held out: not counted, so no steps either */
+	event(fx, held, EVENT_PAGEVIEW, "/product/1", 0, NULL);
+	event(fx, held, EVENT_PAGEVIEW, "/checkout", 0, NULL);
+	/* paused: a new session counts nothing */
+	assert_int_equal(change(fx, "banner_test", CAMP_OP_PAUSE, 3, &w), 0);
+	visitor_in(&w.c, "sp", 0, late, sizeof(late));
+	event(fx, late, EVENT_PAGEVIEW, "/product/1", 0, NULL);
+	listed(fx, &w);
+	assert_int_equal(arms_n(&w), 1);
+	assert_steps(&w.arm[1], b4);
+	assert_steps(&w.arm[0], none);
+	assert_int_equal(change(fx, "banner_test", CAMP_OP_RESUME, 4, &w), 0);
+
+	/* a graceful restart: flush, the live sessions with their marks */
+	struct sesstab_config sc = {.shards = 4, .timeout_ms = 1800000,
+	    .funnel = &fx->funnel};
+	struct dump *dp = calloc(1, sizeof(*dp));
+	assert_int_equal(crt_flush(fx->c), 0);
+	assert_int_equal(sesstab_expire(fx->t, UINT64_MAX, dump_one, dp), 3);
+	assert_int_equal(store_save_live(fx->st, dp->v, dp->n), 0);
+	fx_close(fx);
+	sesstab_free(fx->t);
+	assert_int_equal(sesstab_new(&fx->t, &sc), 0);
+	assert_int_equal(store_open(&fx->st, fx->db, &d), 0);
+	assert_int_equal(rrt_new(&fx->r, fx->st, 4096, &d), 0);
+	assert_int_equal(store_take_live(fx->st, restore_one, fx), 0);
+	assert_int_equal(crt_new(&fx->c, fx->st, fx->t, fx->r, &d), 0);
+	listed(fx, &w);
+	assert_steps(&w.arm[1], b4);	/* the counts came back */
+	/* steps already counted are not counted again; a new one is */
+	event(fx, b, EVENT_PAGEVIEW, "/checkout", 0, NULL);
+	listed(fx, &w);
+	assert_steps(&w.arm[1], b4);
+	event(fx, b, EVENT_PURCHASE, "/done", 100, NULL);
+	listed(fx, &w);
+	assert_int_equal(w.arm[1].n, 1);
+	assert_steps(&w.arm[1], b5);
+	/* the session first seen while paused: every step it reached */
+	event(fx, late, EVENT_PAGEVIEW, "/product/3", 0, NULL);
+	listed(fx, &w);
+	assert_int_equal(w.arm[0].n, 1);
+	assert_int_equal(w.arm[0].steps[0], 1);
+	assert_int_equal(w.arm[0].steps[1], 1);
+	assert_int_equal(w.arm[0].steps[2], 0);
+	free(dp);
+}
+
 int
 main(void)
 {
@@ -889,6 +1020,7 @@ main(void)
 		teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_slots, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_steps, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

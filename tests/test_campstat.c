@@ -171,6 +171,42 @@ test_merge_mismatch(void **state)
 	assert_string_equal(cs.merged.c.variant[1], "variant_b");
 }
 
+/* The shop funnel's step counts add up step by step, like n. */
+static void
+test_merge_steps(void **state)
+{
+	static struct wire_campaign a, b, c;
+	static struct campstat cs;
+	const struct wire_campaign *r[3] = {&a, &b, &c};
+	struct stats_policy pol;
+
+	(void)state;
+	campstat_policy_default(&pol);
+	report(&a, CAMP_RUNNING, NULL);
+	report(&b, CAMP_RUNNING, NULL);
+	report(&c, CAMP_RUNNING, "variant_c");	/* left out */
+	arms(&a, 100, 10, 100, 10);
+	arms(&b, 50, 5, 60, 6);
+	arms(&c, 70, 7, 70, 7);
+	a.arm[1].steps[0] = 100;
+	a.arm[1].steps[3] = 12;
+	b.arm[1].steps[0] = 60;
+	b.arm[1].steps[3] = 7;
+	b.arm[0].steps[15] = 1;
+	c.arm[1].steps[0] = 70;
+	campstat_init(&cs);
+	assert_int_equal(campstat_update(&cs, r, 3, &pol, NOW), 0);
+	assert_int_equal(cs.arm[1].steps[0], 160);
+	assert_int_equal(cs.arm[1].steps[3], 19);
+	assert_int_equal(cs.merged.arm[1].steps[0], 160);
+	assert_int_equal(cs.merged.arm[1].steps[3], 19);
+	assert_int_equal(cs.merged.arm[0].steps[15], 1);
+	assert_int_equal(cs.merged.arm[0].steps[0], 0);
+	/* the next update sums afresh, not on top of the last */
+	assert_int_equal(campstat_update(&cs, r, 3, &pol, NOW), 0);
+	assert_int_equal(cs.merged.arm[1].steps[0], 160);
+}
+
 static void
 test_merge_refusals(void **state)
 {
@@ -456,6 +492,7 @@ main(void)
 		cmocka_unit_test(test_policy_default),
 		cmocka_unit_test(test_merge_highest_version),
 		cmocka_unit_test(test_merge_mismatch),
+		cmocka_unit_test(test_merge_steps),
 		cmocka_unit_test(test_merge_refusals),
 		cmocka_unit_test(test_merge_tripped),
 		cmocka_unit_test(test_line_better),

@@ -648,6 +648,7 @@ test_locked(void **state)
 struct camp_rows {
 	unsigned n;
 	uint64_t sum_n, tn;
+	uint64_t steps[AGG_STEPS_MAX];	/* summed over the rows */
 	char op[32];
 };
 
@@ -658,6 +659,8 @@ camp_ctr_row(void *arg, const struct store_camp_ctr *c)
 
 	r->n++;
 	r->sum_n += c->n;
+	for (unsigned k = 0; k < AGG_STEPS_MAX; k++)
+		r->steps[k] += c->steps[k];
 }
 
 static void
@@ -678,7 +681,7 @@ camp_exp_row(void *arg, const struct store_rule_exp *e)
 	r->tn += e->tn;
 }
 
-/* Campaign tables (schema v7): state, history, counters, experiments. */
+/* Campaign tables (schema v7, v8): state, history, counters, experiments. */
 static void
 test_campaign_tables(void **state)
 {
@@ -687,8 +690,9 @@ test_campaign_tables(void **state)
 	struct nudge_diag d = {0};
 	struct store_camp c;
 	struct store_camp_hist h = {2, 1234, "ops", "start", "text v2"};
-	struct store_camp_ctr ctr[2] = {{"ab", 0, 10, 2, 500, {1, 0, 0, 0}},
-	    {"ab", 1, 12, 3, 700, {2, 0, 0, 0}}};
+	struct store_camp_ctr ctr[2] = {
+	    {"ab", 0, 10, 2, 500, {1, 0, 0, 0}, {10, 6, 3}},
+	    {"ab", 1, 12, 3, 700, {2, 0, 0, 0}, {12, 9, 4}}};
 	struct store_rule_exp exp = {"helper", 5, 1, 4, 0, 3};
 	struct camp_rows r = {0};
 
@@ -709,6 +713,11 @@ test_campaign_tables(void **state)
 	    0);
 	assert_int_equal(r.n, 2);
 	assert_int_equal(r.sum_n, 22);
+	/* the step counts (v8) come back as saved */
+	assert_int_equal(r.steps[0], 22);
+	assert_int_equal(r.steps[1], 15);
+	assert_int_equal(r.steps[2], 7);
+	assert_int_equal(r.steps[3], 0);
 	memset(&r, 0, sizeof(r));
 	assert_int_equal(store_load_rule_exps(st, camp_exp_row, &r), 0);
 	assert_int_equal(r.n, 1);
@@ -738,6 +747,53 @@ test_campaign_tables(void **state)
 	store_close(st);
 }
 
+/*
+ * v7 -> v8: a v7 database's campaign counters load with zero steps, and
+ * steps saved afterwards load back.
+ */
+static void
+test_migrate_v7(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = NULL;
+	struct nudge_diag d = {0};
+	struct camp_rows r = {0};
+	struct store_camp_ctr ctr = {"ab", 1, 12, 3, 700, {0}, {12, 8, 8, 2}};
+
+	assert_int_equal(store_open(&st, fx->db, &d), 0);
+	store_close(st);
+	raw_exec(fx->db,
+	    "ALTER TABLE campaign_counters DROP COLUMN steps;"
+	    "INSERT INTO campaign_counters VALUES ('ab', 0, 9, 1, 0, 0, 0, 0,"
+	    " 0);"
+	    "PRAGMA user_version = 7;");
+	assert_int_equal(store_open(&st, fx->db, &d), 0);
+	assert_int_equal(store_schema_version(st), 8);
+	assert_int_equal(store_load_camp_counters(st, "ab", camp_ctr_row, &r),
+	    0);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.sum_n, 9);
+	assert_int_equal(r.steps[0], 0);
+	assert_int_equal(store_save_camp_counters(st, &ctr, 1, NULL, 0), 0);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(store_load_camp_counters(st, "ab", camp_ctr_row, &r),
+	    0);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.steps[0], 12);
+	assert_int_equal(r.steps[2], 8);
+	assert_int_equal(r.steps[3], 2);
+	assert_int_equal(r.steps[4], 0);
+	store_close(st);
+	/* a blob of no whole number of counts reads as none, not as noise */
+	raw_exec(fx->db, "UPDATE campaign_counters SET steps = x'0102'");
+	assert_int_equal(store_open(&st, fx->db, &d), 0);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(store_load_camp_counters(st, "ab", camp_ctr_row, &r),
+	    0);
+	assert_int_equal(r.steps[0], 0);
+	store_close(st);
+}
+
 int
 main(void)
 {
@@ -745,6 +801,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_fresh, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_v3, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_v7, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_heat_rows, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_newer_refused, setup, teardown),

@@ -94,6 +94,10 @@ full_campaign(struct wire_campaign *w, const char *name, unsigned nv,
 		a->rev_cents = i == 0 ? INT64_MIN : (int64_t)i * 12345;
 		for (unsigned j = 0; j < ng; j++)
 			a->g[j] = i == 0 ? UINT64_MAX : j;
+		/* control: every step, at the bound; the others: a few */
+		for (unsigned k = 0; k < AGG_STEPS_MAX; k++)
+			a->steps[k] = i == 0 ? UINT64_MAX - k :
+			    k < 4 ? a->n - 10 * (k + 1) : 0;
 	}
 }
 
@@ -121,6 +125,8 @@ assert_campaign_equal(const struct wire_campaign *a,
 		assert_true(a->arm[i].rev_cents == b->arm[i].rev_cents);
 		for (unsigned j = 0; j < a->n_guard; j++)
 			assert_int_equal(a->arm[i].g[j], b->arm[i].g[j]);
+		assert_memory_equal(a->arm[i].steps, b->arm[i].steps,
+		    sizeof(a->arm[i].steps));
 	}
 }
 
@@ -1749,6 +1755,8 @@ test_campaign_missing_keys(void **state)
 	full_campaign(&want, "camp", 4, 2);
 	o = (msgpack_object *)campaign_object(&want, &sb, &up);
 	obj_key(o, "arms")->via.array.size = 0;
+	/* no arms, so no step lists either (steps over an arm's n refused) */
+	obj_key(o, "steps")->via.array.size = 0;
 	assert_int_equal(wire_unpack_campaign(o, &got), 0);
 	assert_int_equal(got.arm[0].n, 0);
 	assert_int_equal(got.arm[3].g[1], 0);
@@ -1761,6 +1769,46 @@ test_campaign_missing_keys(void **state)
 	assert_string_equal(got.goal, "");
 	assert_int_equal(got.n_guard, 0);
 	assert_int_equal(got.c.version, want.c.version);
+	assert_int_equal(got.arm[1].steps[0], 0);
+	msgpack_unpacked_destroy(&up);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/*
+ * Steps ride in their own key: an older agent (no "steps") decodes with
+ * its arms and zero steps, and an older console, which wants arms of
+ * exactly four, still gets arms of four.
+ */
+static void
+test_campaign_steps_compat(void **state)
+{
+	static struct wire_campaign want, got;
+	msgpack_sbuffer sb;
+	msgpack_unpacked up;
+	msgpack_object *o, *arms;
+
+	(void)state;
+	full_campaign(&want, "camp", 3, 1);
+	o = (msgpack_object *)campaign_object(&want, &sb, &up);
+	arms = obj_key(o, "arms");
+	for (uint32_t i = 0; i < arms->via.array.size; i++)
+		assert_int_equal(arms->via.array.ptr[i].via.array.size, 4);
+	assert_int_equal(obj_key(o, "steps")->via.array.size, 3);
+	/* trailing zeros are not sent */
+	assert_int_equal(obj_key(o, "steps")->via.array.ptr[1].via.array.size,
+	    4);
+	assert_int_equal(wire_unpack_campaign(o, &got), 0);
+	assert_int_equal(got.arm[1].steps[3], want.arm[1].n - 40);
+	/* an older agent: the key is not there (renamed: unknown, skipped) */
+	for (uint32_t i = 0; i < o->via.map.size; i++)
+		if (o->via.map.ptr[i].key.via.str.size == 5 &&
+		    memcmp(o->via.map.ptr[i].key.via.str.ptr, "steps", 5) == 0)
+			o->via.map.ptr[i].key.via.str.ptr = "stepz";
+	assert_int_equal(wire_unpack_campaign(o, &got), 0);
+	assert_int_equal(got.arm[1].n, want.arm[1].n);
+	for (unsigned i = 0; i < 3; i++)
+		for (unsigned k = 0; k < AGG_STEPS_MAX; k++)
+			assert_int_equal(got.arm[i].steps[k], 0);
 	msgpack_unpacked_destroy(&up);
 	msgpack_sbuffer_destroy(&sb);
 }
@@ -1770,7 +1818,9 @@ enum camp_bad {
 	CB_TEXT_HUGE, CB_SINCE_STR, CB_GOAL_LONG, CB_GR_MAP, CB_GR_MANY,
 	CB_GR_SHAPE, CB_GR_BP, CB_ARMS_MAP, CB_ARMS_MORE, CB_ARMS_MAX,
 	CB_ARM_SHAPE, CB_ARM_N_NEG, CB_ARM_REV_STR, CB_ARM_X_OVER,
-	CB_ARM_G_OVER, CB_ARM_G_MORE, CB_ARM_G_MAX, CB_KEY_INT, CB_N
+	CB_ARM_G_OVER, CB_ARM_G_MORE, CB_ARM_G_MAX, CB_KEY_INT,
+	CB_STEPS_MAP, CB_STEPS_MORE, CB_STEPS_MAX, CB_STEP_LONG, CB_STEP_STR,
+	CB_STEP_OVER_N, CB_STEP_GROWS, CB_N
 };
 
 /* Spoils one thing of a packed 8-variant campaign with 2 guardrails. */
@@ -1782,10 +1832,10 @@ unpack_spoiled(enum camp_bad bad)
 	static const char two[] = "nudge-campaign 1\nname=x\nversion=1\n"
 	    "state=draft\ngeneration=0\nholdout=0\nvariants=a:50,b:50\n"
 	    "winner=-1\ntripped=0\nreason=\nlast=-\n";
-	msgpack_object many[CAMP_VARIANTS_MAX + 1];
+	msgpack_object many[AGG_STEPS_MAX + 1];
 	msgpack_sbuffer sb;
 	msgpack_unpacked up;
-	msgpack_object *o, *t, *gr, *arms, *arm0;
+	msgpack_object *o, *t, *gr, *arms, *arm0, *steps, *st1;
 	int rc;
 
 	full_campaign(&want, "camp", CAMP_VARIANTS_MAX, 2);
@@ -1794,6 +1844,8 @@ unpack_spoiled(enum camp_bad bad)
 	gr = obj_key(o, "gr");
 	arms = obj_key(o, "arms");
 	arm0 = &arms->via.array.ptr[0];
+	steps = obj_key(o, "steps");
+	st1 = &steps->via.array.ptr[1];
 	switch (bad) {
 	case CB_NOT_MAP: o->type = MSGPACK_OBJECT_ARRAY; break;
 	case CB_NO_TEXT: o->via.map.ptr[0].key.via.str.ptr = "T"; break;
@@ -1842,6 +1894,23 @@ unpack_spoiled(enum camp_bad bad)
 		    RULE_GUARDRAILS_MAX + 1; break;
 	case CB_KEY_INT: o->via.map.ptr[2].key.type =
 		MSGPACK_OBJECT_POSITIVE_INTEGER; break;
+	case CB_STEPS_MAP: steps->type = MSGPACK_OBJECT_MAP;
+		steps->via.map.size = 0; break;
+	case CB_STEPS_MORE: arms->via.array.size = 1; break;
+	case CB_STEPS_MAX: for (int i = 0; i <= CAMP_VARIANTS_MAX; i++)
+			many[i] = *st1;
+		steps->via.array.ptr = many;
+		steps->via.array.size = CAMP_VARIANTS_MAX + 1; break;
+	case CB_STEP_LONG: for (int k = 0; k <= AGG_STEPS_MAX; k++)
+			many[k] = st1->via.array.ptr[3];
+		st1->via.array.ptr = many;
+		st1->via.array.size = AGG_STEPS_MAX + 1; break;
+	case CB_STEP_STR: st1->via.array.ptr[0].type = MSGPACK_OBJECT_STR;
+		st1->via.array.ptr[0].via.str.size = 0; break;
+	case CB_STEP_OVER_N: st1->via.array.ptr[0].via.u64 =
+		want.arm[1].n + 1; break;
+	case CB_STEP_GROWS: st1->via.array.ptr[1].via.u64 =
+		st1->via.array.ptr[0].via.u64 + 1; break;
 	default: break;
 	}
 	memset(&got, 0x5a, sizeof(got));
@@ -1870,6 +1939,10 @@ test_campaign_refusals(void **state)
 		[CB_ARM_REV_STR] = NUDGE_ETYPE, [CB_ARM_X_OVER] = NUDGE_EINVAL,
 		[CB_ARM_G_OVER] = NUDGE_EINVAL, [CB_ARM_G_MORE] = NUDGE_EINVAL,
 		[CB_ARM_G_MAX] = NUDGE_ETOOBIG, [CB_KEY_INT] = NUDGE_ETYPE,
+		[CB_STEPS_MAP] = NUDGE_ETYPE, [CB_STEPS_MORE] = NUDGE_EINVAL,
+		[CB_STEPS_MAX] = NUDGE_ETOOBIG, [CB_STEP_LONG] = NUDGE_ETOOBIG,
+		[CB_STEP_STR] = NUDGE_ETYPE, [CB_STEP_OVER_N] = NUDGE_EINVAL,
+		[CB_STEP_GROWS] = NUDGE_EINVAL,
 	};
 
 	(void)state;
@@ -2182,6 +2255,7 @@ main(void)
 		cmocka_unit_test(test_heat_decoder_refuses),
 		cmocka_unit_test(test_campaign_round_trip),
 		cmocka_unit_test(test_campaign_missing_keys),
+		cmocka_unit_test(test_campaign_steps_compat),
 		cmocka_unit_test(test_campaign_refusals),
 		cmocka_unit_test(test_snapshot_camps_bounds),
 		cmocka_unit_test(test_camp_change_round_trip),

@@ -3,7 +3,8 @@
 # against three real agents that require credentials: a rule set declaring
 # a campaign pushed to all, the campaign started from the view (s, y), the
 # simulator's traffic (signed, through `nudge emit --stdin`) in the
-# per-variant table with a verdict line, then p:
+# per-variant table with a verdict line, the funnel view (2) split by its
+# variants with the agents' own step counts, then p:
 # the confirmation names all three agents, y, every agent acknowledges and
 # reports paused (on screen and through the agents themselves); the
 # overview lists the running campaign; a console with a viewer key pressing
@@ -140,6 +141,65 @@ for _ in $(seq 1 25); do
 done
 expect_eq "control + variant_b visitors = the simulator's visitors" "$((v0 + v1))" "$want"
 check "the split is about even ($v0 / $v1)" test "$v0" -gt $((want / 3)) -a "$v1" -gt $((want / 3))
+
+# ---- the funnel view split by the campaign's variants --------------------
+# steps_of AGENT VARIANT: the agent's own per-step counts of that variant
+# (campaign_counters.steps: little-endian u64 per step), space-separated,
+# five of them (the shop funnel's steps).
+steps_of() {
+	local hex le out="" i j
+	hex=$(sqlite3 "$WORK/$1/nudged.db" "SELECT hex(steps) FROM campaign_counters
+		WHERE name = 'checkout_banner' AND variant = $2" 2>/dev/null)
+	for i in 0 16 32 48 64; do
+		le=""
+		for j in 14 12 10 8 6 4 2 0; do le+=${hex:$((i + j)):2}; done
+		out+="$((16#${le:-0})) "
+	done
+	echo "$out"
+}
+# fleet_steps VARIANT: steps_of summed over a, b and c
+fleet_steps() {
+	local -a s=(0 0 0 0 0) t
+	for n in a b c; do
+		read -ra t <<<"$(steps_of $n "$1")"
+		for k in 0 1 2 3 4; do s[k]=$((s[k] + ${t[k]:-0})); done
+	done
+	echo "${s[*]}"
+}
+keys op 2
+wait_screen op "split by: none" >/dev/null
+keys op s s s s
+step "funnel: s four times splits by the campaign" op "split by: campaign \(s\)"
+step "funnel: the campaign's sessions only, said on screen" op \
+	"^ campaign checkout_banner: $want sessions counted; the split covers only them"
+# the legend's control first and last step, the count column per step:
+# the agents' own figures (their counters reach the disk within a second)
+for _ in $(seq 1 25); do
+	screen op
+	read -ra c0 <<<"$(fleet_steps 0)"
+	read -ra c1 <<<"$(fleet_steps 1)"
+	lc=$(grep -Eo " control [0-9]+>[0-9]+" "$WORK/op.txt" | head -1)
+	lb=$(grep -Eo " variant_b [0-9]+>[0-9]+" "$WORK/op.txt" | head -1)
+	cols=""
+	for label in visit product cart checkout purchase; do
+		cols+="$(grep -E "^ $label " "$WORK/op.txt" | awk '{print $(NF-2)}') "
+	done
+	sums=""
+	for k in 0 1 2 3 4; do sums+="$((c0[k] + c1[k])) "; done
+	[ "$lc" = " control ${c0[0]}>${c0[4]}" ] && [ "$lb" = " variant_b ${c1[0]}>${c1[4]}" ] &&
+		[ "$cols" = "$sums" ] && break
+	sleep 0.2
+done
+expect_eq "funnel legend: control visit>purchase = the agents' counts" "$lc" " control ${c0[0]}>${c0[4]}"
+expect_eq "funnel legend: variant_b visit>purchase = the agents' counts" "$lb" " variant_b ${c1[0]}>${c1[4]}"
+expect_eq "funnel counts per step = the agents' control + variant_b" "$cols" "$sums"
+expect_eq "funnel: every counted session is at the first step" "$((c0[0] + c1[0]))" "$want"
+check "funnel: some sessions went through to purchase (${c0[4]} / ${c1[4]})" \
+	test "$((c0[4] + c1[4]))" -gt 0 -a "$((c0[4] + c1[4]))" -lt "$want"
+check "funnel: the campaign's bars are ASCII, split in two runs" \
+	grep -Eq "^ visit +#+=+ " "$WORK/op.txt"
+keys op s
+step "funnel: s once more, back to no split" op "split by: none \(s\)"
 
 # ---- the overview lists the running campaign with its verdict ------------
 keys op 1
