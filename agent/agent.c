@@ -285,7 +285,8 @@ agent_apply_rest(struct agent *a, const struct nudge_event *ev,
 	if (a->camps != NULL && sv->live)
 		crt_observe(a->camps, ev, sv, NULL);
 	if (score == 0 ||
-	    sesstab_add_score(a->sessions, ev->visitor, score) != 0)
+	    sesstab_add_score_at(a->sessions, ev->visitor, score,
+	    sv->path_seq) != 0)
 		return;
 	if (carry->vid == NULL)
 		return;

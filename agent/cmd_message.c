@@ -90,8 +90,7 @@ msg_parse(const struct wire_request *rq, struct rrt_decision *dec,
 	for (size_t i = 0; i < sizeof(msg_kinds) / sizeof(msg_kinds[0]); i++) {
 		if (strcmp(kind, msg_kinds[i].name) != 0)
 			continue;
-		dec->kind = msg_kinds[i].kind;
-		snprintf(dec->id, sizeof(dec->id), "operator");
+		dec->kind = msg_kinds[i].kind;	/* the id: oneoff_put's */
 		if ((rv = msg_field(rq, "text", msg_kinds[i].text, dec->text,
 		    sizeof(dec->text), d)) != 0)
 			return rv;

@@ -7,8 +7,10 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <xxhash.h>
 
@@ -25,6 +27,7 @@ struct oneoff_entry {
 struct oneoff {
 	pthread_mutex_t lock;
 	atomic_size_t used;	/* entries in use, expired ones included */
+	uint32_t seq;		/* the next message's id number */
 	struct oneoff_entry e[ONEOFF_MAX];
 };
 
@@ -36,6 +39,10 @@ oneoff_new(struct oneoff **out)
 	if (q == NULL)
 		return NUDGE_ENOMEM;
 	pthread_mutex_init(&q->lock, NULL);
+	/* a start of 0 if there is no entropy: ids stay unique in this run */
+	if (getrandom(&q->seq, sizeof(q->seq), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(q->seq))
+		q->seq = 0;
 	*out = q;
 	return 0;
 }
@@ -101,6 +108,7 @@ oneoff_put(struct oneoff *q, struct nudge_strv visitor,
 	memcpy(slot->visitor, visitor.ptr, visitor.len);
 	slot->visitor[visitor.len] = '\0';
 	slot->d = *d;
+	snprintf(slot->d.id, sizeof(slot->d.id), "op-%u", (unsigned)q->seq++);
 	pthread_mutex_unlock(&q->lock);
 	return 0;
 }

@@ -34,9 +34,15 @@ int oneoff_new(struct oneoff **out);
 void oneoff_free(struct oneoff *q);
 
 /*
- * Queues d for visitor at monotonic time now_ms.  Returns 0 (*replaced:
- * whether a message was pending for them), NUDGE_EINVAL (empty or too long
- * visitor id), NUDGE_EFULL (ONEOFF_MAX pending and none expired).
+ * Queues d for visitor at monotonic time now_ms, under a decision id of its
+ * own, "op-N" (d->id is not used): the tag shows one decision per id and
+ * kind per page view, so two messages under one id would show only the
+ * first.  N counts the messages queued, from a random start (a restarted
+ * agent, or another agent, does not hand a page view an id it has seen);
+ * rule names cannot hold a '-', so no rule's decision takes it either.
+ * Returns 0 (*replaced: whether a message was pending for them),
+ * NUDGE_EINVAL (empty or too long visitor id), NUDGE_EFULL (ONEOFF_MAX
+ * pending and none expired).
  */
 int oneoff_put(struct oneoff *q, struct nudge_strv visitor,
     const struct rrt_decision *d, uint64_t now_ms, bool *replaced);

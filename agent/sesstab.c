@@ -5,11 +5,14 @@
  * mutex; any thread may call any function, and no function holds two shard
  * locks at once, so there is no lock order to get wrong.
  *
- * Memory: a session is a fixed-size struct live in chunks of 4096 (indices
- * stay valid as the shard grows, and no realloc copies sessions); the hash
- * table holds 32-bit indices with linear probing and backward-shift
- * deletion (no tombstones).  Page names and campaign names are interned per
- * shard, so a path entry costs 9 bytes instead of a copy of the URL.
+ * Memory: a session is a fixed-size struct live in chunks of 1024 (indices
+ * stay valid as the shard grows, and no realloc copies sessions; chunks of
+ * 4096 left a shard up to 4095 unused sessions, a third more bytes per
+ * live session at 100k sessions over 8 shards); the hash table holds
+ * 32-bit indices with linear probing and backward-shift deletion (no
+ * tombstones).  Page names and campaign names are interned per shard, so a
+ * path entry costs 13 bytes (page, time, type, score) instead of a copy of
+ * the URL.
  */
 #include "sesstab.h"
 
@@ -24,7 +27,7 @@
 #include "intern.h"
 #include "qfilter.h"
 
-#define CHUNK_SHIFT 12
+#define CHUNK_SHIFT 10
 #define CHUNK_SIZE (1u << CHUNK_SHIFT)
 #define PATH_LEN 16
 #define RECENT_MAX 64
@@ -63,8 +66,16 @@ struct live {
 	uint8_t path_n;		/* entries used, <= PATH_LEN */
 	uint8_t path_head;	/* next entry to write */
 	char visitor[EVENT_VISITOR_MAX + 1];
+	uint16_t path_seq;	/* entries ever written, wrapping */
 	uint32_t path_page[PATH_LEN];
 	uint32_t path_dt[PATH_LEN]; /* ms after started_ms, saturating */
+	/*
+	 * The score once the entry's event and its rules were done: int32
+	 * like the score itself, as an int16 would part from the session's
+	 * score past 32767 (a rule may add up to 1000 per event).  64 bytes,
+	 * well within the 512-byte budget per live session.
+	 */
+	int32_t path_score[PATH_LEN];
 	uint8_t path_type[PATH_LEN];
 	uint16_t xmarks[SESSION_XSLOTS]; /* experiment marks (camprt.h) */
 };
@@ -367,7 +378,9 @@ live_path_push(struct shard *sh, struct live *l, const struct nudge_event *ev,
 	l->path_page[h] = page_id;
 	l->path_dt[h] = dt > UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
 	l->path_type[h] = ev->type;
+	l->path_score[h] = l->score;	/* the rules add theirs afterwards */
 	l->path_head = (uint8_t)((h + 1) % PATH_LEN);
+	l->path_seq++;
 	if (l->path_n < PATH_LEN)
 		l->path_n++;
 }
@@ -480,6 +493,7 @@ live_view(struct shard *sh, const struct live *l, bool created,
 	out->cart_items = l->cart_items;
 	out->cart_cents = l->cart_cents;
 	out->score = l->score;
+	out->path_seq = l->path_seq;
 	copy_cut(out->utm_campaign, sizeof(out->utm_campaign),
 	    intern_str(&sh->names, l->campaign));
 	copy_cut(out->utm_source, sizeof(out->utm_source),
@@ -718,9 +732,23 @@ sesstab_clear_slot(struct sesstab *t, unsigned slot)
 	}
 }
 
-int
-sesstab_add_score(struct sesstab *t, struct nudge_strv visitor,
-    int32_t delta)
+static int32_t
+score_plus(int32_t score, int32_t delta)
+{
+	int64_t v = (int64_t)score + delta;
+
+	return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN :
+	    (int32_t)v;
+}
+
+/*
+ * Adds delta to the session's score and to its path entries numbered
+ * from_seq (mod 2^16, as path_seq counts them) up to the newest, or to the
+ * newest alone when at_newest.
+ */
+static int
+shard_add_score(struct sesstab *t, struct nudge_strv visitor, int32_t delta,
+    bool at_newest, uint16_t from_seq)
 {
 	uint64_t hash = visitor_hash(visitor);
 	struct shard *sh = shard_of(t, hash);
@@ -731,13 +759,35 @@ sesstab_add_score(struct sesstab *t, struct nudge_strv visitor,
 	slot = slot_find(sh, hash, visitor, &found);
 	if (found) {
 		struct live *l = live_at(sh, sh->slots[slot] - 1);
-		int64_t v = (int64_t)l->score + delta;
-		l->score = v > INT32_MAX ? INT32_MAX :
-		    v < INT32_MIN ? INT32_MIN : (int32_t)v;
+		uint32_t entries = at_newest ? 1 :
+		    (uint16_t)(l->path_seq - from_seq);
+		l->score = score_plus(l->score, delta);
+		for (uint32_t k = 0; k < entries && k < l->path_n; k++) {
+			uint32_t at = (l->path_head + PATH_LEN - 1 - k) %
+			    PATH_LEN;
+			l->path_score[at] = score_plus(l->path_score[at],
+			    delta);
+		}
 		shard_note_changed(sh, l, slot);
 	}
 	pthread_mutex_unlock(&sh->lock);
 	return found ? 0 : NUDGE_ENOTFOUND;
+}
+
+int
+sesstab_add_score(struct sesstab *t, struct nudge_strv visitor,
+    int32_t delta)
+{
+	return shard_add_score(t, visitor, delta, true, 0);
+}
+
+int
+sesstab_add_score_at(struct sesstab *t, struct nudge_strv visitor,
+    int32_t delta, uint16_t path_seq)
+{
+	/* the entry that was newest in the view: seq path_seq - 1 */
+	return shard_add_score(t, visitor, delta, false,
+	    (uint16_t)(path_seq - 1u));
 }
 
 void
@@ -1044,6 +1094,8 @@ sesstab_visitor(struct sesstab *t, struct nudge_strv visitor,
 		struct session_step *st = &path[got++];
 		st->ts_ms = l->started_ms + l->path_dt[at];
 		st->type = l->path_type[at];
+		st->has_score = true;
+		st->score = l->path_score[at];
 		snprintf(st->page, sizeof(st->page), "%s",
 		    intern_str(&sh->names, l->path_page[at]));
 	}

@@ -65,6 +65,8 @@ struct sesstab_view {
 	uint32_t cart_items;
 	int64_t cart_cents;
 	int32_t score;		/* before any rule of this event */
+	uint16_t path_seq;	/* path entries written so far (wrapping):
+				 * for sesstab_add_score_at */
 	char utm_campaign[SESSION_CAMPAIGN_MAX];
 	char utm_source[SESSION_CAMPAIGN_MAX];
 	char utm_medium[SESSION_CAMPAIGN_MAX];

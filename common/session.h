@@ -51,11 +51,17 @@ struct session_summary {
 	uint16_t xmarks[SESSION_XSLOTS];
 };
 
-/* One step of a visitor's path: what happened and when. */
+/*
+ * One step of a visitor's path: what happened, when, and the session's
+ * score once that event and its rules were done (later rules of events
+ * that are not path steps, clicks say, count towards the step before).
+ */
 struct session_step {
 	uint64_t ts_ms;
 	uint8_t type;		/* enum event_type */
 	char page[SESSION_PAGE_MAX];
+	bool has_score;		/* false: an agent that did not report it */
+	int32_t score;
 };
 
 /* Orders for the `sessions` query. */

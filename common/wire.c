@@ -1613,16 +1613,22 @@ wire_unpack_session(const msgpack_object *o, struct session_summary *s)
 	return 0;
 }
 
+/*
+ * "sc", the score after the step, comes last and is optional: agents
+ * before it sent none, and "no score" must not read as a score of 0.
+ */
 static const struct wfield step_fields[] = {
 	FLD("ts", FK_U64, struct session_step, ts_ms, 0),
 	FLD("t", FK_TYPE, struct session_step, type, 0),
 	FLD("p", FK_CSTR, struct session_step, page, SESSION_PAGE_MAX),
+	FLD("sc", FK_I32, struct session_step, score, 0),
 };
 
 void
 wire_pack_step(msgpack_packer *pk, const struct session_step *st)
 {
-	fields_pack(pk, step_fields, NFIELDS(step_fields), st, false, 0);
+	fields_pack(pk, step_fields, NFIELDS(step_fields) - !st->has_score, st,
+	    false, 0);
 }
 
 int
@@ -1635,6 +1641,7 @@ wire_unpack_step(const msgpack_object *o, struct session_step *st)
 	if ((rc = fields_unpack(o, step_fields, NFIELDS(step_fields), &tmp,
 	    NULL)) != 0)
 		return rc;
+	tmp.has_score = wire_map_get(o, "sc") != NULL;
 	*st = tmp;
 	return 0;
 }

@@ -406,6 +406,10 @@ int wire_unpack_event(const msgpack_object *o, struct nudge_event *ev,
 void wire_pack_session(msgpack_packer *pk, const struct session_summary *s);
 int wire_unpack_session(const msgpack_object *o, struct session_summary *s);
 
+/*
+ * A path step as {ts, t (type name), p (page), sc (int: the session's score
+ * after the step; left out when has_score is false, and read back so)}.
+ */
 void wire_pack_step(msgpack_packer *pk, const struct session_step *st);
 int wire_unpack_step(const msgpack_object *o, struct session_step *st);
 

@@ -7,7 +7,8 @@
  * as q), then merges the pages with session_compare() and keeps the top
  * rows.  An agent that cannot be asked (no control URL yet, unreachable)
  * contributes the samples it publishes on SUB instead.  Enter asks the
- * owning agent for that visitor (`visitor`) and shows the path.  There an
+ * owning agent for that visitor (`visitor`) and shows the path, each step
+ * with the score after it, and that score history as a sparkline.  There an
  * operator may act on that one visitor: m types a banner, c reveals the
  * coupon field (a selector), and after a y the owning agent queues it for
  * the visitor's next beacon (the `message` command, agent/oneoff.h).
@@ -221,14 +222,15 @@ sess_on_list(void *arg, unsigned idx, int err, const struct wire_reply *rp)
 
 /*
  * What the rules runtime may add to a visitor's answer: actions shown,
- * campaign variants, score history.  Shown as compact text when present;
- * absent keys leave the line empty.
+ * campaign variants.  Shown as compact text when present; absent keys
+ * leave the line empty.  (The score history is the path's own: each step
+ * carries the score after it.)
  */
 static void
 sess_read_extras(struct sess_state *st, const msgpack_object *body)
 {
 	static const char *const keys[SESS_EXTRA_MAX] = {
-	    "actions", "variants", "scores"};
+	    "actions", "variants"};
 
 	for (int i = 0; i < SESS_EXTRA_MAX; i++) {
 		const msgpack_object *o = wire_map_get(body, keys[i]);
@@ -403,31 +405,84 @@ sess_fmt_time(char *buf, size_t cap, uint64_t ms)
 		strftime(buf, cap, "%H:%M:%S", &tm);
 }
 
+/*
+ * The path from row y down to the row above the message line, one step a
+ * row with the score after it ("-" from an agent that does not say).  When
+ * the rows are fewer than the steps, the newest steps are shown and the
+ * heading says how many earlier ones are not.
+ */
 static void
 sess_draw_path(struct sess_state *st, WINDOW *w, int y, struct ui *ui)
 {
 	uint64_t t0 = st->d_n > 0 ? st->d_path[0].ts_ms : 0;
+	int rows = getmaxy(w) - 1 - (y + 1);
+	size_t from = rows > 0 && st->d_n > (size_t)rows ?
+	    st->d_n - (size_t)rows : 0;
 
-	draw_text(w, y++, 1, draw_attr(ui, DRAW_LABEL), "%-9s %-8s %-8s %s",
-	    "AT", "+TOTAL", "+STEP", "EVENT / PAGE");
-	for (size_t i = 0; i < st->d_n && y < getmaxy(w); i++) {
+	draw_text(w, y++, 1, draw_attr(ui, DRAW_LABEL),
+	    "%-9s %-8s %-8s %6s  %s", "AT", "+TOTAL", "+STEP", "SCORE",
+	    "EVENT / PAGE");
+	if (from > 0)
+		draw_text(w, y - 1, 52, draw_attr(ui, DRAW_LABEL),
+		    "(%zu earlier not shown)", from);
+	for (size_t i = from; i < st->d_n && y < getmaxy(w) - 1; i++) {
 		const struct session_step *p = &st->d_path[i];
 		uint64_t prev = i > 0 ? st->d_path[i - 1].ts_ms : p->ts_ms;
-		char at[16];
+		char at[16], score[16];
 
 		sess_fmt_time(at, sizeof(at), p->ts_ms);
-		draw_text(w, y++, 1, A_NORMAL, "%-9s %7.1fs %7.1fs %-12s %s",
-		    at, (double)(p->ts_ms - t0) / 1000.0,
+		if (p->has_score)
+			snprintf(score, sizeof(score), "%d", p->score);
+		else
+			snprintf(score, sizeof(score), "-");
+		draw_text(w, y++, 1, A_NORMAL,
+		    "%-9s %7.1fs %7.1fs %6s  %-12s %s", at,
+		    (double)(p->ts_ms - t0) / 1000.0,
 		    (double)(p->ts_ms >= prev ? p->ts_ms - prev : 0) / 1000.0,
-		    event_type_name(p->type), p->page);
+		    score, event_type_name(p->type), p->page);
 	}
+}
+
+/*
+ * The score history on row y: a sparkline of the score after each step
+ * that has one (draw_spark, as the overview's), then its range as text.
+ * draw_spark scales counts from 0, so the scores go in raised above the
+ * lowest by one: the lowest is the first level, not a blank (in ASCII a
+ * blank cell would hide a flat history).
+ */
+static void
+sess_draw_scores(struct sess_state *st, WINDOW *w, int y, struct ui *ui)
+{
+	uint64_t v[SESSION_PATH_MAX];
+	int32_t lo = INT32_MAX, hi = INT32_MIN;
+	size_t n = 0;
+
+	draw_text(w, y, 1, draw_attr(ui, DRAW_LABEL), "%-14s",
+	    "score history");
+	for (size_t i = 0; i < st->d_n; i++)
+		if (st->d_path[i].has_score) {
+			lo = st->d_path[i].score < lo ? st->d_path[i].score : lo;
+			hi = st->d_path[i].score > hi ? st->d_path[i].score : hi;
+		}
+	for (size_t i = 0; i < st->d_n; i++)
+		if (st->d_path[i].has_score)
+			v[n++] = (uint64_t)((int64_t)st->d_path[i].score - lo) +
+			    1;
+	if (n == 0) {
+		draw_text(w, y, 16, A_NORMAL, "%s", st->d_n == 0 ?
+		    "(no steps yet)" : "(not reported by this agent)");
+		return;
+	}
+	draw_spark(w, y, 16, v, n, ui);
+	draw_text(w, y, 16 + (int)n + 2, A_NORMAL, "%d..%d over %zu steps",
+	    lo, hi, n);
 }
 
 static void
 sess_draw_extras(struct sess_state *st, WINDOW *w, struct ui *ui)
 {
 	static const char *const labels[SESS_EXTRA_MAX] = {
-	    "actions shown", "variants", "score history"};
+	    "actions shown", "variants"};
 
 	for (int i = 0; i < SESS_EXTRA_MAX; i++) {
 		draw_text(w, 4 + i, 1, draw_attr(ui, DRAW_LABEL), "%-14s",
@@ -498,6 +553,7 @@ sess_draw_detail(struct sess_state *st, WINDOW *w, struct ui *ui)
 	    "cart %u items %s  purchases %u revenue %s%s", s->cart_items, cart,
 	    s->purchases, rev, s->closed ? "  (closed)" : "");
 	sess_draw_extras(st, w, ui);
+	sess_draw_scores(st, w, 4 + SESS_EXTRA_MAX, ui);
 	draw_rule(w, 7, 1, getmaxx(w) - 2, ui);
 	sess_draw_path(st, w, 8, ui);
 	sess_draw_message(st, w, ui);

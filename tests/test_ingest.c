@@ -148,6 +148,10 @@ test_batch_as_one_by_one(void **state)
 		assert_int_equal(sx.score, sy.score);
 		assert_int_equal(sx.events, sy.events);
 		assert_int_equal(sx.pages, sy.pages);
+		/* and the score after each step (sesstab_add_score_at) */
+		assert_int_equal(nx, ny);
+		for (size_t k = 0; k < nx; k++)
+			assert_int_equal(px[k].score, py[k].score);
 		saw_hot |= sx.score >= 100;
 	}
 	assert_true(saw_hot);	/* "hot" fired on a score given in-batch */

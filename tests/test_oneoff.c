@@ -1,6 +1,7 @@
 /*
  * test_oneoff.c - unit tests of agent/oneoff.c: one pending message per
- * visitor, delivered once, replaced by a newer one, expired, bounded.
+ * visitor, delivered once, replaced by a newer one, expired, bounded, each
+ * under an id of its own.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -107,6 +108,37 @@ test_bounds(void **state)
 	oneoff_free(q);
 }
 
+/* Every message its own id, "op-" and a number, whatever d->id said. */
+static void
+test_unique_ids(void **state)
+{
+	struct oneoff *q;
+	struct rrt_decision d = banner("one"), got;
+	char first[sizeof(got.id)];
+	unsigned long a, b;
+	char *end;
+	bool replaced;
+
+	(void)state;
+	assert_int_equal(oneoff_new(&q), 0);
+	assert_int_equal(oneoff_put(q, sv("v1"), &d, 0, &replaced), 0);
+	assert_true(oneoff_take(q, sv("v1"), 1, &got));
+	assert_memory_equal(got.id, "op-", 3);
+	snprintf(first, sizeof(first), "%s", got.id);
+	/* the same visitor again, and a replaced one: each a new id */
+	assert_int_equal(oneoff_put(q, sv("v1"), &d, 2, &replaced), 0);
+	assert_int_equal(oneoff_put(q, sv("v1"), &d, 3, &replaced), 0);
+	assert_true(replaced);
+	assert_true(oneoff_take(q, sv("v1"), 4, &got));
+	assert_string_not_equal(got.id, first);
+	a = strtoul(first + 3, &end, 10);
+	assert_int_equal(*end, '\0');
+	b = strtoul(got.id + 3, &end, 10);
+	assert_int_equal(*end, '\0');
+	assert_int_equal((uint32_t)(b - a), 2);
+	oneoff_free(q);
+}
+
 int
 main(void)
 {
@@ -114,6 +146,7 @@ main(void)
 		cmocka_unit_test(test_once),
 		cmocka_unit_test(test_replace_and_expire),
 		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_unique_ids),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

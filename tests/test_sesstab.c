@@ -1,6 +1,7 @@
 /*
  * test_sesstab.c - the live session table: sessionization, funnel steps,
- * counters, expiry, queries, paths, forget, restore, memory per session.
+ * counters, expiry, queries, paths and the score after each step, forget,
+ * restore, memory per session.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -254,6 +255,140 @@ test_visitor_path_and_forget(void **state)
 	    NUDGE_ENOTFOUND);
 }
 
+/* The path as its visitor's steps: the score after each, oldest first. */
+static size_t
+path_of(struct sesstab *t, const char *vid, struct session_step *path,
+    int32_t *session_score)
+{
+	struct session_summary s;
+	size_t n = 0;
+
+	assert_int_equal(sesstab_visitor(t, strv_of(vid), &s, path,
+	    SESSION_PATH_MAX, &n), 0);
+	*session_score = s.score;
+	for (size_t i = 0; i < n; i++)
+		assert_true(path[i].has_score);
+	return n;
+}
+
+/*
+ * Each step keeps the score once its event and the rules' sesstab_add_score
+ * were done; an event that is no step (a click) adds to the step before.
+ */
+static void
+test_path_scores_follow_add_score(void **state)
+{
+	struct fixture *f = *state;
+	struct session_step path[SESSION_PATH_MAX];
+	int32_t score;
+
+	assert_int_equal(sesstab_add_score(f->t, strv_of("sc"), 1),
+	    NUDGE_ENOTFOUND);
+	apply(f->t, "sc", EVENT_PAGEVIEW, "/a", 0, 1);
+	assert_int_equal(sesstab_add_score(f->t, strv_of("sc"), 2), 0);
+	apply(f->t, "sc", EVENT_CLICK, "/a", 0, 2);
+	assert_int_equal(sesstab_add_score(f->t, strv_of("sc"), 3), 0);
+	apply(f->t, "sc", EVENT_PAGEVIEW, "/b", 0, 3);	/* no rule score */
+	apply(f->t, "sc", EVENT_ADD_TO_CART, "/b", 500, 4);
+	assert_int_equal(sesstab_add_score(f->t, strv_of("sc"), -7), 0);
+	assert_int_equal(path_of(f->t, "sc", path, &score), 3);
+	assert_string_equal(path[0].page, "/a");
+	assert_int_equal(path[0].score, 5);
+	assert_string_equal(path[1].page, "/b");
+	assert_int_equal(path[1].type, EVENT_PAGEVIEW);
+	assert_int_equal(path[1].score, 5);
+	assert_int_equal(path[2].type, EVENT_ADD_TO_CART);
+	assert_int_equal(path[2].score, -2);
+	assert_int_equal(score, -2);	/* the newest step is the session's */
+	/* saturating, like the session's score */
+	assert_int_equal(sesstab_add_score(f->t, strv_of("sc"), INT32_MAX), 0);
+	assert_int_equal(sesstab_add_score(f->t, strv_of("sc"), INT32_MAX), 0);
+	assert_int_equal(path_of(f->t, "sc", path, &score), 3);
+	assert_int_equal(path[2].score, INT32_MAX);
+	assert_int_equal(score, INT32_MAX);
+	assert_int_equal(path[1].score, 5);
+}
+
+/* 20 steps in a ring of 16: the 16 kept keep their own scores. */
+static void
+test_path_scores_wrap_aligned(void **state)
+{
+	struct fixture *f = *state;
+	struct session_step path[SESSION_PATH_MAX];
+	int32_t score;
+	size_t n;
+
+	for (int i = 0; i < 20; i++) {
+		char page[32];
+		snprintf(page, sizeof(page), "/page/%d", i);
+		apply(f->t, "ring", EVENT_PAGEVIEW, page, 0, (uint64_t)i);
+		/* step i leaves the score at 1 + 2 + ... + (i + 1) */
+		assert_int_equal(sesstab_add_score(f->t, strv_of("ring"),
+		    i + 1), 0);
+	}
+	n = path_of(f->t, "ring", path, &score);
+	assert_int_equal(n, 16);
+	assert_int_equal(score, 20 * 21 / 2);
+	for (size_t k = 0; k < n; k++) {
+		char page[32];
+		int i = (int)k + 4;
+		snprintf(page, sizeof(page), "/page/%d", i);
+		assert_string_equal(path[k].page, page);
+		assert_int_equal(path[k].score, (i + 1) * (i + 2) / 2);
+	}
+}
+
+/*
+ * A batch applies all of a visitor's events before any rule: each event's
+ * delta, given with its view's path_seq, lands where one-by-one would.
+ */
+static void
+test_path_scores_batch(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t type[4] = {EVENT_CLICK, EVENT_PAGEVIEW,
+	    EVENT_CLICK, EVENT_PAGEVIEW};
+	static const int32_t delta[4] = {1, 10, 100, 1000};
+	struct nudge_event ev[4];
+	const struct nudge_event *evp[4];
+	struct sesstab_view views[4];
+	struct session_step pa[SESSION_PATH_MAX], pb[SESSION_PATH_MAX];
+	int rv[4];
+	int32_t sa, sb;
+
+	for (int i = 0; i < 4; i++) {
+		event_init(&ev[i]);
+		ev[i].type = type[i];
+		ev[i].visitor = strv_of("batch");
+		ev[i].page = strv_of(i < 2 ? "/one" : "/two");
+		ev[i].ts_ms = 1700000000000ull + (uint64_t)i;
+		evp[i] = &ev[i];
+	}
+	assert_int_equal(sesstab_apply_batch(f->t, evp, 4, 1, 0, views, rv),
+	    0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(rv[i], 0);
+		assert_int_equal(sesstab_add_score_at(f->t, strv_of("batch"),
+		    delta[i], views[i].path_seq), 0);
+	}
+	/* the same events one by one, each followed by its delta */
+	for (int i = 0; i < 4; i++) {
+		ev[i].visitor = strv_of("single");
+		assert_int_equal(sesstab_apply(f->t, &ev[i], 1, 0), 0);
+		assert_int_equal(sesstab_add_score(f->t, strv_of("single"),
+		    delta[i]), 0);
+	}
+	assert_int_equal(path_of(f->t, "batch", pa, &sa), 2);
+	assert_int_equal(path_of(f->t, "single", pb, &sb), 2);
+	/* the first click came before any step: it counts in the first */
+	assert_int_equal(pa[0].score, 1 + 10 + 100);
+	assert_int_equal(pa[1].score, 1111);
+	assert_int_equal(sa, 1111);
+	for (int k = 0; k < 2; k++)
+		assert_int_equal(pa[k].score, pb[k].score);
+	assert_int_equal(sa, sb);
+}
+
 /* A closed session's sampled events are wiped by forget too. */
 static void
 test_forget_wipes_recent_events(void **state)
@@ -429,6 +564,12 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_visitor_path_and_forget,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_path_scores_follow_add_score, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_path_scores_wrap_aligned,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_path_scores_batch, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_restore_continues_funnel,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changed_sample_once, setup,

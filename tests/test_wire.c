@@ -723,14 +723,40 @@ test_events_round_trip(void **state)
 	free(b.p);
 }
 
+/* Packs st and unpacks it into *got (zeroed first); returns the status. */
+static int
+step_round_trip(const struct session_step *st, struct session_step *got,
+    bool *has_sc_key)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_unpacked up;
+	int rc;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	wire_pack_step(&pk, st);
+	msgpack_unpacked_init(&up);
+	assert_int_equal(msgpack_unpack_next(&up, sb.data, sb.size, NULL),
+	    MSGPACK_UNPACK_SUCCESS);
+	memset(got, 0, sizeof(*got));
+	rc = wire_unpack_step(&up.data, got);
+	*has_sc_key = wire_map_get(&up.data, "sc") != NULL;
+	msgpack_unpacked_destroy(&up);
+	msgpack_sbuffer_destroy(&sb);
+	return rc;
+}
+
 static void
 test_step_round_trip(void **state)
 {
-	struct session_step st = {1234, EVENT_ADD_TO_CART, "/cart"}, got;
+	struct session_step st = {.ts_ms = 1234, .type = EVENT_ADD_TO_CART,
+	    .page = "/cart"}, got;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	msgpack_unpacked up;
 	struct nudge_strv name;
+	bool sc;
 
 	(void)state;
 	msgpack_sbuffer_init(&sb);
@@ -749,6 +775,66 @@ test_step_round_trip(void **state)
 	assert_true(strv_eq(name, "add_to_cart"));
 	msgpack_unpacked_destroy(&up);
 	msgpack_sbuffer_destroy(&sb);
+	/* No score known: no "sc" key, read back as no score (not 0). */
+	assert_int_equal(step_round_trip(&st, &got, &sc), 0);
+	assert_false(sc);
+	assert_false(got.has_score);
+	/* A score, negative, zero or the extremes, travels as "sc". */
+	static const int32_t scores[] = {-7, 0, 1000, INT32_MIN, INT32_MAX};
+	for (size_t i = 0; i < sizeof(scores) / sizeof(scores[0]); i++) {
+		st.has_score = true;
+		st.score = scores[i];
+		assert_int_equal(step_round_trip(&st, &got, &sc), 0);
+		assert_true(sc);
+		assert_true(got.has_score);
+		assert_int_equal(got.score, scores[i]);
+		assert_string_equal(got.page, "/cart");
+	}
+}
+
+/* An old agent's step has no "sc"; a bad one is refused, not guessed. */
+static void
+test_step_score_decode(void **state)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_unpacked up;
+	struct session_step got;
+
+	(void)state;
+	for (int variant = 0; variant < 3; variant++) {
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		msgpack_pack_map(&pk, variant == 0 ? 3 : 4);
+		wire_pack_cstr(&pk, "ts");
+		msgpack_pack_uint64(&pk, 5);
+		wire_pack_cstr(&pk, "t");
+		wire_pack_cstr(&pk, "pageview");
+		wire_pack_cstr(&pk, "p");
+		wire_pack_cstr(&pk, "/old");
+		if (variant == 1) {
+			wire_pack_cstr(&pk, "sc");
+			wire_pack_cstr(&pk, "12");	/* not an int */
+		} else if (variant == 2) {
+			wire_pack_cstr(&pk, "sc");
+			msgpack_pack_int64(&pk, (int64_t)INT32_MAX + 1);
+		}
+		msgpack_unpacked_init(&up);
+		assert_int_equal(msgpack_unpack_next(&up, sb.data, sb.size,
+		    NULL), MSGPACK_UNPACK_SUCCESS);
+		memset(&got, 0x5a, sizeof(got));
+		int rc = wire_unpack_step(&up.data, &got);
+		if (variant == 0) {
+			assert_int_equal(rc, 0);
+			assert_false(got.has_score);
+			assert_int_equal(got.score, 0);
+			assert_string_equal(got.page, "/old");
+		} else {
+			assert_int_not_equal(rc, 0);
+		}
+		msgpack_unpacked_destroy(&up);
+		msgpack_sbuffer_destroy(&sb);
+	}
 }
 
 static void
@@ -2234,6 +2320,7 @@ main(void)
 		cmocka_unit_test(test_sessions_round_trip),
 		cmocka_unit_test(test_events_round_trip),
 		cmocka_unit_test(test_step_round_trip),
+		cmocka_unit_test(test_step_score_decode),
 		cmocka_unit_test(test_request_unsigned),
 		cmocka_unit_test(test_request_signed),
 		cmocka_unit_test(test_request_flipped_byte),

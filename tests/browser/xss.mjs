@@ -132,10 +132,20 @@ const WATCHER = () => {
 				window.__added.push(`${tag}[${a.name}]`);
 		n.querySelectorAll && n.querySelectorAll('*').forEach(note);
 	};
+	// an attribute changed on an element already there: show, hide,
+	// shake and coupon change style, class and hidden (of every element,
+	// with the selector "*"); any other on a risky element, or a handler
+	// or a javascript: URL on any, is noted
+	const noteAttr = (n, name) => {
+		const tag = n.tagName.toUpperCase();
+		if (/^on/i.test(name) || /javascript:/i.test(n.getAttribute(name) || '') ||
+			(risky.test(tag) && !/^(style|class|hidden)$/i.test(name)))
+			window.__added.push(`${tag}[${name}]`);
+	};
 	document.addEventListener('DOMContentLoaded', () => {
 		new MutationObserver((ms) => ms.forEach((m) => {
 			m.addedNodes.forEach(note);
-			if (m.type === 'attributes') note(m.target);
+			if (m.type === 'attributes') noteAttr(m.target, m.attributeName);
 		})).observe(document.documentElement, { childList: true,
 			subtree: true, attributes: true });
 	});
@@ -176,6 +186,24 @@ async function exchange(page) {
 	const r = await answer;
 	await sleep(300);
 	return r.json();
+}
+
+// The decisions of every beacon answer while fn runs: the tag may send
+// the page view of a navigation on its own before exchange()'s beacon,
+// and an operator message goes out once, with whichever answer is first.
+async function decisionsDuring(page, fn) {
+	const answers = [];
+	const seen = (r) => {
+		if (r.url().endsWith('/nudge/e'))
+			answers.push(r.json().catch(() => ({})));
+	};
+	page.on('response', seen);
+	try {
+		await fn();
+	} finally {
+		page.off('response', seen);
+	}
+	return (await Promise.all(answers)).flatMap((a) => a.d || []);
 }
 
 async function nothingRan(page, name, url) {
@@ -333,24 +361,50 @@ async function checkMessages(browser) {
 		const kind = kinds[i % 3];
 		const args = kind === 'popup' ? [some[i], '--kind', 'popup',
 			'--sel', 'op'] : [some[i], '--kind', kind];
-		const rc = message(vid, args);
-		// a new page view each time: the tag shows one decision per id
-		// and kind per page view (and every operator message has id
-		// "operator")
-		await page.evaluate((n) => history.pushState({}, '', `?m=${n}`), i);
-		const ans = await exchange(page);
-		const d = (ans.d || []).find((e) => e.id === 'operator');
-		const t = await page.evaluate((k) => {
+		let rc;
+		// a new page view each time, so that one box of each kind is
+		// on the page (operator messages have ids "op-N")
+		const ds = await decisionsDuring(page, async () => {
+			rc = message(vid, args);
+			await page.evaluate((n) => history.pushState({}, '', `?m=${n}`), i);
+			await exchange(page);
+		});
+		const d = ds.find((e) => e.id.startsWith('op-'));
+		const t = await page.evaluate(([k, id]) => {
 			const b = [...document.querySelectorAll(`.nudge-${k}`)]
-				.filter((e) => e.getAttribute('data-nudge-id') === 'operator').pop();
+				.filter((e) => e.getAttribute('data-nudge-id') === id).pop();
 			return b ? b.querySelector('span').textContent : null;
-		}, kind);
+		}, [kind, d ? d.id : '']);
 		check(`nudge message ${kind} ${JSON.stringify(some[i])}: verbatim text`,
 			rc === 0 && d && d.text === some[i] && t === some[i],
 			JSON.stringify({ rc, d, t }));
 		await page.evaluate((k) => document.querySelectorAll(`.nudge-${k}`)
 			.forEach((e) => e.remove()), kind);
 	}
+	// two banners on one page view: each message has its own id, so the
+	// tag (one decision per id and kind per page view) shows both
+	await page.evaluate(() => history.pushState({}, '', '?m=two'));
+	await exchange(page);
+	const twice = [];
+	for (const text of ['first of two', 'second of two']) {
+		let rc;
+		const ds = await decisionsDuring(page, async () => {
+			rc = message(vid, [text, '--kind', 'banner']);
+			await exchange(page);
+		});
+		twice.push({ rc, d: ds.find((e) => e.id.startsWith('op-')) });
+	}
+	const boxes = await page.evaluate(() => [...document.querySelectorAll('.nudge-banner')]
+		.map((e) => [e.getAttribute('data-nudge-id'), e.querySelector('span').textContent])
+		.filter(([id]) => id.startsWith('op-')));
+	check('two messages on one page view: both answered, with different ids',
+		twice.every((x) => x.rc === 0 && x.d) && twice[0].d.id !== twice[1].d.id,
+		JSON.stringify(twice));
+	check('two messages on one page view: both shown',
+		twice.every((x) => x.d && boxes.some(([id, t]) => id === x.d.id &&
+			t === x.d.text)) && boxes.length === 2, JSON.stringify(boxes));
+	await page.evaluate(() => document.querySelectorAll('.nudge-banner')
+		.forEach((e) => e.remove()));
 	const sels = ['<img src=x onerror=window.__pwned=80>', '*',
 		"');window.__pwned=81;//", '</script><script>window.__pwned=82</script>'];
 	for (const s of sels) {

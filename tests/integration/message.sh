@@ -20,14 +20,17 @@ start_agent m2 || exit 1
 AG=(--agent "$AGENT_PUB_m1" --agent "$AGENT_PUB_m2")
 U="http://127.0.0.1:$port/nudge/e"
 UA='Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36'
-# beacon VISITOR [curl args...] -> the answer's decisions as compact JSON
-beacon() {
+# answer VISITOR [curl args...] -> the beacon answer's operator decisions
+# (ids "op-N") as compact JSON, ids included
+answer() {
 	local v=$1
 	shift
 	curl -s -A "$UA" -X POST -H 'Content-Type: text/plain' "$@" \
 		-d "{\"visitor\":\"$v\",\"consent\":true,\"events\":[{\"type\":\"pageview\",\"page\":\"/p\"}]}" "$U" |
-		jq -c '[.d[] | select(.id == "operator") | {kind, text, sel}]'
+		jq -c '[.d[] | select(.id | startswith("op-"))]'
 }
+# beacon VISITOR [curl args...] -> the same without the ids
+beacon() { answer "$@" | jq -c '[.[] | {kind, text, sel}]'; }
 
 expect_eq "visitor starts a session" "$(beacon vis0000000000001)" "[]"
 "$N" message vis0000000000001 "Free shipping today, just for you" "${AG[@]}" --json >"$WORK/q.json" 2>"$WORK/q.err"
@@ -39,6 +42,26 @@ check "the other agent says it does not know the visitor" \
 expect_eq "delivered with the next beacon, as text" "$(beacon vis0000000000001)" \
 	'[{"kind":"banner","text":"Free shipping today, just for you","sel":""}]'
 expect_eq "delivered once" "$(beacon vis0000000000001)" "[]"
+
+# two messages to one visitor, each with the next beacon: two ids, so the
+# tag (one decision per id and kind per page view) shows the second too
+"$N" message vis0000000000001 "first of two" "${AG[@]}" >/dev/null 2>&1
+expect_eq "first of two queued" "$?" 0
+a1=$(answer vis0000000000001)
+"$N" message vis0000000000001 "second of two" "${AG[@]}" >/dev/null 2>&1
+expect_eq "second of two queued" "$?" 0
+a2=$(answer vis0000000000001)
+expect_eq "first of two delivered" "$(jq -c '[.[] | .text]' <<<"$a1")" '["first of two"]'
+expect_eq "second of two delivered" "$(jq -c '[.[] | .text]' <<<"$a2")" '["second of two"]'
+id1=$(jq -r '.[0].id' <<<"$a1")
+id2=$(jq -r '.[0].id' <<<"$a2")
+check "operator ids are op-N ($id1, $id2)" \
+	sh -c "echo '$id1 $id2' | grep -Eq '^op-[0-9]+ op-[0-9]+\$'"
+if [ "$id1" != "$id2" ]; then
+	pass "two messages, two ids"
+else
+	fail "two messages, two ids" "both $id1"
+fi
 
 "$N" message nobody0000000001 "hello" "${AG[@]}" >/dev/null 2>"$WORK/none.err"
 expect_eq "unknown visitor: exit 5" "$?" 5
