@@ -4,7 +4,8 @@
 # COUNT events at RATE events/s over the ingest socket and follows the
 # agent with the console's own link and model code; its reference is a
 # bare nng pub/sub round trip on tcp loopback in the same run.  Prints one
-# "latency ..." line per run (microseconds).  Goal: p99 <= 250 ms.
+# "latency ..." line per run (microseconds), ending with the load average
+# when the run ended (load=).  Goal: p99 <= 250 ms.
 #
 # usage: bench/latency.sh [BUILD]   env: RUNS (3), RATE (2000), COUNT (20000)
 set -u
@@ -27,9 +28,11 @@ for r in $(seq 1 "$RUNS"); do
 		[ -S "$d/ingest.sock" ] && break
 		sleep 0.1
 	done
-	"$BUILD/bench/latency" "tcp://127.0.0.1:$port" "ipc://$d/ingest.sock" \
-		"tcp://127.0.0.1:$((port + 1))" "tcp://127.0.0.1:$((port + 2))" \
-		"$RATE" "$COUNT"
+	# the machine's 1-minute load average at the end, with each line
+	out=$("$BUILD/bench/latency" "tcp://127.0.0.1:$port" \
+		"ipc://$d/ingest.sock" "tcp://127.0.0.1:$((port + 1))" \
+		"tcp://127.0.0.1:$((port + 2))" "$RATE" "$COUNT")
+	echo "$out" | sed "/^latency /s/\$/ load=$(cut -d' ' -f1 /proc/loadavg)/"
 	kill "$apid"
 	wait "$apid" 2>/dev/null
 	apid=

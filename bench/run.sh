@@ -114,14 +114,16 @@ else
 	row "beacon requests/s" req/s "not run" "wrk or nginx missing" "-"
 fi
 
-# ---- the console with 16 agents ------------------------------------------
+# ---- the console with 16 and with 64 agents -------------------------------
 if command -v tmux >/dev/null; then
-	SECS=$SECONDS_PER_RUN bench/console.sh "$BUILD" >"$WORK/console.txt" 2>&1
-	for v in overview sessions; do
-		l=$(grep "^$v " "$WORK/console.txt")
-		row "console CPU, 16 agents, $v view" "% of core" "$(echo "$l" | sed -n 's/.*cpu *\([0-9.]*\)%.*/\1/p')" "-" "-"
-		row "console to terminal, $v view" B/s "$(echo "$l" | sed -n 's/.*terminal *\([0-9.]*\) B.*/\1/p')" "agents $(echo "$l" | sed -n 's/.*took *\([0-9]*\) events.*/\1/p') ev/s" "-"
-		row "console peak RSS, $v view" MB "$(echo "$l" | sed -n 's/.*peak RSS *\([0-9.]*\) MB.*/\1/p')" "-" "-"
+	for na in 16 64; do
+		AGENTS=$na SECS=$SECONDS_PER_RUN bench/console.sh "$BUILD" >"$WORK/console$na.txt" 2>&1
+		for v in overview sessions; do
+			l=$(grep "^$v " "$WORK/console$na.txt")
+			row "console CPU, $na agents, $v view" "% of core" "$(echo "$l" | sed -n 's/.*cpu *\([0-9.]*\)%.*/\1/p')" "load $(echo "$l" | sed -n 's/.*load *\([0-9.]*\).*/\1/p')" "-"
+			row "console to terminal, $na agents, $v view" B/s "$(echo "$l" | sed -n 's/.*terminal *\([0-9.]*\) B.*/\1/p')" "agents $(echo "$l" | sed -n 's/.*took *\([0-9]*\) events.*/\1/p') ev/s" "-"
+			row "console peak RSS, $na agents, $v view" MB "$(echo "$l" | sed -n 's/.*peak RSS *\([0-9.]*\) MB.*/\1/p')" "-" "-"
+		done
 	done
 fi
 
@@ -136,6 +138,7 @@ if out=$(RUNS=$RUNS bench/latency.sh "$BUILD" 2>&1 | grep '^latency '); then
 			row "event -> console, $what, $q" ms "$(echo "$us" | ms)" "pub/sub round trip $ref us" "$(ratio "$us" "$ref")"
 		done
 	done
+	row "event -> console, load average at the end" - "$(cut -d' ' -f1 /proc/loadavg)" "-" "-"
 else
 	row "event -> console latency" ms "not run" "bench/latency.sh failed" "-"
 fi

@@ -26,6 +26,7 @@
 #include <curses.h>
 #include <jansson.h>
 
+#include "campview.h"
 #include "cli.h"
 #include "clock.h"
 #include "ctlreq.h"
@@ -47,6 +48,7 @@ static const struct view_ops *const top_views[] = {
     &view_sessions,
     &view_agents,
     &view_events,
+    &view_campaigns,
 };
 
 struct top_opts {
@@ -65,6 +67,7 @@ struct top_run {
 	struct link *links;
 	struct hist *hist;
 	struct histfill *hf;
+	struct campview *camps; /* the campaigns view's book */
 	struct session_summary *rows; /* sessions JSON/CSV: merged pages */
 	unsigned *row_agent;
 	size_t n_rows;
@@ -147,6 +150,7 @@ top_collect(struct top_run *r, struct pollfd *fds)
 		top_turn(r, fds, 50);
 	}
 	top_history(r);
+	campview_update(r->camps, &r->model, r->ui.wall_ms);
 }
 
 /* The view's update() until its answers are in (sessions, heat...). */
@@ -435,6 +439,110 @@ top_json_sessions(struct top_run *r, struct pollfd *fds)
 	return v;
 }
 
+/* The token `nudge campaign show --json` uses for a call. */
+static const char *
+top_call_token(enum stats_call call)
+{
+	switch (call) {
+	case STATS_CALL_BETTER:
+		return "better";
+	case STATS_CALL_WORSE:
+		return "worse";
+	case STATS_CALL_NO_DIFF:
+		return "no_diff";
+	default:
+		return "not_enough";
+	}
+}
+
+/* A number, or null where the statistic is undefined (stats.h flags). */
+static json_t *
+top_jnum(double v, bool defined)
+{
+	return defined ? json_real(v) : json_null();
+}
+
+/* One variant as the campaigns view shows it; control has no comparison. */
+static json_t *
+top_json_arm(const struct campstat *cs, unsigned v)
+{
+	const struct campstat_arm *a = &cs->arm[v];
+	const struct camp *c = &cs->merged.c;
+	bool var = v > 0;
+	bool up = var && !(a->cmp.flags & (STATS_F_NODATA | STATS_F_NO_UPLIFT));
+
+	return json_pack("{s:s, s:i, s:I, s:I, s:o, s:o, s:o, s:o}", "variant",
+	    c->variant[v], "weight", c->weight[v], "visitors",
+	    (json_int_t)a->counts.visitors, "conversions",
+	    (json_int_t)a->counts.conversions, "conversion",
+	    top_jnum(a->rate.p, a->counts.visitors > 0), "uplift",
+	    top_jnum(a->cmp.uplift, up), "beat", top_jnum(a->beat, var),
+	    "call",
+	    var ? json_string(top_call_token(a->verdict.call)) : json_null());
+}
+
+/* The campaign's columns that every one of its variant rows repeats. */
+static json_t *
+top_json_camp_head(const struct campview_camp *e, unsigned n_agents)
+{
+	const struct campstat *cs = &e->cs;
+
+	return json_pack("{s:s, s:s, s:I, s:i, s:i, s:b}", "campaign",
+	    e->name, "state", camp_state_name(e->state), "version",
+	    (json_int_t)e->version, "agents", e->n_report, "agree",
+	    e->n_agree, "settled", campview_settled(e, n_agents) && !cs->tripped);
+}
+
+/*
+ * The campaigns view's data: one object per campaign with its variants
+ * (JSON), or flat, one object per variant with its campaign's columns
+ * first and the verdict last (CSV).
+ */
+static json_t *
+top_json_campaigns(struct top_run *r, bool flat)
+{
+	json_t *out = json_array();
+
+	for (unsigned i = 0; i < r->camps->n; i++) {
+		const struct campview_camp *e = &r->camps->camp[i];
+		const struct campstat *cs = &e->cs;
+		json_t *head = top_json_camp_head(e, r->model.n_agents);
+		json_t *arms = json_array();
+
+		for (unsigned v = 0; v < cs->merged.c.n_variants; v++) {
+			json_t *arm = top_json_arm(cs, v);
+
+			if (flat) {
+				json_t *row = json_deep_copy(head);
+
+				json_object_update(row, arm);
+				json_object_set_new(
+				    row, "verdict", json_string(cs->line));
+				json_array_append_new(out, row);
+				json_decref(arm);
+			} else {
+				json_array_append_new(arms, arm);
+			}
+		}
+		if (flat) {
+			json_decref(head);
+			json_decref(arms);
+			continue;
+		}
+		json_object_set_new(head, "verdict", json_string(cs->line));
+		json_object_set_new(
+		    head, "call", json_string(top_call_token(cs->call)));
+		json_object_set_new(head, "best", cs->best > 0
+		        ? json_string(cs->merged.c.variant[cs->best])
+		        : json_null());
+		json_object_set_new(head, "srm_warn", json_boolean(cs->srm.warn));
+		json_object_set_new(head, "tripped", json_boolean(cs->tripped));
+		json_object_set_new(head, "variants", arms);
+		json_array_append_new(out, head);
+	}
+	return out;
+}
+
 /* One CSV field: quoted when it holds a comma, a quote or a newline. */
 static void
 top_csv_field(const json_t *v)
@@ -541,6 +649,8 @@ top_data(struct top_run *r, struct pollfd *fds)
 		data = top_json_agents(r);
 	else if (strcmp(name, "events") == 0)
 		data = top_json_events(r);
+	else if (strcmp(name, "campaigns") == 0)
+		data = top_json_campaigns(r, r->o.format == TOP_CSV);
 	else
 		data = top_json_overview(r);
 	if (data == NULL)
@@ -694,6 +804,9 @@ top_open(struct top_run *r, struct cli_ctx *ctx)
 	r->ui.utf8 = draw_term_utf8(cs, "xterm");
 	r->ui.refresh_ms = 1000;
 	r->ui.batch = true;
+	if ((r->camps = campview_new(n, NULL)) == NULL)
+		return CLI_EINTERNAL;
+	r->ui.camps = r->camps;
 	r->ui.body_rows = r->o.height - 2;
 	msgpack_sbuffer_init(&r->sb);
 	return (r->hf = histfill_new(&r->ui)) != NULL ? CLI_OK : CLI_EINTERNAL;
@@ -709,6 +822,7 @@ top_close(struct top_run *r)
 		model_fini(&r->model);
 	histfill_free(r->hf);
 	hist_close(r->hist);
+	campview_free(r->camps);
 	free(r->rows);
 	free(r->row_agent);
 	msgpack_sbuffer_destroy(&r->sb);

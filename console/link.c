@@ -163,9 +163,17 @@ link_pollfds(const struct link *l, struct pollfd *out)
 
 	if (l->sub_open && l->sub_fd >= 0)
 		out[n++] = (struct pollfd){.fd = l->sub_fd, .events = POLLIN};
-	if (l->req_open && l->pending && l->req_fd >= 0)
-		out[n++] = (struct pollfd){.fd = l->req_fd, .events = POLLIN};
-	return n;
+	return n + link_pollfds_calls(l, out + n);
+}
+
+int
+link_pollfds_calls(const struct link *l, struct pollfd *out)
+{
+	if (l->req_open && l->pending && l->req_fd >= 0) {
+		*out = (struct pollfd){.fd = l->req_fd, .events = POLLIN};
+		return 1;
+	}
+	return 0;
 }
 
 /* Finishes the call in flight: clear first, so fn may call again. */

@@ -107,6 +107,12 @@ void link_close(struct link *l);
 int link_pollfds(const struct link *l, struct pollfd *out);
 
 /*
+ * Only the control fd, when a call is in flight (at most 1); for a loop
+ * that drains published messages on its own schedule, not on each one.
+ */
+int link_pollfds_calls(const struct link *l, struct pollfd *out);
+
+/*
  * Receives whatever is queued (at most LINK_DRAIN_MAX messages) and feeds
  * it to the model; delivers a control reply if one arrived.  Returns true
  * when anything was received.

@@ -206,13 +206,16 @@ static const struct cli_cmd cli_cmds[] = {
         .name = "top",
         .fn = cli_top,
         .usage = "nudge top --once [--view overview|funnel|sessions|"
-                 "agents|events] [--json|--csv]",
+                 "agents|events|campaigns] [--json|--csv]",
         .help = "Prints one frame of a console view, like top -b, for "
                 "scripts and cron\n"
                 "mail; no terminal needed.\n"
                 "  --once        one frame, then exit (the only mode)\n"
                 "  --view V      overview (default), funnel, sessions, "
-                "agents, events\n"
+                "agents, events,\n"
+                "                campaigns (JSON: each campaign with its "
+                "variants;\n"
+                "                CSV: one row per variant)\n"
                 "  --json        the view's data as JSON (overview: the "
                 "keys of\n"
                 "                `nudge status --json`, and today's "

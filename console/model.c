@@ -3,7 +3,7 @@
  * deltas, sequence and restart tracking, the merged view of the fleet, the
  * event rate and the samples of live sessions and events.
  *
- * Owns: the agents array and the sessions array (heap), everything else is
+ * Owns: the agents array and the sessions buffer (heap), everything else is
  * inline.  Plain data and pure functions of the messages fed in, so the
  * unit tests drive it with messages built by the wire_write_*() encoders.
  * Main thread only.
@@ -25,12 +25,14 @@ model_init(struct model *m, unsigned n_agents)
 		return NUDGE_EINVAL;
 	memset(m, 0, sizeof(*m));
 	m->agents = calloc(n_agents, sizeof(*m->agents));
-	m->sessions = calloc(MODEL_SESSIONS_MAX, sizeof(*m->sessions));
-	if (m->agents == NULL || m->sessions == NULL) {
+	m->session_buf =
+	    calloc(2 * (size_t)MODEL_SESSIONS_MAX, sizeof(*m->session_buf));
+	if (m->agents == NULL || m->session_buf == NULL) {
 		free(m->agents);
-		free(m->sessions);
+		free(m->session_buf);
 		return NUDGE_ENOMEM;
 	}
+	m->sessions = m->session_buf + MODEL_SESSIONS_MAX;
 	m->n_agents = n_agents;
 	agg_init(&m->merged);
 	m->merged_valid = true;
@@ -41,8 +43,9 @@ void
 model_fini(struct model *m)
 {
 	free(m->agents);
-	free(m->sessions);
+	free(m->session_buf);
 	m->agents = NULL;
+	m->session_buf = NULL;
 	m->sessions = NULL;
 	m->n_agents = 0;
 }
@@ -233,20 +236,49 @@ model_on_delta(struct model *m, unsigned idx, const struct wire_msg *msg)
 	return flags | MODEL_F_DELTA;
 }
 
-static int
-model_cmp_vid(const void *pa, const void *pb)
-{
-	const char *const *a = pa, *const *b = pb;
+/*
+ * The visitors of one batch of session samples, by hash: an open-addressed
+ * table twice the batch's size, so that checking each of the up to
+ * MODEL_SESSIONS_MAX kept samples against the batch is one or two probes
+ * of its stored hash rather than a string search.  Hash 0 marks a free slot.
+ */
+#define MODEL_VIDSET_SLOTS (2 * MODEL_BATCH_MAX)
 
-	return strcmp(*a, *b);
+struct model_vidset {
+	uint64_t hash[MODEL_VIDSET_SLOTS];
+	const char *vid[MODEL_VIDSET_SLOTS];
+};
+
+static uint64_t
+model_vid_hash(const char *vid)
+{
+	uint64_t h = wire_visitor_hash(strv_of(vid));
+
+	return h != 0 ? h : 1;
 }
 
-/* Whether vid is in the batch, by its visitor ids sorted (ids). */
-static bool
-model_session_in(const char **ids, size_t n, const char *vid)
+static void
+model_vidset_add(struct model_vidset *set, uint64_t h, const char *vid)
 {
-	return n > 0 &&
-	       bsearch(&vid, ids, n, sizeof(*ids), model_cmp_vid) != NULL;
+	size_t i = h % MODEL_VIDSET_SLOTS;
+
+	while (set->hash[i] != 0) {
+		if (set->hash[i] == h && strcmp(set->vid[i], vid) == 0)
+			return;
+		i = (i + 1) % MODEL_VIDSET_SLOTS;
+	}
+	set->hash[i] = h;
+	set->vid[i] = vid;
+}
+
+static bool
+model_vidset_has(const struct model_vidset *set, uint64_t h, const char *vid)
+{
+	for (size_t i = h % MODEL_VIDSET_SLOTS; set->hash[i] != 0;
+	     i = (i + 1) % MODEL_VIDSET_SLOTS)
+		if (set->hash[i] == h && strcmp(set->vid[i], vid) == 0)
+			return true;
+	return false;
 }
 
 static int
@@ -256,44 +288,74 @@ model_cmp_recent(const void *pa, const void *pb)
 }
 
 /*
+ * Drops the listed samples of the batch's visitors (set) by moving the
+ * samples in front of the last one dropped down over the holes: what
+ * comes back is mostly recent, so this touches the front of the list, not
+ * all of it.  The list then starts that many entries further.
+ */
+static void
+model_drop_batch_visitors(struct model *m, const struct model_vidset *set)
+{
+	struct model_session *l = m->sessions;
+	size_t last = 0, w;
+	bool any = false;
+
+	for (size_t i = 0; i < m->n_sessions; i++)
+		if (model_vidset_has(set, l[i].vhash, l[i].s.visitor)) {
+			last = i;
+			any = true;
+		}
+	if (!any)
+		return;
+	w = last + 1;
+	for (size_t i = last + 1; i-- > 0;)
+		if (!model_vidset_has(set, l[i].vhash, l[i].s.visitor))
+			l[--w] = l[i];
+	m->sessions += w;
+	m->n_sessions -= w;
+}
+
+/*
  * Puts a batch of session samples in front of the list, newest first, and
  * drops older entries of the same visitors; closed sessions only remove.
+ * Every agent sends a batch per delta period, so this runs often: the
+ * batch is written into the room in front of the list (session_buf), and
+ * the list is moved back up only when that room is used up; the kept
+ * samples are found by their stored hash (n <= MODEL_BATCH_MAX).
  */
 static void
 model_merge_sessions(struct model *m, unsigned idx, struct session_summary *v,
     size_t n, uint64_t now_ms)
 {
-	struct model_session *old = m->sessions, *out;
-	const char **ids;
+	struct model_vidset vids, *set = &vids;
+	uint64_t hv[MODEL_BATCH_MAX];
 	size_t k = 0;
 
 	qsort(v, n, sizeof(*v), model_cmp_recent);
-	out = calloc(MODEL_SESSIONS_MAX, sizeof(*out));
-	ids = malloc((n ? n : 1) * sizeof(*ids));
-	if (out == NULL || ids == NULL) {
-		free(out);
-		free(ids);
-		return;
+	memset(set->hash, 0, sizeof(set->hash));
+	for (size_t i = 0; i < n; i++) {
+		hv[i] = model_vid_hash(v[i].visitor);
+		model_vidset_add(set, hv[i], v[i].visitor);
+		k += !v[i].closed;
 	}
-	/* the batch's ids sorted: dropping older entries is O(k log n) */
-	for (size_t i = 0; i < n; i++)
-		ids[i] = v[i].visitor;
-	qsort(ids, n, sizeof(*ids), model_cmp_vid);
-	for (size_t i = 0; i < n && k < MODEL_SESSIONS_MAX; i++) {
+	model_drop_batch_visitors(m, set);
+	if ((size_t)(m->sessions - m->session_buf) < k) {
+		memmove(m->session_buf + MODEL_SESSIONS_MAX, m->sessions,
+		    m->n_sessions * sizeof(*m->sessions));
+		m->sessions = m->session_buf + MODEL_SESSIONS_MAX;
+	}
+	m->sessions -= k;
+	m->n_sessions += k;
+	for (size_t i = 0, j = 0; i < n; i++) {
 		if (v[i].closed)
 			continue;
-		out[k].s = v[i];
-		out[k].agent = (uint16_t)idx;
-		out[k].seen_ms = now_ms;
-		k++;
+		m->sessions[j].s = v[i];
+		m->sessions[j].agent = (uint16_t)idx;
+		m->sessions[j].seen_ms = now_ms;
+		m->sessions[j++].vhash = hv[i];
 	}
-	for (size_t i = 0; i < m->n_sessions && k < MODEL_SESSIONS_MAX; i++)
-		if (!model_session_in(ids, n, old[i].s.visitor))
-			out[k++] = old[i];
-	free(ids);
-	free(old);
-	m->sessions = out;
-	m->n_sessions = k;
+	if (m->n_sessions > MODEL_SESSIONS_MAX)
+		m->n_sessions = MODEL_SESSIONS_MAX;
 }
 
 static unsigned

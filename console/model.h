@@ -97,6 +97,7 @@ struct model_session {
 	struct session_summary s;
 	uint16_t agent;
 	uint64_t seen_ms; /* mono clock when last heard of */
+	uint64_t vhash;   /* wire_visitor_hash(s.visitor), never 0 */
 };
 
 struct model_rate_sample {
@@ -116,15 +117,25 @@ struct model {
 	/* ring of sampled events, newest at (ev_head - 1) */
 	struct model_event events[MODEL_EVENTS_MAX];
 	unsigned ev_head, ev_n;
-	/* live sessions, newest first */
-	struct model_session *sessions; /* owned, MODEL_SESSIONS_MAX */
+	/* live sessions, newest first: sessions[0 .. n_sessions) */
+	struct model_session *sessions; /* borrowed, points into session_buf */
 	size_t n_sessions;
+	/*
+	 * Owned, 2 * MODEL_SESSIONS_MAX entries, with the list in its upper
+	 * part: a batch goes in front by moving sessions down (model.c
+	 * model_merge_sessions), and the list moves back up only once the room
+	 * in front is used up, rather than being copied for every batch.
+	 */
+	struct model_session *session_buf;
 	/*
 	 * Heatmaps are asked for on demand (view_heat); HEAT messages only
 	 * say that some page changed: heat_gen moves, the view asks again.
 	 */
 	uint64_t heat_gen;
 	uint64_t heat_clicks; /* clicks in the increments heard so far */
+	/* NULL, or each HEAT body as decoded (the relay merges and resends) */
+	void (*on_heat)(void *arg, unsigned idx, const struct wire_heat *v);
+	void *on_heat_arg;
 };
 
 /* Allocates the model for n agents (1..CONF_AGENTS_MAX): 0 or ENOMEM. */

@@ -46,7 +46,7 @@ struct ui {
 	bool batch;        /* drawn once for `nudge top --once` */
 	char message[128]; /* one line shown in the footer, "" if none */
 	const struct reconcile *rec; /* automatic drift fixes, never NULL */
-	struct campview *camps; /* the fleet's campaigns; NULL in batch */
+	struct campview *camps; /* the fleet's campaigns, also in batch */
 };
 
 /* Returned by key(): a bit set. */

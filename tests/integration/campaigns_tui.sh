@@ -305,6 +305,45 @@ step "viewer: the resume made elsewhere shows, 3/3 agents" view \
 expect_eq "each agent reports running" "$(states)" "running,running,running"
 keys view q
 exited view
+
+# ---- nudge top --once --view campaigns: view 8 for scripts ---------------
+"$NUDGE" --key "$K/ops.key" campaign show checkout_banner --json "${AGENTS[@]}" \
+	>"$WORK/cshow.json" 2>/dev/null
+"$NUDGE" --key "$K/view.key" top --once --view campaigns --json "${AGENTS[@]}" \
+	>"$WORK/top.json" 2>"$WORK/top.err"
+expect_eq "top campaigns --json: exit 0" "$?" "0"
+check "top campaigns --json parses" jq -e . "$WORK/top.json" >/dev/null
+tc='.[] | select(.campaign == "checkout_banner")'
+expect_eq "top campaigns --json: running v4 on 3 agents, 3 agree" \
+	"$(jq -r "$tc | \"\(.state)/\(.version)/\(.agents)/\(.agree)\"" "$WORK/top.json")" "running/4/3/3"
+expect_eq "top campaigns --json: variants, control first" \
+	"$(jq -r "$tc | [.variants[].variant] | join(\",\")" "$WORK/top.json")" "control,variant_b"
+check "top campaigns --json: the simulator's visitors are counted" \
+	test "$(jq -r "$tc | [.variants[].visitors] | add" "$WORK/top.json")" -gt 0
+expect_eq "top campaigns --json: visitors/conversions = campaign show's" \
+	"$(jq -r "$tc | [.variants[] | \"\(.visitors)/\(.conversions)\"] | join(\",\")" "$WORK/top.json")" \
+	"$(jq -r '[.variants[] | "\(.visitors)/\(.conversions)"] | join(",")' "$WORK/cshow.json")"
+expect_eq "top campaigns --json: the verdict = campaign show's" \
+	"$(jq -r "$tc | .verdict" "$WORK/top.json")" "$(jq -r .verdict "$WORK/cshow.json")"
+expect_eq "top campaigns --json: control has no chance to beat itself" \
+	"$(jq -r "$tc | .variants[0].beat" "$WORK/top.json")" "null"
+check "top campaigns --json: variant_b's chance to beat control in [0, 1]" \
+	jq -e "$tc | .variants[1].beat | . >= 0 and . <= 1" "$WORK/top.json"
+"$NUDGE" --key "$K/view.key" top --once --view campaigns --csv "${AGENTS[@]}" \
+	>"$WORK/top.csv" 2>/dev/null
+expect_eq "top campaigns --csv: exit 0" "$?" "0"
+check "top campaigns --csv: a header" grep -q '^campaign,state,version,agents,agree,settled,variant,weight,visitors,conversions,conversion,uplift,beat,call,verdict$' "$WORK/top.csv"
+expect_eq "top campaigns --csv: one row per variant" \
+	"$(grep -c '^checkout_banner,running,4,' "$WORK/top.csv")" "2"
+expect_eq "top campaigns --csv: control's visitors = campaign show's" \
+	"$(awk -F, '$7 == "control" { print $9 }' "$WORK/top.csv")" \
+	"$(jq -r '.variants[0].visitors' "$WORK/cshow.json")"
+"$NUDGE" --key "$K/view.key" top --once --view campaigns "${AGENTS[@]}" \
+	>"$WORK/top.txt" 2>/dev/null
+expect_eq "top campaigns (text): exit 0" "$?" "0"
+check "top campaigns (text): the campaign's line as view 8 shows it" \
+	grep -Eq '^ >checkout_banner +running +v4 +3/3 agents' "$WORK/top.txt"
+check "top campaigns (text): variant_b's row" grep -q 'variant_b' "$WORK/top.txt"
 for n in a b c; do
 	check "agent $n: no sanitizer report" sh -c \
 		"! grep -q 'ERROR: AddressSanitizer\|runtime error' '$WORK/$n/log'"
