@@ -31,6 +31,16 @@
 #define RELAY_PING_MS 10000	/* keeps each REQ dialed while idle */
 #define RELAY_SESSIONS_MAX 200	/* per SESSION message */
 #define RELAY_EVENTS_MAX 256	/* per EVENT message (the model's ring) */
+#define RELAY_HEAT_MS 1000	/* HEAT merged over this, as agents send it */
+#define RELAY_HEAT_PAGES 64	/* pages held between two HEAT sends */
+
+/* One page's heatmap increments heard since the last HEAT sent. */
+struct relay_heat_page {
+	char name[WIRE_HEAT_PAGE_MAX];
+	uint32_t len;
+	uint32_t cells[WIRE_HEAT_CELLS];
+	uint32_t reach[WIRE_HEAT_BANDS];
+};
 
 /* What one upstream answered to the request being forwarded. */
 struct relay_answer {
@@ -60,6 +70,12 @@ struct relay {
 	uint64_t sess_ms;	/* sessions seen after this are new */
 	struct wire_snapshot *snap; /* scratch, ~100 KB */
 	struct session_summary *sess; /* scratch, RELAY_SESSIONS_MAX */
+	struct relay_heat_page *heat; /* RELAY_HEAT_PAGES, n_heat in use */
+	unsigned n_heat;
+	struct wire_heat *heat_msg; /* scratch, ~24 KB */
+	uint64_t next_heat_ms;
+	uint64_t heat_early;	/* sends before RELAY_HEAT_MS: pages full */
+	uint64_t heat_clipped;	/* counts that would pass UINT32_MAX */
 	msgpack_sbuffer sb;
 	/* the request being forwarded (at most one) */
 	bool fwd;
@@ -360,6 +376,105 @@ relay_events(struct relay *r)
 		struct wire_header h = relay_header(r, WIRE_EVENT);
 		if (wire_write_events(&r->sb, &h, ev, n) == 0)
 			relay_send(r, WIRE_EVENT);
+	}
+}
+
+/*
+ * HEAT is additive (increments per cell and band), so the agents' messages
+ * are merged per page and sent as one stream every RELAY_HEAT_MS: a
+ * console adds the relay's increments exactly as it would the agents'.
+ */
+static void
+relay_heat_pack(struct relay_heat_page *p, struct wire_heat *v)
+{
+	struct wire_heat_page *wp = &v->pages[v->n_pages++];
+
+	wp->page = (struct nudge_strv){p->name, p->len};
+	wp->first = v->n_cells;
+	wp->n_cells = 0;
+	for (unsigned c = 0; c < WIRE_HEAT_CELLS; c++)
+		if (p->cells[c] != 0) {
+			v->cells[v->n_cells++] =
+			    (struct wire_heat_cell){(uint16_t)c, p->cells[c]};
+			wp->n_cells++;
+		}
+	memcpy(wp->reach, p->reach, sizeof(wp->reach));
+}
+
+/* Sends every page held, in as many HEAT messages as the bounds need. */
+static void
+relay_heat_flush(struct relay *r)
+{
+	struct wire_heat *v = r->heat_msg;
+	struct wire_header h;
+
+	for (unsigned i = 0; i < r->n_heat;) {
+		v->n_pages = v->n_cells = 0;
+		/* a page holds at most WIRE_HEAT_CELLS < WIRE_HEAT_CELLS_MAX */
+		while (i < r->n_heat && v->n_pages < WIRE_HEAT_PAGES_MAX &&
+		    v->n_cells + WIRE_HEAT_CELLS <= WIRE_HEAT_CELLS_MAX)
+			relay_heat_pack(&r->heat[i++], v);
+		if (v->n_pages == 0)
+			relay_heat_pack(&r->heat[i++], v);
+		h = relay_header(r, WIRE_HEAT);
+		if (wire_write_heat(&r->sb, &h, v) == 0)
+			relay_send(r, WIRE_HEAT);
+		else
+			r->pub_dropped++;
+	}
+	r->n_heat = 0;
+}
+
+static struct relay_heat_page *
+relay_heat_page(struct relay *r, struct nudge_strv name)
+{
+	struct relay_heat_page *p;
+
+	for (unsigned i = 0; i < r->n_heat; i++)
+		if (r->heat[i].len == name.len &&
+		    memcmp(r->heat[i].name, name.ptr, name.len) == 0)
+			return &r->heat[i];
+	if (r->n_heat == RELAY_HEAT_PAGES) {
+		relay_heat_flush(r); /* bounded: send what is held now */
+		r->heat_early++;
+	}
+	p = &r->heat[r->n_heat++];
+	memset(p, 0, sizeof(*p));
+	p->len = name.len < sizeof(p->name) ? (uint32_t)name.len :
+	    (uint32_t)sizeof(p->name);
+	memcpy(p->name, name.ptr, p->len);
+	return p;
+}
+
+static void
+relay_heat_add(uint32_t *to, uint32_t n, uint64_t *clipped)
+{
+	if (*to > UINT32_MAX - n) {
+		*clipped += 1;
+		*to = UINT32_MAX;
+	} else {
+		*to += n;
+	}
+}
+
+/* model.h's on_heat: one upstream HEAT body, merged into what is held. */
+static void
+relay_on_heat(void *arg, unsigned idx, const struct wire_heat *v)
+{
+	struct relay *r = arg;
+
+	(void)idx;
+	for (uint32_t i = 0; i < v->n_pages; i++) {
+		const struct wire_heat_page *wp = &v->pages[i];
+		struct relay_heat_page *p = relay_heat_page(r, wp->page);
+		for (uint32_t k = 0; k < wp->n_cells; k++) {
+			const struct wire_heat_cell *c = &v->cells[wp->first + k];
+			relay_heat_add(&p->cells[c->cell], c->n,
+			    &r->heat_clipped);
+		}
+		for (unsigned b = 0; b < WIRE_HEAT_BANDS; b++)
+			relay_heat_add(&p->reach[b], wp->reach[b],
+			    &r->heat_clipped);
 	}
 }
 
@@ -714,17 +829,25 @@ relay_init(struct relay *r, const struct nudge_config *cfg,
 		    "relay: no upstream ([relay] upstream or --upstream)");
 		return NUDGE_ECONFIG;
 	}
+	/* upstream, the relay is a console: [console] tls_ca, cert, key */
+	if (tlsconf_client(cfg->console.tls_ca, cfg->console.tls_cert,
+	    cfg->console.tls_key, d) != 0)
+		return NUDGE_ECONFIG;
 	r->links = calloc(r->n, sizeof(*r->links));
 	r->ans = calloc(r->n, sizeof(*r->ans));
 	r->pinged_ms = calloc(r->n, sizeof(*r->pinged_ms));
 	r->calls = calloc(r->n, sizeof(*r->calls));
 	r->snap = calloc(1, sizeof(*r->snap));
 	r->sess = calloc(RELAY_SESSIONS_MAX, sizeof(*r->sess));
+	r->heat = calloc(RELAY_HEAT_PAGES, sizeof(*r->heat));
+	r->heat_msg = calloc(1, sizeof(*r->heat_msg));
 	if (r->links == NULL || r->ans == NULL || r->pinged_ms == NULL ||
 	    r->calls == NULL ||
-	    r->snap == NULL || r->sess == NULL ||
-	    model_init(&r->m, r->n) != 0)
+	    r->snap == NULL || r->sess == NULL || r->heat == NULL ||
+	    r->heat_msg == NULL || model_init(&r->m, r->n) != 0)
 		return NUDGE_ENOMEM;
+	r->m.on_heat = relay_on_heat;
+	r->m.on_heat_arg = r;
 	msgpack_sbuffer_init(&r->sb);
 	for (unsigned i = 0; i < r->n; i++) {
 		msgpack_sbuffer_init(&r->ans[i].body);
@@ -762,6 +885,8 @@ relay_fini(struct relay *r)
 	free(r->calls);
 	free(r->snap);
 	free(r->sess);
+	free(r->heat);
+	free(r->heat_msg);
 }
 
 /* An idle ping on each live link keeps its REQ socket dialed. */
@@ -801,6 +926,10 @@ relay_tick(struct relay *r, uint64_t now)
 			relay_fwd_finish(r);
 	}
 	relay_keepalive(r, now);
+	if (now >= r->next_heat_ms) {
+		relay_heat_flush(r);
+		r->next_heat_ms = now + RELAY_HEAT_MS;
+	}
 	if (now >= r->next_snap_ms) {
 		relay_snapshot(r);
 		r->next_snap_ms = now + c->snapshot_ms;
@@ -863,7 +992,10 @@ relay_run(const struct nudge_config *cfg, volatile sig_atomic_t *stop,
 		relay_tick(&r, clock_mono_ms());
 	}
 	relay_snapshot(&r);
+	relay_heat_flush(&r);
+	log_info("relay stopped (heat: %llu early sends, %llu counts "
+	    "clipped)", (unsigned long long)r.heat_early,
+	    (unsigned long long)r.heat_clipped);
 	relay_fini(&r);
-	log_info("relay stopped");
 	return 0;
 }

@@ -21,7 +21,13 @@
  *             forgot the union of the agents' lists (bounded).
  *   SESSION / EVENT  what the model sampled from upstream since the last
  *             tick, bounded by sample_sessions / sample_events.
- *   HEAT is not relayed (a console asks `heat` on demand, forwarded).
+ *   HEAT      the agents' increments merged per page (cells and bands
+ *             added: HEAT is additive) and sent every RELAY_HEAT_MS; at
+ *             most RELAY_HEAT_PAGES pages are held, a new page past that
+ *             sends what is held at once (counted, and logged at the
+ *             stop), so nothing is dropped but a failed send (counted in
+ *             the snapshot's pub_dropped).  A console asks `heat`
+ *             for the totals (forwarded).
  *
  * Control ([agent] control, REP): ping and state are answered by the relay
  * (state: the snapshot body it publishes); the commands in relay.c's
@@ -42,6 +48,11 @@
  * every agent (and pay per agent); merging is what lets it follow one.
  * The relay is built from nng's SUB (dialing many PUBs), PUB, REQ and REP
  * sockets and nothing else.
+ *
+ * TLS: downstream the relay listens as an agent does ([agent] tls_cert,
+ * tls_key, tls_ca, tls_verify_peer); upstream it dials tls+tcp:// as a
+ * console does ([console] tls_ca, and tls_cert / tls_key for agents that
+ * verify peers).
  *
  * The relay stores nothing: after a restart it rebuilds the totals from
  * the agents' next snapshots.  Single-threaded: relay_run's poll() loop

@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "link.h"
 #include "model.h"
+#include "relayenv.h"
 
 static bool
 fleet_all_heard(const struct model *m, unsigned n)
@@ -125,23 +126,7 @@ static msgpack_sbuffer fleet_cache[CONF_AGENTS_MAX];
 static const msgpack_object *
 fleet_envelope(const struct wire_reply *rp)
 {
-	const msgpack_object *ag;
-
-	if (rp->status != 0 || rp->body->type != MSGPACK_OBJECT_MAP ||
-	    rp->body->via.map.size != 1 ||
-	    (ag = wire_map_get(rp->body, "agents")) == NULL ||
-	    ag->type != MSGPACK_OBJECT_ARRAY)
-		return NULL;
-	for (uint32_t k = 0; k < ag->via.array.size; k++) {
-		const msgpack_object *e = &ag->via.array.ptr[k];
-		if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 4 ||
-		    e->via.array.ptr[0].type != MSGPACK_OBJECT_STR ||
-		    (e->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER &&
-		    e->via.array.ptr[1].type != MSGPACK_OBJECT_NEGATIVE_INTEGER) ||
-		    e->via.array.ptr[2].type != MSGPACK_OBJECT_STR)
-			return NULL;
-	}
-	return ag;
+	return relayenv_agents(rp->status, rp->body);
 }
 
 /* The entry of the agent at slot behind relay entry parent (appended). */

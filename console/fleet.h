@@ -18,6 +18,8 @@
  * loop reaches an appended entry, that agent's own answer: fleet_call on
  * a virt entry sends nothing and replays what its relay brought back for
  * the same command.  Printers list the virt entries and skip relays.
+ * The envelope is recognised by relayenv_agents() (relayenv.h), which the
+ * TUI's views use too, walking every level at once.
  */
 #ifndef NUDGE_FLEET_H
 #define NUDGE_FLEET_H

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ctlreq.h"
+#include "relayenv.h"
 
 enum { HF_WAIT = 0, HF_SENT, HF_DONE };
 
@@ -80,22 +81,41 @@ hf_pack_args(msgpack_packer *pk, const void *arg)
 	msgpack_pack_uint64(pk, hf->to_ms + HIST_MINUTE_MS);
 }
 
-/* names: [str], rows: [[minute, v...]], now: [v...], boot: uint */
-static void
-hf_apply(struct histfill *hf, unsigned idx, const msgpack_object *body)
-{
-	const msgpack_object *names = wire_map_get(body, "names");
-	const msgpack_object *rows = wire_map_get(body, "rows");
-	const msgpack_object *now = wire_map_get(body, "now");
-	char name[64];
-	uint64_t boot = 0;
-	uint32_t nn;
+/*
+ * One agent's answer being applied: its rows are filled at once, its
+ * totals summed (a relay's answer holds every agent behind it, and the
+ * relay is one agent to the history: one baseline, the sum).
+ */
+struct hf_apply {
+	struct histfill *hf;
+	uint64_t now[HIST_SERIES];
+	bool have[HIST_SERIES];
+	uint64_t boot;		/* the first leaf's, for a plain agent */
+	unsigned leaves, minutes;
+};
 
-	if (names == NULL || names->type != MSGPACK_OBJECT_ARRAY ||
-	    rows == NULL || rows->type != MSGPACK_OBJECT_ARRAY)
-		return;
-	wire_get_u64(body, "boot", &boot);
-	nn = names->via.array.size;
+/* The name at names[k] into buf, or false. */
+static bool
+hf_name(const msgpack_object *names, uint32_t k, char *buf, size_t cap)
+{
+	const msgpack_object *nm = &names->via.array.ptr[k];
+
+	if (nm->type != MSGPACK_OBJECT_STR || nm->via.str.size >= cap)
+		return false;
+	memcpy(buf, nm->via.str.ptr, nm->via.str.size);
+	buf[nm->via.str.size] = '\0';
+	return true;
+}
+
+/* rows: [[minute, v...]] into the history; returns minutes that added. */
+static unsigned
+hf_rows(struct histfill *hf, const msgpack_object *names,
+    const msgpack_object *rows)
+{
+	uint32_t nn = names->via.array.size;
+	unsigned minutes = 0;
+	char name[64];
+
 	for (uint32_t r = 0; r < rows->via.array.size; r++) {
 		const msgpack_object *row = &rows->via.array.ptr[r];
 		bool any = false;
@@ -106,35 +126,76 @@ hf_apply(struct histfill *hf, unsigned idx, const msgpack_object *body)
 		        MSGPACK_OBJECT_POSITIVE_INTEGER)
 			continue;
 		for (uint32_t k = 0; k < nn; k++) {
-			const msgpack_object *nm = &names->via.array.ptr[k];
 			const msgpack_object *v = &row->via.array.ptr[k + 1];
 
-			if (nm->type != MSGPACK_OBJECT_STR ||
-			    nm->via.str.size >= sizeof(name) ||
+			if (!hf_name(names, k, name, sizeof(name)) ||
 			    v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
 				continue;
-			memcpy(name, nm->via.str.ptr, nm->via.str.size);
-			name[nm->via.str.size] = '\0';
 			any |= hist_fill(hf->ui->hist,
 			    row->via.array.ptr[0].via.u64, name, v->via.u64);
 		}
-		hf->minutes += any;
+		minutes += any;
 	}
+	return minutes;
+}
+
+/* One agent's {names, rows, now, boot}: rows filled, now summed. */
+static void
+hf_leaf(void *arg, const struct relayenv_leaf *leaf)
+{
+	struct hf_apply *ap = arg;
+	const msgpack_object *body = leaf->body;
+	const msgpack_object *names = wire_map_get(body, "names");
+	const msgpack_object *rows = wire_map_get(body, "rows");
+	const msgpack_object *now = wire_map_get(body, "now");
+	char name[64];
+	unsigned minutes;
+
+	if (leaf->status != 0 || names == NULL ||
+	    names->type != MSGPACK_OBJECT_ARRAY || rows == NULL ||
+	    rows->type != MSGPACK_OBJECT_ARRAY)
+		return;
+	if (ap->leaves++ == 0)
+		wire_get_u64(body, "boot", &ap->boot);
+	minutes = hf_rows(ap->hf, names, rows);
+	if (minutes > ap->minutes)
+		ap->minutes = minutes;
 	for (uint32_t k = 0;
 	     now != NULL && now->type == MSGPACK_OBJECT_ARRAY &&
-	     k < now->via.array.size && k < nn;
+	     k < now->via.array.size && k < names->via.array.size;
 	     k++) {
-		const msgpack_object *nm = &names->via.array.ptr[k];
 		const msgpack_object *v = &now->via.array.ptr[k];
+		int s;
 
-		if (nm->type != MSGPACK_OBJECT_STR ||
-		    nm->via.str.size >= sizeof(name) ||
-		    v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		if (!hf_name(names, k, name, sizeof(name)) ||
+		    v->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		    (s = hist_series_index(name)) < 0)
 			continue;
-		memcpy(name, nm->via.str.ptr, nm->via.str.size);
-		name[nm->via.str.size] = '\0';
-		hist_set_base(hf->ui->hist, idx, boot, name, v->via.u64);
+		ap->now[s] += v->via.u64;
+		ap->have[s] = true;
 	}
+}
+
+/*
+ * names: [str], rows: [[minute, v...]], now: [v...], boot: uint; or a
+ * relay's envelope of those.  The baseline is set under the boot id the
+ * model holds for idx: a relay's own, which is what hist_observe() gets
+ * with the relay's (summed) aggregates.
+ */
+static void
+hf_apply(struct histfill *hf, unsigned idx, const struct wire_reply *rp)
+{
+	struct hf_apply ap = {.hf = hf};
+	bool relay = relayenv_is(rp);
+	uint64_t boot;
+
+	relayenv_each(rp, hf_leaf, &ap);
+	hf->minutes += ap.minutes;
+	boot = relay ? hf->ui->model->agents[idx].boot_id : ap.boot;
+	for (int s = 0; s < HIST_SERIES; s++)
+		if (ap.have[s])
+			hist_set_base(hf->ui->hist, idx, boot,
+			    hist_series_name(s), ap.now[s]);
 	hist_fill_commit(hf->ui->hist);
 }
 
@@ -151,13 +212,10 @@ hf_on_reply(void *arg, unsigned idx, int err, const struct wire_reply *rp)
 		return;
 	}
 	hf->state[idx] = HF_DONE;
-	if (err != 0 || rp->status != 0) {
-		hist_forget(
-		    hf->ui->hist, idx); /* count from its next values */
+	hist_forget(hf->ui->hist, idx); /* count from its next values */
+	if (err != 0 || rp->status != 0)
 		return;
-	}
-	hist_forget(hf->ui->hist, idx);
-	hf_apply(hf, idx, rp->body);
+	hf_apply(hf, idx, rp);
 	hf->ui->dirty = true;
 }
 

@@ -3,7 +3,10 @@
  * per agent and console start, the `history` control request for the
  * minutes the console did not record; the answer's rows go to hist_fill()
  * and its totals become the agent's baseline (hist_set_base), so that the
- * console counts exactly what came after.
+ * console counts exactly what came after.  A relay's answer (an envelope
+ * of every agent behind it, relayenv.h) fills every agent's rows and sets
+ * the relay's one baseline to the sum of their totals, under the relay's
+ * boot id: the relay is one agent to the history, as to the model.
  *
  * Per agent: WAIT --request sent--> SENT --answer--> DONE; SENT --no
  * answer--> WAIT again, up to HISTFILL_TRIES; and WAIT --HISTFILL_GIVEUP_MS

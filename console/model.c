@@ -435,6 +435,8 @@ model_on_heat(struct model *m, unsigned idx, const struct wire_msg *msg)
 	for (uint32_t i = 0; i < v->n_cells; i++)
 		m->heat_clicks += v->cells[i].n;
 	m->heat_gen++;
+	if (m->on_heat != NULL)
+		m->on_heat(m->on_heat_arg, idx, v);
 	free(v);
 	return flags | MODEL_F_HEAT;
 }

@@ -6,6 +6,8 @@
  * of what was pushed; borrows the model and the links.  Main thread only:
  * the TUI calls reconcile_tick() from its refresh tick, and the control
  * replies come back through link_service()/link_tick() on that thread.
+ * A relay is one agent here (its version: the lowest behind it); its
+ * answers are read through relayenv.h.
  */
 #include "reconcile.h"
 
@@ -15,6 +17,7 @@
 
 #include "clock.h"
 #include "ctlreq.h"
+#include "relayenv.h"
 
 void
 reconcile_init(struct reconcile *r, bool enabled)
@@ -89,24 +92,41 @@ rec_pack_put(msgpack_packer *pk, const void *arg)
 	msgpack_pack_false(pk);
 }
 
+/* Through a relay: the answer of the agent with the newest version. */
+static void
+rec_newest_leaf(void *arg, const struct relayenv_leaf *leaf)
+{
+	struct relayenv_leaf *best = arg;
+	uint64_t v = 0, bv = 0;
+
+	wire_get_u64(leaf->body, "version", &v);
+	wire_get_u64(best->body, "version", &bv);
+	if (best->body == NULL || (best->status != 0 && leaf->status == 0) ||
+	    (leaf->status == 0 && v > bv))
+		*best = *leaf;
+}
+
 static void
 reconcile_on_text(void *arg, unsigned idx, int err,
     const struct wire_reply *rp)
 {
 	struct reconcile *r = arg;
+	struct relayenv_leaf best = {.status = NUDGE_ENOTFOUND};
 	struct nudge_strv t;
 	uint64_t v = 0;
 	char *copy;
 
 	(void)idx;
 	r->fetching = false;
-	if (err != 0 || rp->status != 0 ||
-	    wire_get_u64(rp->body, "version", &v) != 0 || v == 0 ||
-	    wire_get_strv(rp->body, "text", &t) != 0 ||
+	if (err == 0)
+		relayenv_each(rp, rec_newest_leaf, &best);
+	if (err != 0 || best.status != 0 ||
+	    wire_get_u64(best.body, "version", &v) != 0 || v == 0 ||
+	    wire_get_strv(best.body, "text", &t) != 0 ||
 	    (copy = malloc(t.len + 1)) == NULL) {
 		snprintf(r->status, sizeof(r->status), "auto reconcile: "
 		    "cannot fetch the rule set: %.80s", err != 0 ?
-		    nudge_strerror(err) : rp->message);
+		    nudge_strerror(err) : best.message);
 		return;
 	}
 	memcpy(copy, t.ptr, t.len);
@@ -115,6 +135,41 @@ reconcile_on_text(void *arg, unsigned idx, int err,
 	r->text = copy;
 	r->len = t.len;
 	r->text_version = v;
+}
+
+/* A relay's agents' answers: how many acknowledged, the first refusal. */
+struct rec_leaves {
+	unsigned n, ok;
+	uint64_t version;
+	struct relayenv_leaf refused;
+};
+
+static void
+rec_count_leaf(void *arg, const struct relayenv_leaf *leaf)
+{
+	struct rec_leaves *c = arg;
+
+	c->n++;
+	if (leaf->status == 0 && c->ok++ == 0)
+		wire_get_u64(leaf->body, "version", &c->version);
+	else if (leaf->status != 0 && c->n - c->ok == 1)
+		c->refused = *leaf;
+}
+
+static void
+rec_relay_ack(struct reconcile *r, unsigned idx, const struct wire_reply *rp)
+{
+	struct rec_leaves c = {0};
+
+	relayenv_each(rp, rec_count_leaf, &c);
+	if (c.ok == c.n)
+		snprintf(r->ack[idx], sizeof(r->ack[idx]), "auto: %u of %u "
+		    "acknowledged version %llu", c.ok, c.n,
+		    (unsigned long long)c.version);
+	else
+		snprintf(r->ack[idx], sizeof(r->ack[idx]), "auto: %u of %u "
+		    "acknowledged; %.16s: %.30s", c.ok, c.n, c.refused.name,
+		    c.refused.message);
 }
 
 /* The answer to an automatic push: shown per agent and on the status line. */
@@ -130,6 +185,8 @@ reconcile_on_ack(void *arg, unsigned idx, int err,
 	if (err != 0)
 		snprintf(r->ack[idx], sizeof(r->ack[idx]), "auto: no answer: "
 		    "%s", nudge_strerror(err));
+	else if (relayenv_is(rp))
+		rec_relay_ack(r, idx, rp);
 	else if (rp->status != 0)
 		snprintf(r->ack[idx], sizeof(r->ack[idx]), "auto: refused: "
 		    "%.60s", rp->message);

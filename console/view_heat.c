@@ -16,6 +16,9 @@
  * rows.  Each drawn cell shows the mean density of the grid cells it
  * covers.
  *
+ * A relay (nudged --relay) answers for every agent behind it (relayenv.h):
+ * their lists and grids are added into the relay's slot as they come.
+ *
  * Agents are asked again when their HEAT messages say something changed
  * (model heat_gen), every HEAT_VIEW_REFRESH_MS otherwise, and on r.  Owns
  * its state and the copies of the replies; main thread only.
@@ -26,11 +29,13 @@
 
 #include "ctlreq.h"
 #include "draw.h"
+#include "relayenv.h"
 #include "view.h"
 
 #define HV_KEY_ESC 27
 #define HV_PAGE_MAX 128		/* agents keep 128 bytes of a name */
 #define HV_LIST_LIM 200		/* pages asked of each agent */
+#define HV_LIST_CAP (HV_LIST_LIM * CONF_AGENTS_MAX) /* per link: a relay */
 #define HEAT_VIEW_REFRESH_MS 5000
 #define HV_HIST_W 36		/* columns of the histogram */
 #define HV_PAIR_BASE 16		/* after draw.c's colour pairs */
@@ -43,15 +48,15 @@ struct hv_row {
 	uint64_t clicks, views;
 };
 
-/* What one agent said last. */
+/* What one agent (or every agent behind a relay, added up) said last. */
 struct hv_agent {
 	bool list_ok;
-	struct hv_row *list;	/* owned, HV_LIST_LIM */
-	size_t n_list;
+	struct hv_row *list;	/* owned, HV_LIST_LIM per agent behind */
+	size_t n_list, cap_list;
 	int grid_status;	/* 0, NUDGE_ENOTFOUND, or why not */
 	bool grid_ok;
-	uint32_t cells[WIRE_HEAT_CELLS];
-	uint32_t reach[WIRE_HEAT_BANDS];
+	uint64_t cells[WIRE_HEAT_CELLS];
+	uint64_t reach[WIRE_HEAT_BANDS];
 };
 
 struct hv_state {
@@ -154,18 +159,38 @@ hv_merge_lists(struct hv_state *st)
 	st->ui->dirty = true;
 }
 
-/* [[page, clicks, views]...] into a's list. */
+/* Room for n more rows in a's list (bounded by HV_LIST_CAP). */
+static int
+hv_list_room(struct hv_agent *a, size_t n)
+{
+	size_t cap = a->n_list + n;
+	struct hv_row *v;
+
+	if (cap > HV_LIST_CAP)
+		cap = HV_LIST_CAP;
+	if (cap <= a->cap_list)
+		return 0;
+	if ((v = realloc(a->list, cap * sizeof(*v))) == NULL)
+		return NUDGE_ENOMEM;
+	a->list = v;
+	a->cap_list = cap;
+	return 0;
+}
+
+/* [[page, clicks, views]...] appended to a's list (merged later). */
 static int
 hv_read_list(struct hv_agent *a, const msgpack_object *body)
 {
+	size_t end;
+
 	if (body->type != MSGPACK_OBJECT_ARRAY)
 		return NUDGE_ETYPE;
-	if (a->list == NULL &&
-	    (a->list = calloc(HV_LIST_LIM, sizeof(*a->list))) == NULL)
+	if (hv_list_room(a, HV_LIST_LIM) != 0)
 		return NUDGE_ENOMEM;
-	a->n_list = 0;
+	end = a->n_list + HV_LIST_LIM < a->cap_list ? a->n_list +
+	    HV_LIST_LIM : a->cap_list;
 	for (uint32_t i = 0; i < body->via.array.size &&
-	     a->n_list < HV_LIST_LIM; i++) {
+	     a->n_list < end; i++) {
 		const msgpack_object *e = &body->via.array.ptr[i];
 		struct hv_row *r = &a->list[a->n_list];
 		struct nudge_strv page;
@@ -185,18 +210,39 @@ hv_read_list(struct hv_agent *a, const msgpack_object *body)
 	return 0;
 }
 
+/* One agent's reply being read into the link's slot (a relay: all). */
+struct hv_walk {
+	struct hv_state *st;
+	struct hv_agent *a;
+	bool ok;
+	int why;		/* grids: the first failure, 0 if none */
+	unsigned stale;		/* grids: answers about another page */
+};
+
+static void
+hv_list_leaf(void *arg, const struct relayenv_leaf *leaf)
+{
+	struct hv_walk *w = arg;
+
+	if (leaf->status != 0)
+		snprintf(w->st->ui->message, sizeof(w->st->ui->message),
+		    "heat: %.40s%s%.70s", leaf->name, leaf->name[0] ? ": " : "",
+		    leaf->message[0] ? leaf->message :
+		    nudge_strerror(leaf->status));
+	else if (hv_read_list(w->a, leaf->body) == 0)
+		w->ok = true;
+}
+
 static void
 hv_on_list(void *arg, unsigned idx, int err, const struct wire_reply *rp)
 {
 	struct hv_state *st = arg;
-	struct hv_agent *a = &st->agents[idx];
+	struct hv_walk w = {st, &st->agents[idx], false, 0, 0};
 
-	a->list_ok = err == 0 && rp->status == 0 &&
-	    hv_read_list(a, rp->body) == 0;
-	if (err == 0 && rp->status != 0)
-		snprintf(st->ui->message, sizeof(st->ui->message),
-		    "heat: %.100s",
-		    rp->message[0] ? rp->message : nudge_strerror(rp->status));
+	st->agents[idx].n_list = 0;
+	if (err == 0)
+		relayenv_each(rp, hv_list_leaf, &w);
+	st->agents[idx].list_ok = w.ok;
 	st->asked = true;
 	hv_merge_lists(st);
 }
@@ -218,12 +264,14 @@ hv_read_uints(const msgpack_object *o, uint32_t *v, uint32_t n)
 	return 0;
 }
 
+/* Adds one agent's grid for st->page to a's (a relay's: every agent's). */
 static int
 hv_read_grid(struct hv_state *st, struct hv_agent *a,
     const msgpack_object *body)
 {
 	char page[HV_PAGE_MAX];
 	uint64_t cols = 0, rows = 0;
+	uint32_t cells[WIRE_HEAT_CELLS], reach[WIRE_HEAT_BANDS];
 
 	if (wire_get_str(body, "page", page, sizeof(page)) != 0 ||
 	    strcmp(page, st->page) != 0)
@@ -232,11 +280,15 @@ hv_read_grid(struct hv_state *st, struct hv_agent *a,
 	    wire_get_u64(body, "rows", &rows) != 0 ||
 	    cols != WIRE_HEAT_COLS || rows != WIRE_HEAT_ROWS)
 		return NUDGE_EVERSION;
-	if (hv_read_uints(wire_map_get(body, "clicks"), a->cells,
+	if (hv_read_uints(wire_map_get(body, "clicks"), cells,
 	    WIRE_HEAT_CELLS) != 0 ||
-	    hv_read_uints(wire_map_get(body, "scroll"), a->reach,
+	    hv_read_uints(wire_map_get(body, "scroll"), reach,
 	    WIRE_HEAT_BANDS) != 0)
 		return NUDGE_ETYPE;
+	for (unsigned c = 0; c < WIRE_HEAT_CELLS; c++)
+		a->cells[c] += cells[c];
+	for (unsigned k = 0; k < WIRE_HEAT_BANDS; k++)
+		a->reach[k] += reach[k];
 	return 0;
 }
 
@@ -260,21 +312,40 @@ hv_merge_grids(struct hv_state *st)
 	st->ui->dirty = true;
 }
 
+/* A page some agents behind a relay never saw is theirs ENOTFOUND. */
+static void
+hv_grid_leaf(void *arg, const struct relayenv_leaf *leaf)
+{
+	struct hv_walk *w = arg;
+	int rv = leaf->status != 0 ? leaf->status :
+	    hv_read_grid(w->st, w->a, leaf->body);
+
+	if (rv == 0)
+		w->ok = true;
+	else if (rv == NUDGE_ESTALE)
+		w->stale++;
+	else if (w->why == 0)
+		w->why = rv;
+}
+
 static void
 hv_on_grid(void *arg, unsigned idx, int err, const struct wire_reply *rp)
 {
 	struct hv_state *st = arg;
 	struct hv_agent *a = &st->agents[idx];
-	int rv;
+	struct hv_agent keep = *a;
+	struct hv_walk w = {st, a, false, err, 0};
 
 	if (!st->detail)
 		return;
-	rv = err != 0 ? err : rp->status != 0 ? rp->status :
-	    hv_read_grid(st, a, rp->body);
-	if (rv == NUDGE_ESTALE)
+	memset(a->cells, 0, sizeof(a->cells));
+	memset(a->reach, 0, sizeof(a->reach));
+	if (err == 0 && relayenv_each(rp, hv_grid_leaf, &w) == w.stale) {
+		*a = keep; /* only answers about another page */
 		return;
-	a->grid_status = rv;
-	a->grid_ok = rv == 0;
+	}
+	a->grid_status = w.ok ? 0 : w.why;
+	a->grid_ok = w.ok;
 	hv_merge_grids(st);
 }
 

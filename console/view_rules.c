@@ -10,7 +10,9 @@
  * Keys (none in read-only mode): e edits the rule set in $EDITOR, checks
  * it on save (errors shown here), and pushes it on confirmation naming the
  * agents it will touch; r reconciles drift (pushes the newest version's
- * text to the agents behind).  Each agent's acknowledgement is shown.
+ * text to the agents behind).  Each agent's acknowledgement is shown; a
+ * relay's row counts its agents' and each agent behind it gets a line
+ * under it with its own answer (relayenv.h).
  *
  * Edit lifecycle (rv_* functions make the transitions):
  *
@@ -32,6 +34,7 @@
 #include "clock.h"
 #include "ctlreq.h"
 #include "draw.h"
+#include "relayenv.h"
 #include "reconcile.h"
 #include "rules.h"
 #include "stats.h"
@@ -40,6 +43,7 @@
 #define RV_RULES_MAX (WIRE_RULES_MAX * 2)
 #define RV_RATE_SAMPLES 61	/* one per refresh: about a minute */
 #define RV_ERRS_SHOWN 6
+#define RV_LEAVES_MAX 64	/* agents behind relays, listed under them */
 
 enum rv_mode { RV_IDLE = 0, RV_FETCH, RV_EDIT, RV_ERRORS, RV_CONFIRM,
 	RV_PUSH };
@@ -51,6 +55,13 @@ struct rv_rule {
 	uint64_t sho;			/* shadow matches, offer already seen */
 	uint64_t tn, tx, hn, hx;	/* holdout lift: treated, held out */
 	uint64_t m_at[RV_RATE_SAMPLES];	/* m per update, ring */
+};
+
+/* One agent's answer to our push, behind the relay of link `link`. */
+struct rv_leaf_ack {
+	unsigned link;
+	char name[WIRE_AGENT_MAX + 1];
+	char ack[80];
 };
 
 struct rv_state {
@@ -67,6 +78,8 @@ struct rv_state {
 	bool want[CONF_AGENTS_MAX];	/* still to be sent */
 	char ack[CONF_AGENTS_MAX][80];	/* per-agent answer */
 	uint64_t ack_ms[CONF_AGENTS_MAX];	/* when, mono */
+	struct rv_leaf_ack leaf[RV_LEAVES_MAX];	/* relays: per agent */
+	unsigned n_leaf;
 	struct rule_errors errs;
 	char note[128];
 	msgpack_sbuffer sb;
@@ -203,23 +216,40 @@ rv_pack_put(msgpack_packer *pk, const void *arg)
 	msgpack_pack_str_with_body(pk, st->text, st->len);
 }
 
+/* Through a relay: the text of the newest version among its agents. */
+static void
+rv_newest_leaf(void *arg, const struct relayenv_leaf *leaf)
+{
+	struct relayenv_leaf *best = arg;
+	uint64_t v = 0, bv = 0;
+
+	wire_get_u64(leaf->body, "version", &v);
+	wire_get_u64(best->body, "version", &bv);
+	if (best->body == NULL || (best->status != 0 && leaf->status == 0) ||
+	    (leaf->status == 0 && v > bv))
+		*best = *leaf;
+}
+
 static void
 rv_on_text(void *arg, unsigned idx, int err, const struct wire_reply *rp)
 {
 	struct rv_state *st = arg;
 	struct nudge_strv t = {"", 0};
+	struct relayenv_leaf best = {.status = NUDGE_ENOTFOUND};
 
 	(void)idx;
 	if (st->mode != RV_FETCH)
 		return;
-	if (err == 0 && rp->status != 0 && rp->status != NUDGE_ENOTFOUND) {
+	if (err == 0)
+		relayenv_each(rp, rv_newest_leaf, &best);
+	if (err == 0 && best.status != 0 && best.status != NUDGE_ENOTFOUND) {
 		snprintf(st->note, sizeof(st->note), "rules_get: %.100s",
-		    rp->message);
+		    best.message);
 		st->mode = RV_IDLE;
 		return;
 	}
-	if (err == 0 && rp->status == 0)
-		wire_get_strv(rp->body, "text", &t);
+	if (err == 0 && best.status == 0)
+		wire_get_strv(best.body, "text", &t);
 	free(st->text);
 	st->len = t.len;
 	if ((st->text = malloc(t.len + 1)) != NULL) {
@@ -231,23 +261,81 @@ rv_on_text(void *arg, unsigned idx, int err, const struct wire_reply *rp)
 		st->mode = RV_PUSH;	/* the newest text, as it is */
 }
 
+/* One agent's answer to rules_put as shown; true if acknowledged. */
+static bool
+rv_ack_text(char *buf, size_t cap, int status, const char *message,
+    const msgpack_object *body)
+{
+	uint64_t v = 0;
+
+	if (status != 0)
+		snprintf(buf, cap, "refused: %.60s", message);
+	else if (wire_get_u64(body, "version", &v) == 0)
+		snprintf(buf, cap, "acknowledged version %llu",
+		    (unsigned long long)v);
+	return status == 0;
+}
+
+/* The agents behind relay link `link`, one answer each. */
+struct rv_leaf_walk {
+	struct rv_state *st;
+	unsigned link, n, ok;
+	uint64_t version;
+};
+
+static void
+rv_leaf_ack(void *arg, const struct relayenv_leaf *leaf)
+{
+	struct rv_leaf_walk *w = arg;
+	struct rv_leaf_ack *l;
+
+	w->n++;
+	if (leaf->status == 0 && w->ok++ == 0)
+		wire_get_u64(leaf->body, "version", &w->version);
+	if (w->st->n_leaf == RV_LEAVES_MAX)
+		return;
+	l = &w->st->leaf[w->st->n_leaf++];
+	l->link = w->link;
+	snprintf(l->name, sizeof(l->name), "%s", leaf->name);
+	if (leaf->status == NUDGE_ETIMEOUT || leaf->status == NUDGE_ECONN)
+		snprintf(l->ack, sizeof(l->ack), "unreachable: %.60s",
+		    leaf->message);
+	else
+		rv_ack_text(l->ack, sizeof(l->ack), leaf->status,
+		    leaf->message, leaf->body);
+}
+
+/* Drops what agents behind link idx said to an earlier push. */
+static void
+rv_leaf_clear(struct rv_state *st, unsigned idx)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < st->n_leaf; i++)
+		if (st->leaf[i].link != idx)
+			st->leaf[k++] = st->leaf[i];
+	st->n_leaf = k;
+}
+
 static void
 rv_on_ack(void *arg, unsigned idx, int err, const struct wire_reply *rp)
 {
 	struct rv_state *st = arg;
-	uint64_t v = 0;
+	struct rv_leaf_walk w = {st, idx, 0, 0, 0};
 
 	if (idx >= CONF_AGENTS_MAX)
 		return;
+	rv_leaf_clear(st, idx);
 	if (err != 0)
 		snprintf(st->ack[idx], sizeof(st->ack[idx]), "unreachable: %s",
 		    nudge_strerror(err));
-	else if (rp->status != 0)
-		snprintf(st->ack[idx], sizeof(st->ack[idx]), "refused: %.60s",
-		    rp->message);
-	else if (wire_get_u64(rp->body, "version", &v) == 0)
-		snprintf(st->ack[idx], sizeof(st->ack[idx]),
-		    "acknowledged version %llu", (unsigned long long)v);
+	else if (!relayenv_is(rp))
+		rv_ack_text(st->ack[idx], sizeof(st->ack[idx]), rp->status,
+		    rp->message, rp->body);
+	else if (relayenv_each(rp, rv_leaf_ack, &w) > 0)
+		snprintf(st->ack[idx], sizeof(st->ack[idx]), "%u of %u "
+		    "acknowledged version %llu", w.ok, w.n,
+		    (unsigned long long)w.version);
 	st->ack_ms[idx] = clock_mono_ms();
 }
 
@@ -273,6 +361,7 @@ rv_push_due(struct rv_state *st, struct ui *ui)
 			else
 				snprintf(st->ack[i], sizeof(st->ack[i]),
 				    "sent...");
+			rv_leaf_clear(st, i);
 			st->ack_ms[i] = ui->now_ms;
 		} else {
 			left = true;
@@ -434,6 +523,18 @@ rv_ack(const struct rv_state *st, const struct ui *ui, unsigned i)
 	    st->ack[i];
 }
 
+/* Under a relay's row: what each agent behind it said to our push. */
+static int
+rv_draw_leaves(const struct rv_state *st, WINDOW *w, unsigned link, int y)
+{
+	for (unsigned k = 0; k < st->n_leaf && y < getmaxy(w) - 2; k++)
+		if (st->leaf[k].link == link)
+			draw_text(w, y++, 1, A_NORMAL, "  %-14.14s %8s %8s  "
+			    "%-11.11s %.32s", st->leaf[k].name, "", "",
+			    "via relay", st->leaf[k].ack);
+	return y;
+}
+
 static int
 rv_draw_agents(struct rv_state *st, WINDOW *w, struct ui *ui, int y)
 {
@@ -456,6 +557,8 @@ rv_draw_agents(struct rv_state *st, WINDOW *w, struct ui *ui, int y)
 		    (unsigned long long)a->snap.rules_version,
 		    (unsigned long long)a->snap.shadow_version, state,
 		    rv_ack(st, ui, i));
+		if (rv_ack(st, ui, i) == st->ack[i])
+			y = rv_draw_leaves(st, w, i, y);
 	}
 	return y;
 }

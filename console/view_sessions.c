@@ -23,11 +23,12 @@
 
 #include "ctlreq.h"
 #include "draw.h"
+#include "relayenv.h"
 #include "qfilter.h"
 #include "view.h"
 
 #define SESS_KEY_ESC 27
-#define SESS_EXTRA_MAX 3 /* actions, variants, scores */
+#define SESS_EXTRA_MAX 2 /* actions, variants */
 #define SESS_EXTRA_LEN 512
 
 enum { SM_NONE = 0, SM_TYPING, SM_CONFIRM, SM_SENT };
@@ -250,11 +251,15 @@ sess_on_visitor(void *arg, unsigned idx, int err, const struct wire_reply *rp)
 {
 	struct sess_state *st = arg;
 	const msgpack_object *path;
+	struct relayenv_leaf leaf = {.status = NUDGE_ENOTFOUND};
 
 	if (!st->detail || idx != st->d_agent)
 		return;
 	st->ui->dirty = true;
-	st->d_status = err != 0 ? err : rp->status;
+	/* through a relay: the one agent behind it that has the visitor */
+	if (err == 0)
+		relayenv_pick(rp, &leaf);
+	st->d_status = err != 0 ? err : leaf.status;
 	if (st->d_status == NUDGE_ENOTFOUND) {	/* closed, or forgotten */
 		st->d_loaded = false;
 		st->d_n = 0;
@@ -263,12 +268,12 @@ sess_on_visitor(void *arg, unsigned idx, int err, const struct wire_reply *rp)
 	if (st->d_status != 0)
 		return;
 	if (wire_unpack_session(
-	        wire_map_get(rp->body, "session"), &st->d_sess) != 0) {
+	        wire_map_get(leaf.body, "session"), &st->d_sess) != 0) {
 		st->d_status = NUDGE_ETYPE;
 		return;
 	}
 	st->d_n = 0;
-	path = wire_map_get(rp->body, "path");
+	path = wire_map_get(leaf.body, "path");
 	for (uint32_t i = 0;
 	     path != NULL && path->type == MSGPACK_OBJECT_ARRAY &&
 	     i < path->via.array.size && st->d_n < SESSION_PATH_MAX;
@@ -276,7 +281,7 @@ sess_on_visitor(void *arg, unsigned idx, int err, const struct wire_reply *rp)
 		if (wire_unpack_step(
 		        &path->via.array.ptr[i], &st->d_path[st->d_n]) == 0)
 			st->d_n++;
-	sess_read_extras(st, rp->body);
+	sess_read_extras(st, leaf.body);
 	st->d_loaded = true;
 }
 
