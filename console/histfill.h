@@ -22,8 +22,13 @@
 
 #include "view.h"
 
-#define HISTFILL_GIVEUP_MS 10000
-#define HISTFILL_TRIES 3
+/*
+ * Generous: an agent given up on counts only from its next values, so its
+ * day so far is missing until the console restarts; on a loaded host the
+ * first snapshot or an answer can take tens of seconds.
+ */
+#define HISTFILL_GIVEUP_MS 30000
+#define HISTFILL_TRIES 6
 
 struct histfill;
 

@@ -254,9 +254,18 @@ hist_observe(
 
 		if (slot < 0)
 			continue;
-		if (b->have && b->boot_id == boot_id && now >= b->v[s])
+		if (!b->have || b->boot_id != boot_id || b->v[s] == UINT64_MAX)
+			b->v[s] = now; /* a new baseline: nothing to count */
+		else if (now > b->v[s]) {
 			h->cur.v[s] += now - b->v[s];
-		b->v[s] = now;
+			b->v[s] = now;
+		}
+		/*
+		 * Behind the baseline: a history answer ahead of the model's
+		 * last delta, or a relay whose total dipped while one of its
+		 * agents was away.  Counting from the lower value would count
+		 * the same events twice; wait until the baseline is passed.
+		 */
 	}
 	b->have = true;
 	b->boot_id = boot_id;

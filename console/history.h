@@ -89,6 +89,9 @@ int hist_series_index(const char *name);
 /*
  * Agent idx's aggregates now (boot_id identifies its process): adds the
  * counters' growth since its previous observation to the current minute.
+ * A counter below its baseline (a history answer ahead of the model, a
+ * relay's total dipping while an agent is away) counts nothing until it
+ * passes the baseline again.
  */
 void hist_observe(
     struct hist *h, unsigned idx, uint64_t boot_id, const struct agg *a);

@@ -228,6 +228,13 @@ test_fill_and_base(void **state)
 	assert_int_equal(hist_sum(h, HIST_SESSIONS, T0 - MIN, T0 + MIN), 103);
 	assert_true(hist_known(h, T0 - MIN));
 	assert_false(hist_known(h, T0 - 2 * MIN));
+	/* the model's delta lags the answer: nothing counts twice */
+	f->a.c[AGG_SESSIONS_STARTED] = 101;
+	hist_observe(h, 0, 5, &f->a);
+	assert_int_equal(hist_row_at(h, T0)->v[HIST_SESSIONS], 43);
+	f->a.c[AGG_SESSIONS_STARTED] = 106;
+	hist_observe(h, 0, 5, &f->a);
+	assert_int_equal(hist_row_at(h, T0)->v[HIST_SESSIONS], 46);
 	/* the agent's clock turned first: its minute is the current one */
 	assert_true(hist_fill(h, T0 + MIN + 5, "events", 1));
 	assert_int_equal(hist_row_at(h, T0)->v[HIST_EVENTS], 1);
