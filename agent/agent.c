@@ -94,6 +94,9 @@ agent_init(struct agent *a, const struct nudge_config *cfg,
 		agent_fini(a);
 		return rv;
 	}
+	/* a slow start after a kill -9: the operator sees where it went */
+	log_info("state loaded in %llu ms",
+	    (unsigned long long)(clock_mono_ms() - a->started_mono));
 	return 0;
 }
 

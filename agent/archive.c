@@ -1,6 +1,24 @@
 /*
- * archive.c - the archiver thread (see archive.h).  It alone owns the
- * backlog of closed sessions; the store serializes its own access.
+ * archive.c - the archiver's two threads (see archive.h).  The counters
+ * thread alone owns the open minute (min_*) and saves the counters every
+ * ARCHIVE_COUNTERS_MS; the archiver thread alone owns the backlog of
+ * closed sessions and saves them, the retention purge and the heatmaps,
+ * every second.  The store serializes their access.
+ *
+ * Why two threads: the promise (README, durability) is that a kill -9
+ * loses at most about a second of counters.  With one thread, a slow
+ * session batch, purge or heatmap save (hundreds of ms on a loaded
+ * machine) pushed the next counters' flush past its second.  A second
+ * SQLite connection for the counters would not help: WAL allows one
+ * writer at a time, and a second connection waits for it by polling
+ * (busy handler sleeps) instead of our mutex.  So the counters keep the
+ * shared connection, and what waiting for it remains does not age them:
+ * they are read once the store's lock is held (store_save_counters_fresh).
+ * And they go every half second, not every second: a flush period equal
+ * to the promise leaves nothing for a thread that wakes late, which on a
+ * crowded machine (crash.sh at a load average of 40 and more) is
+ * hundreds of ms.  A flush is a few hundred small rows and the 4 KB
+ * sketch, so twice a second costs little.
  */
 #include "archive.h"
 
@@ -15,14 +33,23 @@
 #include "rules_rt.h"
 
 /*
- * Heatmap pages saved per flush at most: bounds one transaction (a page is
- * up to ~1200 rows); the rest stay dirty for the next second.
+ * Heatmap pages saved per flush at most, the rest staying dirty for the
+ * next second, ARCHIVE_HEAT_CHUNK pages a transaction: a page is up to
+ * ~1200 rows, and 200 of them in one transaction (a fresh agent's first
+ * flushes) held the store's lock for a second, the counters' flush
+ * waiting behind it; between chunks it gets in.
  */
 #define ARCHIVE_HEAT_PAGES 200
+#define ARCHIVE_HEAT_CHUNK 20
+
+/* The counters' flush period (see above); the rest runs every second. */
+#define ARCHIVE_COUNTERS_MS 500
 
 struct archiver {
 	struct agent *a;
 	pthread_t thread;
+	pthread_t counters_thread;
+	bool counters_started;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool stop;
@@ -235,37 +262,39 @@ archive_purge(struct archiver *ar, uint64_t now)
 		    (unsigned long long)r.visitors);
 }
 
-/* The counters and the open minute: first in every flush (see below). */
 static void
-archive_counters(struct archiver *ar)
+archive_fill_total(void *arg, struct agg *out)
+{
+	agent_total(arg, out);
+}
+
+/* The counters thread's tick: the counters, then the open minute. */
+static void
+archive_counters(struct archiver *ar, uint64_t now)
 {
 	struct agent *a = ar->a;
 	struct agg *total = malloc(sizeof(*total));
 
+	(void)now;
 	if (total == NULL)
 		return;
-	agent_total(a, total);
-	archive_minute(ar, total, clock_wall_ms());
-	if (store_save_counters(a->store, total) != 0) {
+	if (store_save_counters_fresh(a->store, archive_fill_total, a,
+	    total) != 0) {
 		atomic_fetch_add(&a->store_errors, 1);
 		agent_note_error(a, "saving counters: %s",
 		    store_last_error(a->store));
 	}
+	archive_minute(ar, total, clock_wall_ms());
 	free(total);
 }
 
-/*
- * One flush.  The counters go first: their promise (README, durability:
- * a kill -9 loses at most about a second of them) must not wait for the
- * closed sessions, the retention purge or the heatmaps.
- */
+/* The archiver thread's second: sessions, retention, heatmaps. */
 static void
 archive_flush(struct archiver *ar, uint64_t now)
 {
 	struct agent *a = ar->a;
 	int rv;
 
-	archive_counters(ar);
 	sesstab_expire(a->sessions, now, archive_queue, ar);
 	forgot_barrier_lock(a->forgot);
 	archive_drop_forgotten(ar, now);
@@ -281,40 +310,56 @@ archive_flush(struct archiver *ar, uint64_t now)
 	}
 	forgot_barrier_unlock(a->forgot);
 	archive_purge(ar, now);
-	if ((rv = heat_save(a->heat, a->store, ARCHIVE_HEAT_PAGES)) != 0) {
+	rv = 0;
+	for (unsigned k = 0; k < ARCHIVE_HEAT_PAGES / ARCHIVE_HEAT_CHUNK &&
+	     rv == 0; k++)
+		rv = heat_save(a->heat, a->store, ARCHIVE_HEAT_CHUNK);
+	if (rv != 0) {
 		atomic_fetch_add(&a->store_errors, 1);
 		agent_note_error(a, "saving heatmaps: %s",
 		    store_last_error(a->store));
 	}
 }
 
-static void *
-archive_thread(void *arg)
+/*
+ * Runs tick every period_ms on monotonic deadlines, not period_ms after
+ * the last one ended: a slow tick does not stretch the period, and one
+ * longer than the period is followed at once.  A last tick once stopped.
+ */
+static void
+archive_every(struct archiver *ar, uint64_t period_ms,
+    void (*tick)(struct archiver *, uint64_t))
 {
-	struct archiver *ar = arg;
-
-	/*
-	 * A flush every second on the second (monotonic deadlines), not a
-	 * second after the last one ended: a slow flush does not stretch the
-	 * period, and one longer than a second is followed at once.
-	 */
 	uint64_t next = clock_mono_ms();
 
 	pthread_mutex_lock(&ar->lock);
 	while (!ar->stop) {
 		uint64_t now = clock_mono_ms();
-		next = next + 1000 > now ? next + 1000 : now;
+		next = next + period_ms > now ? next + period_ms : now;
 		struct timespec ts = {.tv_sec = (time_t)(next / 1000),
 		    .tv_nsec = (long)(next % 1000) * 1000000L};
 		pthread_cond_timedwait(&ar->wake, &ar->lock, &ts);
 		if (ar->stop)
 			break;
 		pthread_mutex_unlock(&ar->lock);
-		archive_flush(ar, clock_mono_ms());
+		tick(ar, clock_mono_ms());
 		pthread_mutex_lock(&ar->lock);
 	}
 	pthread_mutex_unlock(&ar->lock);
-	archive_flush(ar, clock_mono_ms());
+	tick(ar, clock_mono_ms());
+}
+
+static void *
+archive_thread(void *arg)
+{
+	archive_every(arg, 1000, archive_flush);
+	return NULL;
+}
+
+static void *
+counters_thread(void *arg)
+{
+	archive_every(arg, ARCHIVE_COUNTERS_MS, archive_counters);
 	return NULL;
 }
 
@@ -338,6 +383,13 @@ archive_start(struct archiver **out, struct agent *a, struct nudge_diag *d)
 		free(ar);
 		return NUDGE_ENOMEM;
 	}
+	if (pthread_create(&ar->counters_thread, NULL, counters_thread,
+	    ar) != 0) {
+		nudge_diag_set(d, 0, 0, "cannot start the counters thread");
+		archive_stop(ar);
+		return NUDGE_ENOMEM;
+	}
+	ar->counters_started = true;
 	*out = ar;
 	return 0;
 }
@@ -349,9 +401,11 @@ archive_stop(struct archiver *ar)
 		return;
 	pthread_mutex_lock(&ar->lock);
 	ar->stop = true;
-	pthread_cond_signal(&ar->wake);
+	pthread_cond_broadcast(&ar->wake);
 	pthread_mutex_unlock(&ar->lock);
 	pthread_join(ar->thread, NULL);
+	if (ar->counters_started)
+		pthread_join(ar->counters_thread, NULL);
 	if (ar->dropped > 0)
 		log_warn("%llu closed sessions could not be archived",
 		    (unsigned long long)ar->dropped);

@@ -1,7 +1,9 @@
 /*
- * archive.h - the archiver thread: once a second it closes idle sessions
- * and writes them to SQLite in one batch, and flushes the counters and
- * the heatmap pages that changed.
+ * archive.h - the archiver: once a second one thread closes idle sessions
+ * and writes them to SQLite in one batch with the heatmap pages that
+ * changed, and another flushes the counters every half second (on their
+ * own, so that a slow batch never delays them: a kill -9 loses at most
+ * about a second, even when the thread wakes late).
  *
  * Nothing on an ingest path waits for it.  When a write fails (disk full,
  * database locked) the closed sessions stay queued in memory (bounded:

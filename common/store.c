@@ -593,6 +593,24 @@ store_put_counters(struct store *st, const struct agg *a)
 }
 
 int
+store_save_counters_fresh(struct store *st,
+    void (*fill)(void *arg, struct agg *out), void *arg, struct agg *out)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	fill(arg, out);
+	if ((rc = store_begin(st)) == NUDGE_OK) {
+		if ((rc = store_put_counters(st, out)) == NUDGE_OK)
+			rc = store_commit(st);
+		else
+			store_rollback(st);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int
 store_save_counters(struct store *st, const struct agg *a)
 {
 	int rc;
@@ -797,16 +815,24 @@ store_take_rows(struct store *st,
 {
 	sqlite3_stmt *q = st->q[SQ_GET_LIVE];
 	struct session_summary s;
+	size_t n = 0;
 	int rc;
 
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		store_get_session(q, &s);
 		fn(arg, &s);
+		n++;
 	}
 	sqlite3_reset(q);
 	if (rc != SQLITE_DONE)
 		return store_fail(st, rc, "take live sessions");
-	return store_run(st, st->q[SQ_DEL_LIVE], "take live sessions");
+	/*
+	 * None after a kill -9: then no write at all, since even a DELETE of
+	 * nothing writes pages, and a commit over a WAL past its checkpoint
+	 * size checkpoints (fsyncs) before the sockets listen.
+	 */
+	return n == 0 ? NUDGE_OK :
+	    store_run(st, st->q[SQ_DEL_LIVE], "take live sessions");
 }
 
 int
@@ -1290,6 +1316,13 @@ store_load_visitors(struct store *st, size_t max,
 	if (fn == NULL)
 		return NUDGE_EINVAL;
 	pthread_mutex_lock(&st->mu);
+	/*
+	 * Newest first walks the last_ms index and looks each row up by its
+	 * vhash, in random order: with the default 2 MB page cache nearly
+	 * every lookup was a pread (65,536 of them, most of a start's CPU).
+	 * A cache as large as the table for the load reads each page once.
+	 */
+	sqlite3_exec(st->db, "PRAGMA cache_size = -65536", NULL, NULL, NULL);
 	rc = store_prep(st, "SELECT vhash, orders, sessions, last_ms, prev_ms,"
 	    " caps FROM visitors ORDER BY last_ms DESC LIMIT ?1", &q,
 	    "load visitors");
@@ -1310,6 +1343,8 @@ store_load_visitors(struct store *st, size_t max,
 		                       : store_fail(st, rc, "load visitors");
 		sqlite3_finalize(q);
 	}
+	/* back to SQLite's default: the pages go, the memory with them */
+	sqlite3_exec(st->db, "PRAGMA cache_size = -2000", NULL, NULL, NULL);
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
@@ -1377,16 +1412,28 @@ store_forget_tx(struct store *st, void *arg)
 	return rc;
 }
 
-/* secure_delete on around body, then the WAL truncated (best effort). */
+/*
+ * secure_delete on around body, then the WAL truncated (best effort):
+ * always for an erasure (the visitor's id may sit in an old page image of
+ * a row deleted otherwise, e.g. a live session taken back at start), and
+ * for the retention purge only when it changed a row.  A purge that
+ * changed nothing leaves no image behind (an expired row still in a table
+ * would have been deleted now; one gone before went with its own
+ * truncation), and its truncating checkpoint (fsyncs of the database and
+ * the WAL) is what made a start after a kill -9 wait seconds on a busy
+ * disk, as the purge runs before the sockets listen.
+ */
 static int
-store_scrub(struct store *st, int (*body)(struct store *, void *), void *arg)
+store_scrub(struct store *st, int (*body)(struct store *, void *), void *arg,
+    bool always)
 {
-	int rc;
+	int rc, before = sqlite3_total_changes(st->db);
 
 	sqlite3_exec(st->db, "PRAGMA secure_delete=ON", NULL, NULL, NULL);
 	rc = store_acked(st, body, arg);
 	sqlite3_exec(st->db, "PRAGMA secure_delete=OFF", NULL, NULL, NULL);
-	if (rc == NUDGE_OK)
+	if (rc == NUDGE_OK && (always ||
+	    sqlite3_total_changes(st->db) != before))
 		sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL,
 		    NULL, NULL);
 	return rc;
@@ -1402,7 +1449,7 @@ store_forget_sessions(struct store *st, const char *vid, size_t len,
 	if (vid == NULL || len == 0 || len > INT32_MAX)
 		return NUDGE_EINVAL;
 	pthread_mutex_lock(&st->mu);
-	rc = store_scrub(st, store_forget_tx, &f);
+	rc = store_scrub(st, store_forget_tx, &f, true);
 	pthread_mutex_unlock(&st->mu);
 	if (rc == NUDGE_OK) {
 		if (archived != NULL)
@@ -1452,7 +1499,7 @@ store_purge(struct store *st, uint64_t ids_before_ms,
 	if (ids_before_ms > INT64_MAX || data_before_ms > INT64_MAX)
 		return NUDGE_EINVAL;
 	pthread_mutex_lock(&st->mu);
-	rc = store_scrub(st, store_purge_tx, &p);
+	rc = store_scrub(st, store_purge_tx, &p, false);
 	pthread_mutex_unlock(&st->mu);
 	if (rc == NUDGE_OK && out != NULL)
 		*out = p.res;

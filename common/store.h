@@ -67,6 +67,19 @@ uint64_t store_failures(struct store *st, char *msg, size_t cap);
 
 /* Replaces the stored counters, gauges excluded, and the sketch. */
 int store_save_counters(struct store *st, const struct agg *a);
+
+/*
+ * The same with the values read when they are written: fill(arg, out)
+ * runs once the store's lock is held, right before the rows are written,
+ * so that waiting for the lock (behind a visitor-memory batch, an
+ * acknowledged write's fsync or a checkpoint) does not age what is saved:
+ * a kill -9 loses only what came in after fill.  out is caller-owned
+ * scratch and holds the values saved afterwards, also on failure.  fill
+ * must not call the store and may take only locks that are never held
+ * while the store's is awaited (the session table's shard locks).
+ */
+int store_save_counters_fresh(struct store *st,
+    void (*fill)(void *arg, struct agg *out), void *arg, struct agg *out);
 /* Fills a (zeroed first) with what was saved; an empty store gives zeros. */
 int store_load_counters(struct store *st, struct agg *a);
 
@@ -253,7 +266,8 @@ int store_load_minutes(struct store *st, uint64_t from_ms, uint64_t to_ms,
 
 /*
  * Campaigns (common/store_camp.c; tables campaigns, campaign_history,
- * campaign_counters, rule_experiments, schema v7).
+ * campaign_counters, rule_experiments, schema v7; v8 adds the per-step
+ * counts to campaign_counters).
  *
  * State: one row per campaign name holding its text form (campaign.h's
  * camp_format), the wall ms it was first started (0: never) and the

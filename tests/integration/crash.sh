@@ -10,22 +10,28 @@
 #    serves the newest one; every campaign change acknowledged ("ok") is in
 #    the campaign's history, and the campaign is at least at that version
 #    (at it: in the state acknowledged);
-#  - counters lose at most the last CRASH_LOSS_MS (default 2000; 2500 for
-#    a sanitizer build, whose flushes are ~3x slower) of events:
-#    the counter saved on disk is compared with the agent's own published
-#    counts (a snapshot every 100 ms, watched by tools/snapwatch): the
-#    newest snapshot whose count the disk already holds must be at most
-#    that old at the kill (counted from the first snapshot of that start:
-#    nothing is counted before it).  The bound is the archiver's 1 s flush
-#    period, plus the flush's wait for the store (it shares one connection
-#    with the visitor-memory flush and the fsync'ed acknowledged writes:
-#    up to ~0.8 s seen on a loaded 2-core machine), plus one snapshot
-#    period; the worst case seen is printed;
+#  - counters lose at most the last CRASH_LOSS_MS (default 1100) of
+#    events, the issue's "at most the last second": the counter saved on
+#    disk is compared with the agent's own published counts (a snapshot
+#    every 100 ms, watched by tools/snapwatch): the newest snapshot whose
+#    count the disk already holds must be at most that old at the kill
+#    (counted from the first snapshot of that start: nothing is counted
+#    before it).  The bound is the issue's 1 s plus one snapshot period
+#    (which snapshot the disk's count falls after is known to 100 ms
+#    only), and nothing for the wait for the store: the counters have
+#    their own thread and are read once the store's lock is held
+#    (agent/archive.c), so neither a slow session batch nor a visitor-
+#    memory batch, an acknowledged fsync or a checkpoint ages them; they
+#    are flushed every 0.5 s, so that a thread woken up to 0.5 s late on
+#    a crowded machine still keeps the promise.  The worst case seen is
+#    printed;
 #  - the restarted agent answers a control ping within 2 s of its start
-#    (CRASH_READY_MS; 4 s for a sanitizer build, whose start is ~3x
-#    slower) in 95% of the runs and within twice that in all (a start
-#    reloads up to 65,536 visitors' memory, and the machine is shared),
-#    and its counters start from what the disk held;
+#    (CRASH_READY_MS) in every run, and its counters start from what the
+#    disk held.  A start reloads up to 65,536 visitors' memory (~0.25 s of
+#    CPU) and writes nothing before it listens (no checkpoint, no fsync);
+#    each start's CPU time and the load average are printed with it, so
+#    that a slow start on a crowded machine shows whether it was the
+#    agent's work or the wait for a CPU;
 #  - the event stream reached the agent in every run of a second or more,
 #    and nudge-sim never stopped.
 # builds: plain
@@ -34,11 +40,7 @@ N="$BUILD/nudge"
 RAW="$BUILD/tools/nngraw"
 RUNS=${CRASH_RUNS:-50}
 RATE=${CRASH_RATE:-5500}	# visitors/s; ~9 events each: ~50k events/s
-if ldd "$BUILD/nudged" | grep -q libasan; then
-	READY=${CRASH_READY_MS:-4000} LOSS_MS=${CRASH_LOSS_MS:-2500}
-else
-	READY=${CRASH_READY_MS:-2000} LOSS_MS=${CRASH_LOSS_MS:-2000}
-fi
+READY=${CRASH_READY_MS:-2000} LOSS_MS=${CRASH_LOSS_MS:-1100}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 C=banner_test
 D="$WORK/c1"
@@ -51,9 +53,9 @@ AG=(--agent "$PUB,$CTL")
 printf '\x96\x01\xa4ping\xc4\x10PINGPINGPINGPING\x00\xc0\xc0' >"$WORK/ping.bin"
 now_ms() { date +%s%3N; }
 
-# launch: starts nudged on the database; AGENT is its pid and READY_MS the
+# launch: starts nudged on the database; AGENT is its pid, READY_MS the
 # time from exec to the first answered ping (9999: none within twice the
-# bound and a second).
+# bound and a second) and READY_CPU the CPU time the agent used by then.
 launch() {
 	local t0 t
 	t0=$(now_ms)
@@ -68,6 +70,9 @@ launch() {
 		if "$RAW" req "$CTL" "$WORK/ping.bin" 2>/dev/null | grep -q '^status 0'; then
 			t=$(now_ms)
 			READY_MS=$((t - t0))
+			READY_CPU=$(awk -v hz="$(getconf CLK_TCK)" \
+				'{ printf "%d", ($14 + $15) * 1000 / hz }' "/proc/$AGENT/stat" 2>/dev/null)
+			READY_CPU=${READY_CPU:-0}
 			return 0
 		fi
 		kill -0 "$AGENT" 2>/dev/null || return 1
@@ -165,7 +170,7 @@ PIDS+=("$FLIPPER")
 sleep 1
 
 bad_integrity=0 bad_rules=0 bad_camp=0 bad_loss=0 bad_ready=0 bad_base=0
-max_loss=0 max_ready=0 sum_rate=0 n_rate=0 restarts=0 idle=0
+max_loss=0 max_ready=0 max_cpu=0 sum_rate=0 n_rate=0 restarts=0 idle=0
 for run in $(seq 1 "$RUNS"); do
 	sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", 0.4 + (r % 200) / 100 }')"
 	cp "$WORK/acked" "$WORK/acked.before"
@@ -228,11 +233,15 @@ for run in $(seq 1 "$RUNS"); do
 	stream
 	restarts=$((restarts + 1))
 	[ "$READY_MS" -gt "$max_ready" ] && max_ready=$READY_MS
-	[ "$READY_MS" -le "$READY" ] || { bad_ready=$((bad_ready + 1)); echo "run $run: ping after $READY_MS ms"; }
+	[ "$READY_CPU" -gt "$max_cpu" ] && max_cpu=$READY_CPU
+	[ "$READY_MS" -le "$READY" ] || {
+		bad_ready=$((bad_ready + 1))
+		echo "run $run: ping after $READY_MS ms (agent CPU $READY_CPU ms, load $(cut -d' ' -f1 /proc/loadavg))"
+	}
 	"$N" status --json --timeout 2000 "${AG[@]}" >"$WORK/status.json" 2>/dev/null
 	ev=$(jq -r '.events // 0' "$WORK/status.json")
 	[ "$ev" -ge "$disk" ] || { bad_base=$((bad_base + 1)); echo "run $run: restarted with events $ev < $disk on disk"; }
-	echo "run $run: disk events $disk, lost <= $loss ms, ping after $READY_MS ms, $rate events/s"
+	echo "run $run: disk events $disk, lost <= $loss ms, ping after $READY_MS ms (CPU $READY_CPU ms), $rate events/s"
 done
 kill "$PUSHER" "$FLIPPER" "$SIM" 2>/dev/null
 wait "$PUSHER" "$FLIPPER" "$SIM" 2>/dev/null
@@ -243,12 +252,8 @@ expect_eq "$RUNS kills: PRAGMA integrity_check ok every time" "$bad_integrity" 0
 expect_eq "$RUNS kills: every acknowledged rule version on disk with its text ($(wc -l <"$WORK/acked") acknowledged)" "$bad_rules" 0
 expect_eq "$RUNS kills: every acknowledged campaign change on disk ($(wc -l <"$WORK/camp_acked") acknowledged)" "$bad_camp" 0
 expect_eq "$RUNS kills: counters lost at most ${LOSS_MS} ms of events (worst: $max_loss ms)" "$bad_loss" 0
-# 2 s in 95% of the restarts, twice that in all: the machine that runs
-# the suite is shared, and a start reloads up to 65,536 visitors' memory
-check "$RUNS kills: ping answered within $READY ms of restart in >= 95% ($bad_ready over)" \
-	test $((bad_ready * 20)) -le "$RUNS"
-check "$RUNS kills: ping answered within $((READY * 2)) ms of every restart (worst: $max_ready ms)" \
-	test "$max_ready" -le $((READY * 2))
+expect_eq "$RUNS kills: ping answered within $READY ms of every restart (worst: $max_ready ms, most CPU used by then: $max_cpu ms)" \
+	"$bad_ready" 0
 expect_eq "$RUNS kills: restarted counters start from the disk's" "$bad_base" 0
 avg=$(( n_rate > 0 ? sum_rate / n_rate : 0 ))
 echo "ingest rate while killed: $avg events/s on average (target ~50000)"
