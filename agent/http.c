@@ -39,6 +39,7 @@
 #include "beacon.h"
 #include "clock.h"
 #include "geoip.h"
+#include "netrange.h"
 #include "log.h"
 #include "netaddr.h"
 #include "oneoff.h"
@@ -76,13 +77,14 @@ enum http_ctr {
 	HC_DECISIONS,		/* decisions sent */
 	HC_GEO_HITS,		/* countries found (header or database) */
 	HC_BOT_FAST,		/* bot beacons by page view rate (too_fast) */
+	HC_BOT_DATACENTER,	/* bot beacons from [http] datacenter_ranges */
 	HC_COUNT
 };
 
 static const char *const ctr_names[HC_COUNT] = {
 	"requests", "beacons", "events", "refused", "rate_limited",
 	"xff_used", "bot_beacons", "audience_only", "decisions", "geo_hits",
-	"bot_fast",
+	"bot_fast", "bot_datacenter",
 };
 
 struct http_server {
@@ -99,6 +101,7 @@ struct http_server {
 	struct ratelim *rl_bots;	/* page views per visitor (too_fast) */
 	uint64_t salt;
 	struct geoip *geo;
+	struct netrange_ref datacenter;	/* replaced on SIGHUP */
 	struct MHD_Response *tag_plain, *tag_gz;
 	char etag[24];
 	char *tag_file;
@@ -629,6 +632,19 @@ too_fast(struct http_server *s, const struct beacon *b, uint64_t mono)
 }
 
 /*
+ * Bots by address: a client (after the trusted-proxy walk) inside one of
+ * [http] datacenter_ranges is a server, not a person's browser.
+ */
+static bool
+from_datacenter(struct http_server *s, const struct http_req *r)
+{
+	if (!netrange_ref_has(&s->datacenter, &r->client))
+		return false;
+	count(s, HC_BOT_DATACENTER, 1);
+	return true;
+}
+
+/*
  * An audience-only beacon (DNT, GPC, no consent; PRIVACY.md) is counted,
  * never targeted, and its visitor id is written nowhere: its events are
  * applied under "~" and 15 hex digits of a keyed hash of the id, the key
@@ -721,7 +737,7 @@ beacon_answer(struct http_server *s, struct MHD_Connection *c,
 	    !b->consent);
 	size_t watch_len;
 
-	if (too_fast(s, b, mono) || b->webdriver)
+	if (too_fast(s, b, mono) || b->webdriver || from_datacenter(s, r))
 		device = DEVICE_BOT;
 	country_of(s, c, r, cc);
 	x->shown.n = 0;
@@ -1215,6 +1231,8 @@ http_setup(struct http_server *s, struct nudge_diag *d)
 	if (h->geoip_db[0] != '\0' &&
 	    (rv = geoip_open(&s->geo, h->geoip_db, d)) != 0)
 		return rv;
+	if ((rv = http_reload_ranges(s, h->datacenter_ranges, d)) != 0)
+		return NUDGE_ECONFIG;
 	if ((rv = load_test_decisions(s, d)) != 0)
 		return rv;
 	return tag_responses(s, d);
@@ -1294,6 +1312,7 @@ http_stop(struct http_server *s)
 		MHD_destroy_response(s->tag_gz);
 	free(s->tag_file);
 	geoip_close(s->geo);
+	netrange_ref_fini(&s->datacenter);
 	ratelim_free(s->rl_visitor);
 	ratelim_free(s->rl_address);
 	ratelim_free(s->rl_bots);
@@ -1317,6 +1336,7 @@ http_start(struct http_server **out, struct agent *a, struct nudge_diag *d)
 		return NUDGE_ENOMEM;
 	s->a = a;
 	s->cfg = h;
+	netrange_ref_init(&s->datacenter);
 	if ((rv = http_setup(s, d)) == 0 && (rv = http_listen(s, d)) != 0 &&
 	    strcmp(h->listen, HTTP_DEFAULT_LISTEN) == 0) {
 		log_warn("%s: no browser tag or beacons on this agent (set "
@@ -1332,6 +1352,24 @@ http_start(struct http_server **out, struct agent *a, struct nudge_diag *d)
 	    h->shop_dir[0] ? ", demo shop at /shop/" : "",
 	    s->geo ? ", geoip on" : "");
 	*out = s;
+	return 0;
+}
+
+int
+http_reload_ranges(struct http_server *s, const char *path,
+    struct nudge_diag *d)
+{
+	struct netrange *t = NULL;
+	int rv;
+
+	if (s == NULL)
+		return 0;
+	if (path[0] != '\0' && (rv = netrange_load(&t, path, d)) != 0)
+		return rv;
+	netrange_ref_swap(&s->datacenter, t);
+	if (t != NULL)
+		log_info("http: %zu datacenter ranges from %s",
+		    netrange_count(t), path);
 	return 0;
 }
 

@@ -47,6 +47,9 @@
  * page views come faster than [http] bot_pageviews_per_s (default 4) for
  * more than 3 seconds' worth at once (a token bucket of 3 x the rate): it
  * stays a bot for 10 minutes, every beacon of it (health: bot_fast).
+ * So is every beacon whose client address is in one of the CIDR ranges of
+ * the file [http] datacenter_ranges (agent/netrange.h; health:
+ * bot_datacenter): cloud servers, not people's browsers.
  *
  * Threads: http_start/http_stop on the main thread; requests are served by
  * [http] threads worker threads which update the session table directly.
@@ -128,6 +131,15 @@ struct http_server;
  * with d->msg.
  */
 int http_start(struct http_server **out, struct agent *a,
+    struct nudge_diag *d);
+
+/*
+ * Replaces the datacenter ranges with those of the file at path ("": none).
+ * On an error (d->msg: "path:line: why") the ranges in use are kept and
+ * NUDGE_ESYNTAX, NUDGE_ETOOBIG, NUDGE_EIO or NUDGE_ENOMEM returned.  Any
+ * thread (SIGHUP); s NULL is a no-op.
+ */
+int http_reload_ranges(struct http_server *s, const char *path,
     struct nudge_diag *d);
 
 /* The port actually bound (listen port 0 picks one); 0 if none. */

@@ -328,9 +328,19 @@ reload_credentials(struct access *ax, const struct nudge_config *fresh)
 		    fresh->agent.credentials);
 }
 
+/* SIGHUP: [http] datacenter_ranges is read again; errors keep the old. */
+static void
+reload_ranges(struct http_server *http, const struct nudge_config *fresh)
+{
+	struct nudge_diag d = {0};
+
+	if (http_reload_ranges(http, fresh->http.datacenter_ranges, &d) != 0)
+		log_error("datacenter ranges not re-read: %s", d.msg);
+}
+
 static void
 wait_for_stop(const sigset_t *set, const struct options *o,
-    struct access *ax)
+    struct access *ax, struct http_server *http)
 {
 	for (;;) {
 		int sig;
@@ -350,6 +360,7 @@ wait_for_stop(const sigset_t *set, const struct options *o,
 		if (load_config(&fresh, o) == 0) {
 			log_set_level(fresh.agent.log_level);
 			reload_credentials(ax, &fresh);
+			reload_ranges(http, &fresh);
 			log_info("configuration re-read (log level; other "
 			    "changes take effect at restart)");
 		} else {
@@ -459,7 +470,7 @@ run(const struct nudge_config *cfg, const struct options *o)
 	    cfg->agent.ingest, cfg->agent.push);
 	/* every socket listens now: tell systemd (Type=notify), if it asked */
 	sd_notify(0, "READY=1\nSTATUS=running");
-	wait_for_stop(&set, o, r.a.access);
+	wait_for_stop(&set, o, r.a.access, r.socks.http);
 	stop_all(&r);
 	log_info("stopped");
 	return 0;

@@ -569,6 +569,8 @@ static const struct conf_key conf_keys[] = {
         1},
     {"http", "geoip_db", conf_set_text, CH(geoip_db), 0, CONF_PATH_MAX, 0,
         1},
+    {"http", "datacenter_ranges", conf_set_text, CH(datacenter_ranges), 0,
+        CONF_PATH_MAX, 0, 1},
     {"http", "tag_path", conf_set_text, CH(tag_path), 0, CONF_PATH_MAX, 0,
         1},
     {"http", "shop_dir", conf_set_text, CH(shop_dir), 0, CONF_PATH_MAX, 0,

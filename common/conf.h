@@ -17,7 +17,8 @@
  *	[http]    listen, origins, trusted_proxies, country_header, geoip_db,
  *	          rate_per_visitor, rate_per_address, rate_burst, max_body,
  *	          max_events, consent_required, tag_path, shop_dir, threads,
- *	          bot_pageviews_per_s, test_decisions (agent/http.h)
+ *	          bot_pageviews_per_s, datacenter_ranges, test_decisions
+ *	          (agent/http.h)
  *
  * Durations accept a unit: "30m", "90s", "250ms", "2h" (bare numbers are in
  * the key's own unit).  A bad key or value is an error with file:line, never
@@ -90,6 +91,7 @@ struct conf_http {
 	char trusted_proxies[CONF_LIST_MAX + 1]; /* CIDR list */
 	char country_header[64];	/* e.g. X-Country-Code; "" none */
 	char geoip_db[CONF_PATH_MAX + 1];	/* MMDB file; "" none */
+	char datacenter_ranges[CONF_PATH_MAX + 1]; /* CIDR file; "" none */
 	char tag_path[CONF_PATH_MAX + 1];	/* overrides the built-in tag */
 	char shop_dir[CONF_PATH_MAX + 1];	/* served under /shop/ */
 	char test_decisions[CONF_PATH_MAX + 1]; /* testing aid */
