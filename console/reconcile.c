@@ -92,20 +92,6 @@ rec_pack_put(msgpack_packer *pk, const void *arg)
 	msgpack_pack_false(pk);
 }
 
-/* Through a relay: the answer of the agent with the newest version. */
-static void
-rec_newest_leaf(void *arg, const struct relayenv_leaf *leaf)
-{
-	struct relayenv_leaf *best = arg;
-	uint64_t v = 0, bv = 0;
-
-	wire_get_u64(leaf->body, "version", &v);
-	wire_get_u64(best->body, "version", &bv);
-	if (best->body == NULL || (best->status != 0 && leaf->status == 0) ||
-	    (leaf->status == 0 && v > bv))
-		*best = *leaf;
-}
-
 static void
 reconcile_on_text(void *arg, unsigned idx, int err,
     const struct wire_reply *rp)
@@ -119,7 +105,7 @@ reconcile_on_text(void *arg, unsigned idx, int err,
 	(void)idx;
 	r->fetching = false;
 	if (err == 0)
-		relayenv_each(rp, rec_newest_leaf, &best);
+		relayenv_pick_newest(rp, &best);
 	if (err != 0 || best.status != 0 ||
 	    wire_get_u64(best.body, "version", &v) != 0 || v == 0 ||
 	    wire_get_strv(best.body, "text", &t) != 0 ||

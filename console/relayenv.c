@@ -124,3 +124,29 @@ relayenv_pick(const struct wire_reply *rp, struct relayenv_leaf *out)
 		*out = c.leaf;
 	return c.have;
 }
+
+static void
+relayenv_newest(void *arg, const struct relayenv_leaf *leaf)
+{
+	struct relayenv_choice *c = arg;
+	uint64_t v = 0, bv = 0;
+
+	wire_get_u64(leaf->body, "version", &v);
+	if (c->have)
+		wire_get_u64(c->leaf.body, "version", &bv);
+	if (!c->have || (c->leaf.status != 0 && leaf->status == 0) ||
+	    (leaf->status == 0 && v > bv)) {
+		c->leaf = *leaf;
+		c->have = true;
+	}
+}
+
+void
+relayenv_pick_newest(const struct wire_reply *rp, struct relayenv_leaf *out)
+{
+	struct relayenv_choice c = {0};
+
+	relayenv_each(rp, relayenv_newest, &c);
+	if (c.have)
+		*out = c.leaf;
+}

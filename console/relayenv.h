@@ -63,4 +63,13 @@ unsigned relayenv_each(const struct wire_reply *rp, relayenv_fn fn,
  */
 bool relayenv_pick(const struct wire_reply *rp, struct relayenv_leaf *out);
 
+/*
+ * The answer with the newest "version" (a rule set asked of every agent
+ * behind a relay): among the leaves with status 0 the one whose body's
+ * version is highest (the first of equals), else the first leaf.  *out
+ * is untouched when rp has no leaf.
+ */
+void relayenv_pick_newest(const struct wire_reply *rp,
+    struct relayenv_leaf *out);
+
 #endif

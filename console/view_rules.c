@@ -216,20 +216,6 @@ rv_pack_put(msgpack_packer *pk, const void *arg)
 	msgpack_pack_str_with_body(pk, st->text, st->len);
 }
 
-/* Through a relay: the text of the newest version among its agents. */
-static void
-rv_newest_leaf(void *arg, const struct relayenv_leaf *leaf)
-{
-	struct relayenv_leaf *best = arg;
-	uint64_t v = 0, bv = 0;
-
-	wire_get_u64(leaf->body, "version", &v);
-	wire_get_u64(best->body, "version", &bv);
-	if (best->body == NULL || (best->status != 0 && leaf->status == 0) ||
-	    (leaf->status == 0 && v > bv))
-		*best = *leaf;
-}
-
 static void
 rv_on_text(void *arg, unsigned idx, int err, const struct wire_reply *rp)
 {
@@ -241,7 +227,7 @@ rv_on_text(void *arg, unsigned idx, int err, const struct wire_reply *rp)
 	if (st->mode != RV_FETCH)
 		return;
 	if (err == 0)
-		relayenv_each(rp, rv_newest_leaf, &best);
+		relayenv_pick_newest(rp, &best);
 	if (err == 0 && best.status != 0 && best.status != NUDGE_ENOTFOUND) {
 		snprintf(st->note, sizeof(st->note), "rules_get: %.100s",
 		    best.message);

@@ -169,6 +169,55 @@ test_lookalike_is_plain(void **state)
 }
 
 /* No success anywhere: the first answer, with its status and message. */
+/* The newest version among the successes, walked through nested relays. */
+static void
+test_pick_newest(void **state)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct wire_reply rp;
+	struct relayenv_leaf pick = {.status = -1};
+	uint64_t v = 0;
+
+	(void)state;
+	msgpack_sbuffer_init(&sb);
+	build_nested(&sb); /* web-3 v8 inside relay-b, then web-4 v7 */
+	parse(&sb, &rp);
+	relayenv_pick_newest(&rp, &pick);
+	assert_string_equal(pick.name, "web-3");
+	assert_int_equal(wire_get_u64(pick.body, "version", &v), 0);
+	assert_int_equal(v, 8);
+	wire_reply_fini(&rp);
+	/* a later, newer success wins over an earlier one and an error */
+	msgpack_sbuffer_clear(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	wire_reply_begin(&pk, id, 0, "");
+	msgpack_pack_map(&pk, 1);
+	wire_pack_cstr(&pk, "agents");
+	msgpack_pack_array(&pk, 3);
+	pack_entry(&pk, "web-1", NUDGE_ETIMEOUT, "no answer", -1);
+	pack_entry(&pk, "web-2", 0, "", 3);
+	pack_entry(&pk, "web-3", 0, "", 5);
+	parse(&sb, &rp);
+	relayenv_pick_newest(&rp, &pick);
+	assert_string_equal(pick.name, "web-3");
+	wire_reply_fini(&rp);
+	/* errors only: the first, as it is */
+	msgpack_sbuffer_clear(&sb);
+	wire_reply_begin(&pk, id, 0, "");
+	msgpack_pack_map(&pk, 1);
+	wire_pack_cstr(&pk, "agents");
+	msgpack_pack_array(&pk, 2);
+	pack_entry(&pk, "web-1", NUDGE_ESTALE, "stale", -1);
+	pack_entry(&pk, "web-2", NUDGE_ETIMEOUT, "no answer", -1);
+	parse(&sb, &rp);
+	relayenv_pick_newest(&rp, &pick);
+	assert_string_equal(pick.name, "web-1");
+	assert_int_equal(pick.status, NUDGE_ESTALE);
+	wire_reply_fini(&rp);
+	msgpack_sbuffer_destroy(&sb);
+}
+
 static void
 test_pick_first_error(void **state)
 {
@@ -211,6 +260,7 @@ main(void)
 	    cmocka_unit_test(test_nested_leaves),
 	    cmocka_unit_test(test_plain_reply),
 	    cmocka_unit_test(test_lookalike_is_plain),
+	    cmocka_unit_test(test_pick_newest),
 	    cmocka_unit_test(test_pick_first_error),
 	};
 
