@@ -35,6 +35,7 @@
 #include "campview.h"
 #include "ctlreq.h"
 #include "draw.h"
+#include "relayenv.h"
 #include "view.h"
 
 #define CV_KEY_ESC 27
@@ -117,16 +118,56 @@ cv_pack_change(msgpack_packer *pk, const void *arg)
 	wire_pack_camp_change(pk, arg);
 }
 
+/* A relay's answer: how many agents behind it took the change. */
+struct cv_tally {
+	unsigned n, ok;
+	struct relayenv_leaf first_ok, first_bad;
+};
+
+static void
+cv_tally_leaf(void *arg, const struct relayenv_leaf *leaf)
+{
+	struct cv_tally *t = arg;
+
+	if (leaf->status == 0 && t->ok++ == 0)
+		t->first_ok = *leaf;
+	if (leaf->status != 0 && t->first_bad.body == NULL)
+		t->first_bad = *leaf; /* a leaf's body is never NULL */
+	t->n++;
+}
+
 static void
 cv_on_ack(void *arg, unsigned idx, int err, const struct wire_reply *rp)
 {
 	struct cv_state *st = arg;
 	struct wire_campaign *now = NULL, *wc;
+	struct cv_tally t = {0};
+	const struct relayenv_leaf *show = NULL;
+	char one[CV_ACK_MAX];
 
 	if (idx >= CONF_AGENTS_MAX || !st->awaiting[idx])
 		return;
 	st->awaiting[idx] = false;
+	if (err == 0 && relayenv_is(rp)) {
+		/* through a relay: each agent behind it answered for itself */
+		relayenv_each(rp, cv_tally_leaf, &t);
+		show = t.ok < t.n ? &t.first_bad : t.n ? &t.first_ok : NULL;
+	}
 	wc = malloc(sizeof(*wc));
+	if (show != NULL) {
+		if (show->status == 0 && wc != NULL &&
+		    wire_unpack_campaign(show->body, wc) == 0)
+			now = wc;
+		campview_ack(0, show->status, show->message, now, one,
+		    sizeof(one));
+		/* bounded to the column: 10 + 4 + 10 + 1 + 20 + 2 + 30 < 80 */
+		snprintf(st->ack[idx], sizeof(st->ack[idx]),
+		    "%u of %u %.20s%s%.30s", t.ok, t.n,
+		    t.ok < t.n ? show->name : "", t.ok < t.n ? ": " : "", one);
+		st->ok[idx] = t.ok == t.n;
+		free(wc);
+		return;
+	}
 	if (err == 0 && rp->status == 0 && wc != NULL &&
 	    wire_unpack_campaign(rp->body, wc) == 0)
 		now = wc;

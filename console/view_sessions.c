@@ -686,16 +686,21 @@ static void
 sess_on_message(void *arg, unsigned idx, int err, const struct wire_reply *rp)
 {
 	struct sess_state *st = arg;
-	int status = err != 0 ? err : rp->status;
+	struct relayenv_leaf leaf = {.status = NUDGE_ENOTFOUND};
+	int status;
 
 	(void)idx;
+	/* through a relay: the agent behind it that holds the visitor */
+	if (err == 0)
+		relayenv_pick(rp, &leaf);
+	status = err != 0 ? err : leaf.status;
 	st->ui->dirty = true;
 	if (status == 0)
 		snprintf(st->m_note, sizeof(st->m_note), "%s queued: the "
 		    "visitor sees it with their next page event", st->m_kind);
 	else
 		snprintf(st->m_note, sizeof(st->m_note), "not sent: %.120s",
-		    err == 0 && rp->message[0] ? rp->message :
+		    err == 0 && leaf.message[0] ? leaf.message :
 		    nudge_strerror(status));
 }
 
