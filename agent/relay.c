@@ -19,6 +19,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "agg.h"
+#include "auth.h"
 #include "clock.h"
 #include "link.h"
 #include "log.h"
@@ -91,6 +92,10 @@ struct relay {
 	uint64_t *pinged_ms;	/* n */
 	struct relay_call *calls; /* n */
 	unsigned ping_n;	/* replies to our pings, ignored */
+	/* [console] key: agents with credentials refuse (and audit) an
+	 * unsigned keep-alive ping every RELAY_PING_MS otherwise */
+	struct auth_key key;
+	bool have_key;
 };
 
 /*
@@ -833,6 +838,11 @@ relay_init(struct relay *r, const struct nudge_config *cfg,
 	if (tlsconf_client(cfg->console.tls_ca, cfg->console.tls_cert,
 	    cfg->console.tls_key, d) != 0)
 		return NUDGE_ECONFIG;
+	if (cfg->console.key[0] != '\0') {
+		if (auth_client_load(&r->key, cfg->console.key, d) != 0)
+			return NUDGE_ECONFIG;
+		r->have_key = true;
+	}
 	r->links = calloc(r->n, sizeof(*r->links));
 	r->ans = calloc(r->n, sizeof(*r->ans));
 	r->pinged_ms = calloc(r->n, sizeof(*r->pinged_ms));
@@ -865,6 +875,7 @@ relay_init(struct relay *r, const struct nudge_config *cfg,
 static void
 relay_fini(struct relay *r)
 {
+	auth_key_wipe(&r->key);
 	/* never on this thread: nng 1.5.2 can hang in a close (reaper.h) */
 	if (r->rep_open)
 		reaper_close(r->rep);
@@ -906,7 +917,9 @@ relay_keepalive(struct relay *r, uint64_t now)
 		wire_new_id(id);
 		wire_request_begin(&pk, "ping", id, clock_wall_ms());
 		msgpack_pack_nil(&pk);
-		if (wire_request_end(&pk, &r->sb, NULL, NULL, 0) != 0)
+		if (wire_request_end(&pk, &r->sb, r->have_key ? r->key.id : NULL,
+		        r->have_key ? r->key.secret : NULL,
+		        r->have_key ? r->key.secret_len : 0) != 0)
 			continue;
 		link_call(l, &r->sb, id, relay_ping_got, r, now);
 		r->pinged_ms[i] = now;

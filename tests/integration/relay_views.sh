@@ -294,6 +294,8 @@ mkcert client ca client
 printf '[console]\ntls_ca = %s\ntls_cert = %s\ntls_key = %s\n' "$T/ca.pem" "$T/client.pem" "$T/client.key" >"$T/client.conf"
 "$N" key new --id ops --role operator --out "$T/ops.key" >"$T/creds" 2>/dev/null
 chmod 600 "$T/creds"
+# the relay signs its own keep-alive pings with [console] key
+{ cat "$T/client.conf"; printf 'key = %s\n' "$T/ops.key"; } >"$T/relay.conf"
 TP=$(free_port)
 TC=$(free_port)
 RP=$(free_port)
@@ -308,7 +310,7 @@ NUDGE_AGENT_TLS_VERIFY_PEER=true "$BUILD/nudged" --name t1 --pub "tls+tcp://127.
 	>"$WORK/t1/log" 2>&1 &
 PIDS+=("$!")
 # the relay dials t1 as a console does ([console] tls_*), listens as an agent
-"$BUILD/nudged" --relay --config "$T/client.conf" --name rT \
+"$BUILD/nudged" --relay --config "$T/relay.conf" --name rT \
 	--pub "tls+tcp://127.0.0.1:$RP" --control "ipc://$WORK/rT/control.sock" \
 	--tls-cert "$T/server.pem" --tls-key "$T/server.key" --snapshot-ms 500 \
 	--upstream "tls+tcp://127.0.0.1:$TP,tls+tcp://127.0.0.1:$TC" >"$WORK/rT/log" 2>&1 &
@@ -341,6 +343,12 @@ else
 fi
 expect_eq "  purchases" "$(jq -r .purchases "$WORK/tstatus.json")" "$(sum_t .purchases)"
 expect_eq "  funnel visit step" "$(jq -r '.funnel.steps[0].count' "$WORK/tstatus.json")" "$(sum_t .funnel.visit)"
+# rT pings t1 within its 10 s keep-alive period: signed, so t1
+# (credentials) refuses and audits none of them (an unsigned one is
+# refused and audited: seen when the relay has no [console] key)
+sleep 11
+expect_eq "  t1 refused none of the relay's keep-alive pings (signed)" \
+	"$(sqlite3 "$WORK/t1/nudged.db" "SELECT count(*) FROM audit WHERE status != 0")" "0"
 
 # a graceful stop, consoles first (no TLS peer dies mid-stream)
 for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
