@@ -146,7 +146,8 @@ BUILD_DEPS := gcc make pkg-config libnng-dev libmbedtls-dev libmsgpack-dev \
 DEB_DEPS := dpkg-dev debhelper lintian fakeroot rsync
 TEST_DEPS := $(BUILD_DEPS) libcmocka-dev tmux jq sqlite3 clang \
 	libclang-rt-14-dev procps openssl faketime \
-	chromium nodejs python3 curl wrk nginx-light libmaxmind-db-writer-perl \
+	chromium nodejs python3 curl wrk nginx-light libnginx-mod-stream \
+	libmaxmind-db-writer-perl \
 	groff-base man-db systemd debootstrap $(DEB_DEPS)
 
 define apt_install
