@@ -128,12 +128,6 @@ expect_eq "key added + SIGHUP: accepted" "$?" "0"
 # ---- TLS -------------------------------------------------------------------
 T=$WORK/tls
 mkdir -p "$T"
-mkca() { openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/$1.key" -out "$T/$1.pem" -days 2 -subj "/CN=$1" >/dev/null 2>&1; }
-mkcert() { # NAME CA CN
-	openssl req -newkey rsa:2048 -nodes -keyout "$T/$1.key" -out "$T/$1.csr" -subj "/CN=$3" >/dev/null 2>&1
-	openssl x509 -req -in "$T/$1.csr" -CA "$T/$2.pem" -CAkey "$T/$2.key" -CAcreateserial -out "$T/$1.pem" -days 2 >/dev/null 2>&1
-	chmod 600 "$T/$1.key"
-}
 mkca ca
 mkca rogue
 mkcert server ca 127.0.0.1

@@ -100,3 +100,13 @@ stop_agent() {
 	kill -TERM "$pid" 2>/dev/null
 	wait "$pid"
 }
+
+# TLS material for tests, in the directory $T (set it first): mkca NAME
+# makes a self-signed CA (NAME.pem, NAME.key), mkcert NAME CA CN a
+# certificate signed by CA (NAME.pem, NAME.key, mode 0600).
+mkca() { openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/$1.key" -out "$T/$1.pem" -days 2 -subj "/CN=$1" >/dev/null 2>&1; }
+mkcert() { # NAME CA CN
+	openssl req -newkey rsa:2048 -nodes -keyout "$T/$1.key" -out "$T/$1.csr" -subj "/CN=$3" >/dev/null 2>&1
+	openssl x509 -req -in "$T/$1.csr" -CA "$T/$2.pem" -CAkey "$T/$2.key" -CAcreateserial -out "$T/$1.pem" -days 2 >/dev/null 2>&1
+	chmod 600 "$T/$1.key"
+}
