@@ -5,6 +5,7 @@
  * store (which locks itself) and the live totals; changes nothing.  Runs
  * on an nng worker thread like every command.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,15 +50,41 @@ hist_collect(void *arg, uint64_t minute_ms, const char *name, uint64_t v)
 	r->v[r->n - 1][k + 1] = v;
 }
 
-/* The open minute: the live totals less those at its start. */
-static void
-hist_open_minute(struct agent *a, const struct agg *total, uint64_t from,
-    uint64_t to, struct hist_rows *r)
-{
-	uint64_t base[ARCHIVE_SERIES], minute;
+/* The archiver's open minute and the totals at its start (archive.h). */
+struct hist_base {
+	bool have;
+	uint64_t minute;
+	uint64_t v[ARCHIVE_SERIES];
+};
 
-	if (archive_minute_base(a->store, &minute, base) != 0 ||
-	    minute < from || minute >= to || r->n == r->cap)
+static void
+hist_base_read(struct agent *a, struct hist_base *b)
+{
+	b->have = archive_minute_base(a->store, &b->minute, b->v) == 0;
+}
+
+static bool
+hist_base_same(const struct hist_base *x, const struct hist_base *y)
+{
+	return x->have == y->have && (!x->have || (x->minute == y->minute &&
+	    memcmp(x->v, y->v, sizeof(x->v)) == 0));
+}
+
+/*
+ * The open minute: the live totals less those at its start.  A stored row
+ * of that minute or later (the archiver wrote it and has not moved its
+ * base yet) is the same growth again: dropped.
+ */
+static void
+hist_open_minute(const struct hist_base *b, const struct agg *total,
+    uint64_t from, uint64_t to, struct hist_rows *r)
+{
+	const uint64_t *base = b->v;
+	uint64_t minute = b->minute;
+
+	while (b->have && r->n > 0 && r->v[r->n - 1][0] >= minute)
+		r->n--;
+	if (!b->have || minute < from || minute >= to || r->n == r->cap)
 		return;
 	memset(r->v[r->n], 0, sizeof(r->v[r->n]));
 	r->v[r->n][0] = minute;
@@ -142,15 +169,34 @@ history_run(struct agent *a, const struct wire_request *rq, msgpack_packer *pk,
 		free(total);
 		return NUDGE_ENOMEM;
 	}
-	/* the totals first: what came after them counts on the console */
-	agent_total(a, total);
-	rv = store_load_minutes(
-	    a->store, from, to, r.cap * HIST_NAMES, hist_collect, &r);
+	/*
+	 * The open minute's base, the totals, the stored minutes, and the
+	 * base again: the archiver closes a minute in two steps (its row,
+	 * then the next base), so a base that moved meanwhile means the rows
+	 * and the base may disagree (the closed minute in neither, or in
+	 * both): read again.  The totals come after the base (so they are
+	 * not below it) and before the rows: what came after them counts on
+	 * the console.
+	 */
+	struct hist_base b0, b1;
+
+	for (int tries = 0;; tries++) {
+		hist_base_read(a, &b0);
+		agent_total(a, total);
+		r.n = 0;
+		rv = store_load_minutes(
+		    a->store, from, to, r.cap * HIST_NAMES, hist_collect, &r);
+		if (rv != 0)
+			break;
+		hist_base_read(a, &b1);
+		if (hist_base_same(&b0, &b1) || tries == 3)
+			break;
+	}
 	if (rv != 0)
 		nudge_diag_set(d, 0, 0, "reading minutes: %s",
 		    store_last_error(a->store));
 	else
-		hist_open_minute(a, total, from, to, &r);
+		hist_open_minute(&b0, total, from, to, &r);
 	if (rv == 0)
 		hist_pack(pk, a, total, &r);
 	free(r.v);
