@@ -45,8 +45,10 @@
 #define RV_ERRS_SHOWN 6
 #define RV_LEAVES_MAX 64	/* agents behind relays, listed under them */
 
-enum rv_mode { RV_IDLE = 0, RV_FETCH, RV_EDIT, RV_ERRORS, RV_CONFIRM,
-	RV_PUSH };
+/* RV_ASK: the fetch waits for the newest agent's link (busy with another
+ * call, or still dialling) for up to LINK_CALL_TIMEOUT_MS. */
+enum rv_mode { RV_IDLE = 0, RV_ASK, RV_FETCH, RV_EDIT, RV_ERRORS,
+	RV_CONFIRM, RV_PUSH };
 
 struct rv_rule {
 	char name[WIRE_RULE_NAME_MAX + 1];
@@ -74,6 +76,8 @@ struct rv_state {
 	char *text;			/* what goes out on push */
 	size_t len;
 	uint64_t push_version;
+	int ask_who;			/* the link asked for the text */
+	uint64_t ask_until_ms;		/* mono; RV_ASK gives up then */
 	bool reconcile;			/* push only to agents behind */
 	bool want[CONF_AGENTS_MAX];	/* still to be sent */
 	char ack[CONF_AGENTS_MAX][80];	/* per-agent answer */
@@ -226,15 +230,21 @@ rv_on_text(void *arg, unsigned idx, int err, const struct wire_reply *rp)
 	(void)idx;
 	if (st->mode != RV_FETCH)
 		return;
-	if (err == 0)
-		relayenv_pick_newest(rp, &best);
-	if (err == 0 && best.status != 0 && best.status != NUDGE_ENOTFOUND) {
+	/* An unanswered fetch must not become an empty set to edit or push. */
+	if (err != 0) {
+		snprintf(st->note, sizeof(st->note), "rules_get: %s; nothing "
+		    "pushed", nudge_strerror(err));
+		st->mode = RV_IDLE;
+		return;
+	}
+	relayenv_pick_newest(rp, &best);
+	if (best.status != 0 && best.status != NUDGE_ENOTFOUND) {
 		snprintf(st->note, sizeof(st->note), "rules_get: %.100s",
 		    best.message);
 		st->mode = RV_IDLE;
 		return;
 	}
-	if (err == 0 && best.status == 0)
+	if (best.status == 0)
 		wire_get_strv(best.body, "text", &t);
 	free(st->text);
 	st->len = t.len;
@@ -457,11 +467,30 @@ rv_edit(struct rv_state *st, struct ui *ui)
 	st->mode = RV_CONFIRM;
 }
 
+/* Sends the fetch once the asked link is free; gives up at ask_until_ms. */
+static void
+rv_ask_due(struct rv_state *st, struct ui *ui)
+{
+	uint8_t id[WIRE_ID_LEN];
+	int rv = ctlreq_build(&st->sb, "rules_get", rv_pack_get, NULL, id);
+
+	if (rv == 0)
+		rv = link_call(&ui->links[st->ask_who], &st->sb, id,
+		    rv_on_text, st, ui->now_ms);
+	if (rv == 0) {
+		st->mode = RV_FETCH;
+	} else if (ui->now_ms >= st->ask_until_ms) {
+		snprintf(st->note, sizeof(st->note), "cannot ask %s for the "
+		    "rule set: %s; try again", ui->model->agents[st->ask_who]
+		    .name, nudge_strerror(rv));
+		st->mode = RV_IDLE;
+	}
+}
+
 /* Asks the newest agent for its text (to edit, or to reconcile with). */
 static void
 rv_fetch(struct rv_state *st, struct ui *ui, bool reconcile)
 {
-	uint8_t id[WIRE_ID_LEN];
 	int who;
 	uint64_t desired = rv_desired(ui, &who);
 
@@ -472,15 +501,16 @@ rv_fetch(struct rv_state *st, struct ui *ui, bool reconcile)
 		    "runs version %llu", (unsigned long long)desired);
 		return;
 	}
-	st->push_version = desired;
-	if (who < 0 || ctlreq_build(&st->sb, "rules_get", rv_pack_get, NULL,
-	    id) != 0 || link_call(&ui->links[who], &st->sb, id, rv_on_text,
-	    st, ui->now_ms) != 0) {
+	if (who < 0) {
 		snprintf(st->note, sizeof(st->note), "no agent to ask for the "
 		    "rule set; try again");
 		return;
 	}
-	st->mode = RV_FETCH;
+	st->push_version = desired;
+	st->ask_who = who;
+	st->ask_until_ms = ui->now_ms + LINK_CALL_TIMEOUT_MS;
+	st->mode = RV_ASK;
+	rv_ask_due(st, ui);
 }
 
 static void
@@ -489,6 +519,8 @@ rv_update(void *p, struct ui *ui)
 	struct rv_state *st = p;
 
 	rv_collect(st, ui);
+	if (st->mode == RV_ASK)
+		rv_ask_due(st, ui);
 	if (st->mode == RV_EDIT)
 		rv_edit(st, ui);
 	if (st->mode == RV_PUSH)
@@ -660,8 +692,9 @@ rv_draw_mode(struct rv_state *st, WINDOW *w, struct ui *ui, int y)
 		draw_text(w, y++, 1, draw_attr(ui, DRAW_GOOD), "compiles.  "
 		    "push as version %llu to %.100s?  y/n",
 		    (unsigned long long)st->push_version, names);
-	} else if (st->mode == RV_FETCH || st->mode == RV_PUSH) {
-		draw_text(w, y++, 1, A_NORMAL, st->mode == RV_FETCH ?
+	} else if (st->mode == RV_ASK || st->mode == RV_FETCH ||
+	    st->mode == RV_PUSH) {
+		draw_text(w, y++, 1, A_NORMAL, st->mode != RV_PUSH ?
 		    "asking for the rule set..." : "pushing...");
 	} else if (st->note[0] != '\0') {
 		draw_text(w, y++, 1, A_NORMAL, "%s", st->note);

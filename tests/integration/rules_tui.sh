@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # rules_tui.sh - the console's rules view (7) in an 80x24 tmux against two
-# real agents: versions per agent with the drift highlighted, r reconciles,
+# real agents: versions per agent with the drift highlighted, r reconciles
+# (and pushes nothing when the newest agent does not answer),
 # e edits in $EDITOR (a script here), a set with an error shows its errors
 # and pushes nothing, a good one is pushed on y to the agents named, and a
 # read-only console (--viewer) offers no change keys.
@@ -58,6 +59,16 @@ keys c1 7
 wait_screen c1 "t2 +1 .*BEHIND" && pass "drift: the agent behind is shown" ||
 	fail "drift: the agent behind is shown" "$(shot c1)"
 check "rules listed with their counters" grep -q "^ hello " "$WORK/c1.txt"
+# The newest agent frozen: its text never comes, and nothing (no empty
+# set) is pushed to the agent behind.
+kill -STOP "$AGENT_PID_t1"
+keys c1 r
+wait_screen c1 "rules_get: .*nothing pushed" &&
+	pass "r: an unanswered fetch says so" ||
+	fail "r: an unanswered fetch says so" "$(shot c1)"
+kill -CONT "$AGENT_PID_t1"
+expect_eq "unanswered: nothing pushed" "$(versions)" "2,1"
+# Its control link was closed by the timeout and dials again: r waits.
 keys c1 r
 wait_screen c1 "t2 +2 .*in force" && pass "r reconciles the agent behind" ||
 	fail "r reconciles the agent behind" "$(shot c1)"
