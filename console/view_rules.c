@@ -45,8 +45,8 @@
 #define RV_ERRS_SHOWN 6
 #define RV_LEAVES_MAX 64	/* agents behind relays, listed under them */
 
-/* RV_ASK: the fetch waits for the newest agent's link (busy with another
- * call, or still dialling) for up to LINK_CALL_TIMEOUT_MS. */
+/* RV_ASK and RV_PUSH wait for a link busy with another call or still
+ * dialling, for up to LINK_CALL_TIMEOUT_MS (until_ms). */
 enum rv_mode { RV_IDLE = 0, RV_ASK, RV_FETCH, RV_EDIT, RV_ERRORS,
 	RV_CONFIRM, RV_PUSH };
 
@@ -77,7 +77,7 @@ struct rv_state {
 	size_t len;
 	uint64_t push_version;
 	int ask_who;			/* the link asked for the text */
-	uint64_t ask_until_ms;		/* mono; RV_ASK gives up then */
+	uint64_t until_ms;		/* mono; RV_ASK, RV_PUSH give up then */
 	bool reconcile;			/* push only to agents behind */
 	bool want[CONF_AGENTS_MAX];	/* still to be sent */
 	char ack[CONF_AGENTS_MAX][80];	/* per-agent answer */
@@ -253,8 +253,10 @@ rv_on_text(void *arg, unsigned idx, int err, const struct wire_reply *rp)
 		st->text[t.len] = '\0';
 	}
 	st->mode = st->text != NULL ? RV_EDIT : RV_IDLE;
-	if (st->reconcile && st->mode == RV_EDIT)
+	if (st->reconcile && st->mode == RV_EDIT) {
 		st->mode = RV_PUSH;	/* the newest text, as it is */
+		st->until_ms = clock_mono_ms() + LINK_CALL_TIMEOUT_MS;
+	}
 }
 
 /* One agent's answer to rules_put as shown; true if acknowledged. */
@@ -335,7 +337,7 @@ rv_on_ack(void *arg, unsigned idx, int err, const struct wire_reply *rp)
 	st->ack_ms[idx] = clock_mono_ms();
 }
 
-/* Sends what is still due; an agent busy with another call waits a tick. */
+/* Sends what is still due; a busy or dialling link waits a tick. */
 static void
 rv_push_due(struct rv_state *st, struct ui *ui)
 {
@@ -349,7 +351,8 @@ rv_push_due(struct rv_state *st, struct ui *ui)
 			continue;
 		int rv = link_call(&ui->links[i], &st->sb, id, rv_on_ack, st,
 		    ui->now_ms);
-		if (rv == 0 || rv == NUDGE_ECONN) {
+		if (rv == 0 || (rv == NUDGE_ECONN &&
+		    ui->now_ms >= st->until_ms)) {
 			st->want[i] = false;
 			if (rv != 0)
 				snprintf(st->ack[i], sizeof(st->ack[i]),
@@ -467,7 +470,7 @@ rv_edit(struct rv_state *st, struct ui *ui)
 	st->mode = RV_CONFIRM;
 }
 
-/* Sends the fetch once the asked link is free; gives up at ask_until_ms. */
+/* Sends the fetch once the asked link is free; gives up at until_ms. */
 static void
 rv_ask_due(struct rv_state *st, struct ui *ui)
 {
@@ -479,7 +482,7 @@ rv_ask_due(struct rv_state *st, struct ui *ui)
 		    rv_on_text, st, ui->now_ms);
 	if (rv == 0) {
 		st->mode = RV_FETCH;
-	} else if (ui->now_ms >= st->ask_until_ms) {
+	} else if (ui->now_ms >= st->until_ms) {
 		snprintf(st->note, sizeof(st->note), "cannot ask %s for the "
 		    "rule set: %s; try again", ui->model->agents[st->ask_who]
 		    .name, nudge_strerror(rv));
@@ -508,7 +511,7 @@ rv_fetch(struct rv_state *st, struct ui *ui, bool reconcile)
 	}
 	st->push_version = desired;
 	st->ask_who = who;
-	st->ask_until_ms = ui->now_ms + LINK_CALL_TIMEOUT_MS;
+	st->until_ms = ui->now_ms + LINK_CALL_TIMEOUT_MS;
 	st->mode = RV_ASK;
 	rv_ask_due(st, ui);
 }
@@ -719,6 +722,7 @@ rv_key(void *p, struct ui *ui, int ch)
 
 	if (st->mode == RV_CONFIRM && (ch == 'y' || ch == 'Y')) {
 		st->mode = RV_PUSH;
+		st->until_ms = ui->now_ms + LINK_CALL_TIMEOUT_MS;
 		return VIEW_HANDLED | VIEW_REDRAW | VIEW_FETCH;
 	}
 	if ((st->mode == RV_CONFIRM || st->mode == RV_ERRORS) &&

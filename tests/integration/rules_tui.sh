@@ -68,7 +68,14 @@ wait_screen c1 "rules_get: .*nothing pushed" &&
 	fail "r: an unanswered fetch says so" "$(shot c1)"
 kill -CONT "$AGENT_PID_t1"
 expect_eq "unanswered: nothing pushed" "$(versions)" "2,1"
-# Its control link was closed by the timeout and dials again: r waits.
+# The agent behind frozen: the push to it times out and says so.
+kill -STOP "$AGENT_PID_t2"
+keys c1 r
+wait_screen c1 "t2 .*unreachable" && pass "r: an unanswered push says so" ||
+	fail "r: an unanswered push says so" "$(shot c1)"
+kill -CONT "$AGENT_PID_t2"
+# Both control links were closed by their timeouts and dial again: r
+# waits for them.
 keys c1 r
 wait_screen c1 "t2 +2 .*in force" && pass "r reconciles the agent behind" ||
 	fail "r reconciles the agent behind" "$(shot c1)"
