@@ -32,10 +32,14 @@ ED
 chmod +x "$WORK/editor.sh"
 
 screen() { tmux -L "$TSOCK" capture-pane -p -t "$1" >"$WORK/$1.txt" 2>/dev/null; }
-wait_screen() { # NAME PATTERN
+wait_screen() { # NAME PATTERN [gone]: until PATTERN is (or, gone: is not) there
 	for _ in $(seq 1 50); do
 		screen "$1"
-		grep -Eq "$2" "$WORK/$1.txt" && return 0
+		if grep -Eq "$2" "$WORK/$1.txt"; then
+			[ -z "${3:-}" ] && return 0
+		elif [ -n "${3:-}" ]; then
+			return 0
+		fi
 		sleep 0.2
 	done
 	return 1
@@ -75,10 +79,13 @@ wait_screen c1 "t2 .*unreachable" && pass "r: an unanswered push says so" ||
 	fail "r: an unanswered push says so" "$(shot c1)"
 kill -CONT "$AGENT_PID_t2"
 # Both control links were closed by their timeouts and dial again: r
-# waits for them.
+# waits for them.  (The frozen agent may also apply the timed-out push
+# when it thaws; either way r ends with both at 2.)
 keys c1 r
 wait_screen c1 "t2 +2 .*in force" && pass "r reconciles the agent behind" ||
 	fail "r reconciles the agent behind" "$(shot c1)"
+wait_screen c1 "asking for|pushing\.\.\.|sent\.\.\." gone ||
+	fail "r: the push finishes" "$(shot c1)"
 expect_eq "reconciled: both at 2" "$(versions)" "2,2"
 
 echo bad >"$WORK/mode"
