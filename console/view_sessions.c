@@ -31,7 +31,9 @@
 #define SESS_EXTRA_MAX 2 /* actions, variants */
 #define SESS_EXTRA_LEN 512
 
-enum { SM_NONE = 0, SM_TYPING, SM_CONFIRM, SM_SENT };
+/* SM_SENDING: confirmed, waiting (up to LINK_CALL_TIMEOUT_MS) for the
+ * agent's link, busy with the detail's own poll or still dialling. */
+enum { SM_NONE = 0, SM_TYPING, SM_CONFIRM, SM_SENDING, SM_SENT };
 
 struct sess_page {
 	struct session_summary *v; /* owned, up to WIRE_PAGE_MAX */
@@ -69,6 +71,7 @@ struct sess_state {
 	char m_kind[16];	/* "banner" or "coupon" */
 	char m_text[128];	/* banner text or coupon selector */
 	char m_note[160];	/* what became of the last one */
+	uint64_t m_until_ms;	/* mono: SM_SENDING gives up then */
 	size_t d_n;
 	char d_extra[SESS_EXTRA_MAX][SESS_EXTRA_LEN]; /* "" when absent */
 	msgpack_sbuffer sb;
@@ -314,6 +317,8 @@ sess_pack_visitor(msgpack_packer *pk, const void *arg)
 	wire_pack_cstr(pk, arg);
 }
 
+static void sess_send_message(struct sess_state *st, struct ui *ui);
+
 static void
 sess_update(void *p, struct ui *ui)
 {
@@ -323,6 +328,10 @@ sess_update(void *p, struct ui *ui)
 	bool changed = false;
 
 	if (st->detail) {
+		if (st->m_step == SM_SENDING) {	/* before the poll takes the link */
+			sess_send_message(st, ui);
+			return;
+		}
 		if (ctlreq_build(&st->sb, "visitor", sess_pack_visitor,
 		        st->d_vid, id) == 0 &&
 		    link_call(&ui->links[st->d_agent], &st->sb, id,
@@ -719,24 +728,42 @@ sess_pack_message(msgpack_packer *pk, const void *arg)
 	wire_pack_cstr(pk, st->m_text);
 }
 
+/* Sends the confirmed message once the agent's link is free. */
+static void
+sess_send_message(struct sess_state *st, struct ui *ui)
+{
+	uint8_t id[WIRE_ID_LEN];
+	int rv = ctlreq_build(&st->sb, "message", sess_pack_message, st, id);
+
+	if (rv == 0)
+		rv = link_call(&ui->links[st->d_agent], &st->sb, id,
+		    sess_on_message, st, ui->now_ms);
+	if (rv == 0) {
+		st->m_step = SM_SENT;
+	} else if (ui->now_ms >= st->m_until_ms) {
+		st->m_step = SM_SENT;
+		snprintf(st->m_note, sizeof(st->m_note), "not sent: the agent "
+		    "cannot be asked now (%s)", nudge_strerror(rv));
+		ui->dirty = true;
+	}
+}
+
 /* m / c in the detail, then typing, then y or n. */
 static int
 sess_key_message(struct sess_state *st, struct ui *ui, int ch)
 {
-	uint8_t id[WIRE_ID_LEN];
 	size_t len = strlen(st->m_text);
 
 	if (st->m_step == SM_CONFIRM) {
 		st->m_step = SM_SENT;
-		if (ch != 'y' && ch != 'Y')
+		if (ch != 'y' && ch != 'Y') {
 			snprintf(st->m_note, sizeof(st->m_note), "nothing sent");
-		else if (ctlreq_build(&st->sb, "message", sess_pack_message, st,
-		    id) != 0 || link_call(&ui->links[st->d_agent], &st->sb, id,
-		    sess_on_message, st, ui->now_ms) != 0)
-			snprintf(st->m_note, sizeof(st->m_note), "not sent: "
-			    "the agent cannot be asked now");
-		else
-			snprintf(st->m_note, sizeof(st->m_note), "sending...");
+			return VIEW_HANDLED | VIEW_REDRAW;
+		}
+		st->m_step = SM_SENDING;
+		st->m_until_ms = ui->now_ms + LINK_CALL_TIMEOUT_MS;
+		snprintf(st->m_note, sizeof(st->m_note), "sending...");
+		sess_send_message(st, ui);
 		return VIEW_HANDLED | VIEW_REDRAW;
 	}
 	if (ch == '\n' || ch == '\r' || ch == KEY_ENTER)

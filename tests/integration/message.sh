@@ -126,6 +126,18 @@ tmux send-keys -t "$S" y
 check "console: the agent acknowledged" wait_screen "banner queued" 10
 expect_eq "console: delivered with the next beacon" "$(beacon vis0000000000003)" \
 	'[{"kind":"banner","text":"Welcome back","sel":""}]'
+# y while the detail's own poll waits on a frozen agent: the message
+# waits for the link instead of being refused, and goes once it thaws
+tmux send-keys -t "$S" m && tmux send-keys -t "$S" -l "Still there" && tmux send-keys -t "$S" Enter
+check "console: second confirmation" wait_screen 'send banner "Still there"' 5
+kill -STOP "$AGENT_PID_m1"
+sleep 1.5
+tmux send-keys -t "$S" y
+sleep 1
+kill -CONT "$AGENT_PID_m1"
+check "console: sent once the link was free" wait_screen "banner queued" 10
+expect_eq "console: the second one delivered" "$(beacon vis0000000000003)" \
+	'[{"kind":"banner","text":"Still there","sel":""}]'
 
 # the visitor's detail says what rules did to them and their variants
 cat >"$WORK/v.rules" <<'RULES'
