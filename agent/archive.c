@@ -142,29 +142,62 @@ archive_minute_save(struct archiver *ar, const struct agg *total,
 	}
 }
 
+static void
+archive_row_seen(void *arg, uint64_t minute_ms, const char *name, uint64_t v)
+{
+	(void)minute_ms, (void)name, (void)v;
+	*(bool *)arg = true;
+}
+
 /*
- * When the wall-clock minute has moved on, writes the closed minute and
- * starts the next one.  The run's first minute counts from the totals the
- * run began with (agent.base), so nothing before the first flush is lost.
+ * The run's first minute.  A stop closes no minute, so the previous run's
+ * open one (its base still in the meta) has no row yet: it goes on when
+ * this run starts within it, else its row is written with what it grew
+ * until the stop (the counters this run began with).  A row already there
+ * is one written just before a crash that left the base behind: kept.
+ * The run then counts from agent.base, so nothing before the first flush
+ * is lost.
  */
+static void
+archive_minute_first(struct archiver *ar, const struct agg *total,
+    uint64_t minute)
+{
+	uint64_t start[ARCHIVE_SERIES], old_ms;
+	bool stored = false;
+
+	for (unsigned i = 0; i < ARCHIVE_SERIES; i++)
+		start[i] = ar->a->base.c[archive_series_slot(i)];
+	ar->min_have = true;
+	if (archive_minute_base(ar->a->store, &old_ms, ar->min_base) == 0 &&
+	    old_ms <= minute) {
+		ar->min_ms = old_ms;
+		if (old_ms == minute)
+			return;
+		if (store_load_minutes(ar->a->store, old_ms, old_ms + 1, 1,
+		    archive_row_seen, &stored) == 0 && !stored)
+			archive_minute_save(ar, total, start, minute);
+	}
+	memcpy(ar->min_base, start, sizeof(start));
+	ar->min_ms = minute;
+	archive_put_base(ar);
+}
+
+/* When the wall-clock minute has moved on, writes the closed minute and
+ * starts the next one. */
 static void
 archive_minute(struct archiver *ar, const struct agg *total, uint64_t wall)
 {
 	uint64_t now[ARCHIVE_SERIES];
 	uint64_t minute = wall - wall % ARCHIVE_MINUTE_MS;
 
-	if (ar->min_have && minute == ar->min_ms)
+	if (!ar->min_have) {
+		archive_minute_first(ar, total, minute);
+		return;
+	}
+	if (minute == ar->min_ms)
 		return;
 	for (unsigned i = 0; i < ARCHIVE_SERIES; i++)
 		now[i] = total->c[archive_series_slot(i)];
-	if (!ar->min_have) {
-		for (unsigned i = 0; i < ARCHIVE_SERIES; i++)
-			ar->min_base[i] = ar->a->base.c[archive_series_slot(i)];
-		ar->min_ms = minute;
-		ar->min_have = true;
-		archive_put_base(ar);
-		return;
-	}
 	archive_minute_save(ar, total, now, minute);
 	memcpy(ar->min_base, now, sizeof(now));
 	ar->min_ms = minute;

@@ -57,10 +57,23 @@ struct hist_base {
 	uint64_t v[ARCHIVE_SERIES];
 };
 
+/*
+ * Before the archiver's first tick of a new database there is no base
+ * yet: its first minute will be the current one, counted from the totals
+ * the run began with, which is what the answer says.
+ */
 static void
 hist_base_read(struct agent *a, struct hist_base *b)
 {
-	b->have = archive_minute_base(a->store, &b->minute, b->v) == 0;
+	int rv = archive_minute_base(a->store, &b->minute, b->v);
+	uint64_t wall = clock_wall_ms();
+
+	b->have = rv == 0 || rv == NUDGE_ENOTFOUND;
+	if (rv != NUDGE_ENOTFOUND)
+		return;
+	b->minute = wall - wall % ARCHIVE_MINUTE_MS;
+	for (unsigned i = 0; i < ARCHIVE_SERIES; i++)
+		b->v[i] = a->base.c[archive_series_slot(i)];
 }
 
 static bool

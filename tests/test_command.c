@@ -2,7 +2,7 @@
  * test_command.c - the agent's control dispatcher, in process, on a real
  * agent (real SQLite file in a temp dir): replays applied once, bad input
  * answered with errors, endpoints offering only their commands, the
- * sessions and visitor queries.
+ * sessions and visitor queries, the history of a run's first minute.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "agent.h"
+#include "archive.h"
 #include "command.h"
 #include "publish.h"
 
@@ -379,6 +380,90 @@ test_forget(void **state)
 	msgpack_sbuffer_destroy(&sb);
 }
 
+/* Emits n page views to the fixture's agent. */
+static void
+emit_pageviews(struct fixture *f, int n)
+{
+	uint8_t id[WIRE_ID_LEN];
+	msgpack_sbuffer sb;
+	struct wire_reply r;
+	nng_msg *m;
+
+	msgpack_sbuffer_init(&sb);
+	wire_new_id(id);
+	emit_request(&sb, id, n, NULL);
+	assert_int_equal(send_raw(&f->ingest, sb.data, sb.size, &r, &m), 0);
+	wire_reply_fini(&r);
+	nng_msg_free(m);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* The events the `history` answer holds over all its minutes. */
+static uint64_t
+history_events(struct fixture *f)
+{
+	msgpack_sbuffer sb;
+	struct wire_reply r;
+	nng_msg *m;
+	uint64_t sum = 0;
+	int col = -1;
+
+	msgpack_sbuffer_init(&sb);
+	simple_request(&sb, "history", NULL, NULL);
+	assert_int_equal(send_raw(&f->control, sb.data, sb.size, &r, &m), 0);
+	const msgpack_object *names = wire_map_get(r.body, "names");
+	const msgpack_object *rows = wire_map_get(r.body, "rows");
+	assert_non_null(names);
+	assert_non_null(rows);
+	for (uint32_t k = 0; k < names->via.array.size; k++)
+		if (names->via.array.ptr[k].via.str.size == 6 &&
+		    memcmp(names->via.array.ptr[k].via.str.ptr, "events", 6) ==
+		        0)
+			col = (int)k + 1;
+	assert_true(col > 0);
+	for (uint32_t i = 0; i < rows->via.array.size; i++)
+		sum += rows->via.array.ptr[i].via.array.ptr[col].via.u64;
+	wire_reply_fini(&r);
+	nng_msg_free(m);
+	msgpack_sbuffer_destroy(&sb);
+	return sum;
+}
+
+/* Asked before the archiver's first tick, the open minute is still there. */
+static void
+test_history_before_first_tick(void **state)
+{
+	struct fixture *f = *state;
+
+	emit_pageviews(f, 4);
+	assert_int_equal(history_events(f), 4);
+}
+
+/*
+ * A stop closes no minute: the next run takes the open one over (or
+ * writes its row), so its events stay in the history.
+ */
+static void
+test_history_across_restart(void **state)
+{
+	struct fixture *f = *state;
+	struct nudge_diag d = {0};
+	struct archiver *ar;
+
+	assert_int_equal(archive_start(&ar, &f->a, &d), 0);
+	usleep(700 * 1000); /* the first tick: the minute's base */
+	emit_pageviews(f, 4);
+	archive_stop(ar);
+	agent_fini(&f->a);
+	assert_int_equal(agent_init(&f->a, &f->cfg, &d), 0);
+	assert_int_equal(events_counted(&f->a), 4);
+	assert_int_equal(archive_start(&ar, &f->a, &d), 0);
+	usleep(700 * 1000);
+	emit_pageviews(f, 3);
+	assert_int_equal(history_events(f), 7);
+	archive_stop(ar);
+}
+
 int
 main(void)
 {
@@ -394,6 +479,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_sessions_and_visitor,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_history_before_first_tick,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_history_across_restart,
+		    setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
