@@ -921,8 +921,9 @@ relay_keepalive(struct relay *r, uint64_t now)
 		        r->have_key ? r->key.secret : NULL,
 		        r->have_key ? r->key.secret_len : 0) != 0)
 			continue;
-		link_call(l, &r->sb, id, relay_ping_got, r, now);
-		r->pinged_ms[i] = now;
+		/* still dialling: tried again next tick, not in RELAY_PING_MS */
+		if (link_call(l, &r->sb, id, relay_ping_got, r, now) == 0)
+			r->pinged_ms[i] = now;
 	}
 }
 
