@@ -36,7 +36,10 @@ struct archiver;
  * end.  Distinct visitors are not kept per minute (a sketch is 4 KB):
  * sessions_started is the visitors proxy.  The totals at the start of the
  * open minute are kept in the store's meta under ARCHIVE_MINUTE_META, so
- * that `history` can answer for the open minute too.
+ * that `history` can answer for the open minute too (before the first
+ * tick of a new database: the current minute from agent.base).  A stop
+ * closes no minute; the next run's first tick continues it, or writes its
+ * row when the minute has passed.
  */
 #define ARCHIVE_MINUTE_MS 60000u
 #define ARCHIVE_MINUTES_KEEP_MS (8ull * 24 * 3600 * 1000)
