@@ -328,12 +328,7 @@ store_acked(struct store *st, int (*body)(struct store *, void *), void *arg)
 
 	if ((rc = store_exec(st, "PRAGMA synchronous=FULL", "synchronous")))
 		return rc;
-	if ((rc = store_begin(st)) == NUDGE_OK) {
-		if ((rc = body(st, arg)) == NUDGE_OK)
-			rc = store_commit(st);
-		else
-			store_rollback(st);
-	}
+	rc = store_tx(st, body, arg);
 	sqlite3_exec(st->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
 	return rc;
 }
@@ -351,6 +346,25 @@ store_tx(struct store *st, int (*body)(struct store *, void *), void *arg)
 	}
 	return rc;
 }
+
+/* store_tx under the store's mutex, for writers that hold nothing else. */
+static int
+store_locked_tx(struct store *st, int (*body)(struct store *, void *),
+    void *arg)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = store_tx(st, body, arg);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* n rows of some kind, for a transaction's body. */
+struct store_rows {
+	const void *v;
+	size_t n;
+};
 
 void
 store_lock(struct store *st)
@@ -592,20 +606,25 @@ store_put_counters(struct store *st, const struct agg *a)
 	return store_run(st, q, "save visitors sketch");
 }
 
+static int
+store_counters_body(struct store *st, void *arg)
+{
+	const struct store_rows *r = arg;
+
+	return store_put_counters(st, r->v);
+}
+
 int
 store_save_counters_fresh(struct store *st,
     void (*fill)(void *arg, struct agg *out), void *arg, struct agg *out)
 {
 	int rc;
 
+	struct store_rows r = {out, 1};
+
 	pthread_mutex_lock(&st->mu);
 	fill(arg, out);
-	if ((rc = store_begin(st)) == NUDGE_OK) {
-		if ((rc = store_put_counters(st, out)) == NUDGE_OK)
-			rc = store_commit(st);
-		else
-			store_rollback(st);
-	}
+	rc = store_tx(st, store_counters_body, &r);
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
@@ -613,17 +632,9 @@ store_save_counters_fresh(struct store *st,
 int
 store_save_counters(struct store *st, const struct agg *a)
 {
-	int rc;
+	struct store_rows r = {a, 1};
 
-	pthread_mutex_lock(&st->mu);
-	if ((rc = store_begin(st)) == NUDGE_OK) {
-		if ((rc = store_put_counters(st, a)) == NUDGE_OK)
-			rc = store_commit(st);
-		else
-			store_rollback(st);
-	}
-	pthread_mutex_unlock(&st->mu);
-	return rc;
+	return store_locked_tx(st, store_counters_body, &r);
 }
 
 static int
@@ -709,28 +720,29 @@ store_put_session(
 	return store_run(st, q, "archive sessions");
 }
 
+static int
+store_sessions_body(struct store *st, void *arg)
+{
+	const struct store_rows *r = arg;
+	const struct session_summary *v = r->v;
+	int rc = NUDGE_OK;
+
+	for (size_t i = 0; i < r->n && rc == NUDGE_OK; i++)
+		rc = store_put_session(st, st->q[SQ_PUT_SESSION], &v[i]);
+	return rc;
+}
+
 int
 store_archive_sessions(
     struct store *st, const struct session_summary *v, size_t n)
 {
-	int rc;
+	struct store_rows r = {v, n};
 
 	if (n == 0)
 		return NUDGE_OK;
 	if (v == NULL)
 		return NUDGE_EINVAL;
-	pthread_mutex_lock(&st->mu);
-	if ((rc = store_begin(st)) == NUDGE_OK) {
-		for (size_t i = 0; i < n && rc == NUDGE_OK; i++)
-			rc = store_put_session(
-			    st, st->q[SQ_PUT_SESSION], &v[i]);
-		if (rc == NUDGE_OK)
-			rc = store_commit(st);
-		else
-			store_rollback(st);
-	}
-	pthread_mutex_unlock(&st->mu);
-	return rc;
+	return store_locked_tx(st, store_sessions_body, &r);
 }
 
 int
@@ -787,25 +799,26 @@ store_get_session(sqlite3_stmt *q, struct session_summary *s)
 		    sizeof(s->xmarks));
 }
 
+static int
+store_live_body(struct store *st, void *arg)
+{
+	const struct store_rows *r = arg;
+	const struct session_summary *v = r->v;
+	int rc = store_run(st, st->q[SQ_DEL_LIVE], "save live sessions");
+
+	for (size_t i = 0; i < r->n && rc == NUDGE_OK; i++)
+		rc = store_put_session(st, st->q[SQ_PUT_LIVE], &v[i]);
+	return rc;
+}
+
 int
 store_save_live(struct store *st, const struct session_summary *v, size_t n)
 {
-	int rc;
+	struct store_rows r = {v, n};
 
 	if (v == NULL && n > 0)
 		return NUDGE_EINVAL;
-	pthread_mutex_lock(&st->mu);
-	if ((rc = store_begin(st)) == NUDGE_OK) {
-		rc = store_run(st, st->q[SQ_DEL_LIVE], "save live sessions");
-		for (size_t i = 0; i < n && rc == NUDGE_OK; i++)
-			rc = store_put_session(st, st->q[SQ_PUT_LIVE], &v[i]);
-		if (rc == NUDGE_OK)
-			rc = store_commit(st);
-		else
-			store_rollback(st);
-	}
-	pthread_mutex_unlock(&st->mu);
-	return rc;
+	return store_locked_tx(st, store_live_body, &r);
 }
 
 /* Reads, hands out and deletes the saved live sessions (in a transaction). */
@@ -857,12 +870,14 @@ store_take_live(struct store *st,
 /* ---- heatmaps -------------------------------------------------------- */
 
 static int
-store_put_heat(struct store *st, const struct store_heat_row *v, size_t n)
+store_heat_body(struct store *st, void *arg)
 {
+	const struct store_rows *r = arg;
+	const struct store_heat_row *v = r->v;
 	sqlite3_stmt *q = st->q[SQ_PUT_HEAT];
 	int rc = NUDGE_OK;
 
-	for (size_t i = 0; i < n && rc == NUDGE_OK; i++) {
+	for (size_t i = 0; i < r->n && rc == NUDGE_OK; i++) {
 		if (v[i].page == NULL)
 			return NUDGE_EINVAL;
 		sqlite3_bind_text(q, 1, v[i].page, -1, SQLITE_STATIC);
@@ -877,21 +892,13 @@ store_put_heat(struct store *st, const struct store_heat_row *v, size_t n)
 int
 store_save_heat(struct store *st, const struct store_heat_row *v, size_t n)
 {
-	int rc;
+	struct store_rows r = {v, n};
 
 	if (n == 0)
 		return NUDGE_OK;
 	if (v == NULL)
 		return NUDGE_EINVAL;
-	pthread_mutex_lock(&st->mu);
-	if ((rc = store_begin(st)) == NUDGE_OK) {
-		if ((rc = store_put_heat(st, v, n)) == NUDGE_OK)
-			rc = store_commit(st);
-		else
-			store_rollback(st);
-	}
-	pthread_mutex_unlock(&st->mu);
-	return rc;
+	return store_locked_tx(st, store_heat_body, &r);
 }
 
 int
@@ -1261,9 +1268,11 @@ store_list_rules(struct store *st, int kind, struct store_rules *out,
 }
 
 static int
-store_put_visitors_tx(struct store *st, const struct store_visitor *v,
-    size_t n)
+store_visitors_body(struct store *st, void *arg)
 {
+	const struct store_rows *r = arg;
+	const struct store_visitor *v = r->v;
+	size_t n = r->n;
 	sqlite3_stmt *q;
 	int rc;
 
@@ -1289,21 +1298,13 @@ int
 store_save_visitors(struct store *st, const struct store_visitor *v,
     size_t n)
 {
-	int rc;
+	struct store_rows r = {v, n};
 
 	if (n == 0)
 		return NUDGE_OK;
 	if (v == NULL)
 		return NUDGE_EINVAL;
-	pthread_mutex_lock(&st->mu);
-	if ((rc = store_begin(st)) == NUDGE_OK) {
-		if ((rc = store_put_visitors_tx(st, v, n)) == NUDGE_OK)
-			rc = store_commit(st);
-		else
-			store_rollback(st);
-	}
-	pthread_mutex_unlock(&st->mu);
-	return rc;
+	return store_locked_tx(st, store_visitors_body, &r);
 }
 
 int
