@@ -29,7 +29,8 @@ for r in $(seq 1 "$RUNS"); do
 		sleep 0.1
 	done
 	# the machine's 1-minute load average at the end, with each line
-	out=$("$BUILD/bench/latency" "tcp://127.0.0.1:$port" \
+	# bounded: a run stuck in nng prints nothing and the next one goes on
+	out=$(timeout 120 "$BUILD/bench/latency" "tcp://127.0.0.1:$port" \
 		"ipc://$d/ingest.sock" "tcp://127.0.0.1:$((port + 1))" \
 		"tcp://127.0.0.1:$((port + 2))" "$RATE" "$COUNT")
 	echo "$out" | sed "/^latency /s/\$/ load=$(cut -d' ' -f1 /proc/loadavg)/"
