@@ -384,6 +384,48 @@ test_counters(void **state)
 	free(b);
 }
 
+static off_t
+wal_size(const struct fixture *fx)
+{
+	char path[160];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s-wal", fx->db);
+	return stat(path, &sb) == 0 ? sb.st_size : -1;
+}
+
+/* An unchanged flush writes nothing; a counter or register that moved does. */
+static void
+test_counters_unchanged(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = NULL;
+	struct nudge_diag d = {0};
+	struct agg *a = calloc(1, sizeof(*a));
+	off_t w;
+
+	assert_int_equal(store_open(&st, fx->db, &d), 0);
+	a->c[AGG_EVENTS] = 5;
+	assert_int_equal(store_save_counters(st, a), 0);
+	w = wal_size(fx);
+	assert_true(w > 0);
+	a->g[AGG_SESSIONS_LIVE] = 3; /* gauges are not stored */
+	assert_int_equal(store_save_counters(st, a), 0);
+	assert_int_equal(wal_size(fx), w);
+	a->visitors.reg[7] = 2;
+	assert_int_equal(store_save_counters(st, a), 0);
+	assert_true(wal_size(fx) > w);
+	w = wal_size(fx);
+	a->c[AGG_EVENTS] = 6;
+	assert_int_equal(store_save_counters(st, a), 0);
+	assert_true(wal_size(fx) > w);
+	store_close(st);
+	assert_int_equal(raw_query(fx->db, "SELECT value FROM counters WHERE "
+	                                   "name = 'events'"),
+	    6);
+	free(a);
+}
+
 static void
 test_archive(void **state)
 {
@@ -808,6 +850,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_not_a_database, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_counters, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_counters_unchanged, setup,
+	        teardown),
 	    cmocka_unit_test_setup_teardown(test_archive, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_live, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_meta_audit, setup, teardown),
