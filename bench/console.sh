@@ -10,7 +10,8 @@
 #
 # usage: bench/console.sh [BUILD]   env: AGENTS, RATE, SECS, WARMUP,
 # SHARDS (each agent's --shards; default 8, 1 above 16 agents: 64 small
-# agents as tests/integration/relay.sh runs them), PERF=FILE to record a
+# agents as tests/integration/relay.sh runs them), RELAYS=R (the console
+# follows R relays, each following AGENTS/R agents), PERF=FILE to record a
 # perf profile of the console between the views, and COMPARE=PATH to run
 # a second console binary (say, the tree before a change) beside the
 # first on the same agents: same load, same window, its own lines
@@ -57,6 +58,22 @@ for i in $(seq 1 "$AGENTS"); do
 	pids+=($!)
 	args+=(--agent "tcp://127.0.0.1:$port,ipc://$d/c.sock")
 done
+# RELAYS=R: the console follows R relays, each following AGENTS/R agents
+if [ "${RELAYS:-0}" -gt 0 ]; then
+	per=$((AGENTS / RELAYS)) ups=("${args[@]}") args=()
+	for r in $(seq 1 "$RELAYS"); do
+		d="$WORK/r$r" up=()
+		mkdir -p "$d"
+		for i in $(seq $(((r - 1) * per)) $((r * per - 1))); do
+			up+=(--upstream "${ups[$((2 * i + 1))]%%,*}")
+		done
+		port=$(free_port)
+		"$BUILD/nudged" --relay --name "relay$r" --pub "tcp://127.0.0.1:$port" \
+			--control "ipc://$d/c.sock" "${up[@]}" -q >"$d/log" 2>&1 &
+		pids+=($!)
+		args+=(--agent "tcp://127.0.0.1:$port,ipc://$d/c.sock")
+	done
+fi
 for _ in $(seq 1 50); do
 	"$BUILD/nudge" status --timeout 500 "${args[@]}" >/dev/null 2>&1 && break
 	sleep 0.2
@@ -132,7 +149,7 @@ report() { # label t0 t1 s0 s1 e0 e1 bytes pid
 		}'
 }
 
-echo "console benchmark: $AGENTS agents ($SHARDS shards each), target $RATE events/s, 80x24, ${SECS}s per view${COMPARE:+, beside $COMPARE}"
+echo "console benchmark: $AGENTS agents ($SHARDS shards each${RELAYS:+, behind $RELAYS relays}), target $RATE events/s, 80x24, ${SECS}s per view${COMPARE:+, beside $COMPARE}"
 measure 1 overview
 [ -n "${PERF:-}" ] && perf record -g -o "$PERF" -p "$cpid" -- sleep 10 >/dev/null 2>&1
 measure 3 sessions

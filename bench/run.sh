@@ -116,13 +116,16 @@ fi
 
 # ---- the console with 16 and with 64 agents -------------------------------
 if command -v tmux >/dev/null; then
-	for na in 16 64; do
-		AGENTS=$na SECS=$SECONDS_PER_RUN bench/console.sh "$BUILD" >"$WORK/console$na.txt" 2>&1
+	# agents, relays between them and the console (0: followed directly)
+	for cfg in "16 0" "64 0" "64 4"; do
+		set -- $cfg
+		na="$1 agents" && [ "$2" -gt 0 ] && na="$1 agents behind $2 relays"
+		RELAYS=$2 AGENTS=$1 SECS=$SECONDS_PER_RUN bench/console.sh "$BUILD" >"$WORK/console$1-$2.txt" 2>&1
 		for v in overview sessions; do
-			l=$(grep "^$v " "$WORK/console$na.txt")
-			row "console CPU, $na agents, $v view" "% of core" "$(echo "$l" | sed -n 's/.*cpu *\([0-9.]*\)%.*/\1/p')" "load $(echo "$l" | sed -n 's/.*load *\([0-9.]*\).*/\1/p')" "-"
-			row "console to terminal, $na agents, $v view" B/s "$(echo "$l" | sed -n 's/.*terminal *\([0-9.]*\) B.*/\1/p')" "agents $(echo "$l" | sed -n 's/.*took *\([0-9]*\) events.*/\1/p') ev/s" "-"
-			row "console peak RSS, $na agents, $v view" MB "$(echo "$l" | sed -n 's/.*peak RSS *\([0-9.]*\) MB.*/\1/p')" "-" "-"
+			l=$(grep "^$v " "$WORK/console$1-$2.txt")
+			row "console CPU, $na, $v view" "% of core" "$(echo "$l" | sed -n 's/.*cpu *\([0-9.]*\)%.*/\1/p')" "load $(echo "$l" | sed -n 's/.*load *\([0-9.]*\).*/\1/p')" "-"
+			row "console to terminal, $na, $v view" B/s "$(echo "$l" | sed -n 's/.*terminal *\([0-9.]*\) B.*/\1/p')" "agents $(echo "$l" | sed -n 's/.*took *\([0-9]*\) events.*/\1/p') ev/s" "-"
+			row "console peak RSS, $na, $v view" MB "$(echo "$l" | sed -n 's/.*peak RSS *\([0-9.]*\) MB.*/\1/p')" "-" "-"
 		done
 	done
 fi
