@@ -24,6 +24,17 @@ ctlreq_wipe_key(void)
 	auth_key_wipe(&ctl_key);
 }
 
+int
+ctlreq_send(struct link *l, msgpack_sbuffer *sb, const char *cmd,
+    ctlreq_args_fn pack, const void *arg, link_reply_fn fn, void *fn_arg,
+    uint64_t now_ms)
+{
+	uint8_t id[WIRE_ID_LEN];
+	int rv = ctlreq_build(sb, cmd, pack, arg, id);
+
+	return rv != 0 ? rv : link_call(l, sb, id, fn, fn_arg, now_ms);
+}
+
 void
 ctlreq_set_key(const struct auth_key *k)
 {

@@ -16,6 +16,7 @@
 #include <nng/nng.h>
 
 #include "auth.h"
+#include "link.h"
 #include "wire.h"
 
 #define CTLREQ_TIMEOUT_MS 5000
@@ -30,6 +31,14 @@ typedef void (*ctlreq_args_fn)(msgpack_packer *pk, const void *arg);
  */
 int ctlreq_build(msgpack_sbuffer *sb, const char *cmd, ctlreq_args_fn fn,
     const void *arg, uint8_t id[WIRE_ID_LEN]);
+
+/*
+ * ctlreq_build() into sb, then link_call() on l (the TUI's way): 0 once
+ * sent, else link_call's NUDGE_EBUSY / NUDGE_ECONN, or NUDGE_ENOMEM.
+ */
+int ctlreq_send(struct link *l, msgpack_sbuffer *sb, const char *cmd,
+    ctlreq_args_fn pack, const void *arg, link_reply_fn fn, void *fn_arg,
+    uint64_t now_ms);
 
 /*
  * The key every request of this process is signed with, copied (the

@@ -474,12 +474,9 @@ rv_edit(struct rv_state *st, struct ui *ui)
 static void
 rv_ask_due(struct rv_state *st, struct ui *ui)
 {
-	uint8_t id[WIRE_ID_LEN];
-	int rv = ctlreq_build(&st->sb, "rules_get", rv_pack_get, NULL, id);
+	int rv = ctlreq_send(&ui->links[st->ask_who], &st->sb, "rules_get",
+	    rv_pack_get, NULL, rv_on_text, st, ui->now_ms);
 
-	if (rv == 0)
-		rv = link_call(&ui->links[st->ask_who], &st->sb, id,
-		    rv_on_text, st, ui->now_ms);
 	if (rv == 0) {
 		st->mode = RV_FETCH;
 	} else if (ui->now_ms >= st->until_ms) {

@@ -732,12 +732,9 @@ sess_pack_message(msgpack_packer *pk, const void *arg)
 static void
 sess_send_message(struct sess_state *st, struct ui *ui)
 {
-	uint8_t id[WIRE_ID_LEN];
-	int rv = ctlreq_build(&st->sb, "message", sess_pack_message, st, id);
+	int rv = ctlreq_send(&ui->links[st->d_agent], &st->sb, "message",
+	    sess_pack_message, st, sess_on_message, st, ui->now_ms);
 
-	if (rv == 0)
-		rv = link_call(&ui->links[st->d_agent], &st->sb, id,
-		    sess_on_message, st, ui->now_ms);
 	if (rv == 0) {
 		st->m_step = SM_SENT;
 	} else if (ui->now_ms >= st->m_until_ms) {
