@@ -27,7 +27,7 @@ trap unmount EXIT
 
 if mount -t tmpfs -o size=2m nudge-diskfull "$MNT" 2>"$WORK/mount.err"; then
 	echo "disk: tmpfs, 2 MiB"
-elif truncate -s 2M "$WORK/disk.img" && mkfs.ext2 -q -F "$WORK/disk.img" >/dev/null 2>&1 &&
+elif truncate -s 2M "$WORK/disk.img" && mkfs.ext2 -q -F -m 0 "$WORK/disk.img" >/dev/null 2>&1 &&
 	mount -o loop "$WORK/disk.img" "$MNT" 2>>"$WORK/mount.err"; then
 	echo "disk: loop ext2, 2 MiB"
 else
@@ -110,18 +110,30 @@ sleep 2
 check "while full: the agent is alive" kill -0 "$AGENT"
 check "while full: ingest goes on in memory (events $ev1 -> $(last events))" test "$(last events)" -gt "$ev1"
 check "while full: control answers a ping" sh -c "'$RAW' req '$CTL' '$WORK/ping.bin' | grep -q '^status 0'"
-# After a write failed for space, the agent truncates its WAL (store.c
-# store_reclaim), and the WAL's blocks are free space again: a push could
-# then be written, durably, and acknowledged.  Take that space too, until
-# the WAL is empty on a full disk, so the push meets a disk that is full.
-# The WAL must have been empty before the last fill: a truncation between
-# the fill and the look would free its blocks again.
-for k in 1 2 3 4 5 6 7 8; do
-	sleep 0.6 # a flush meets the full disk and truncates the WAL
-	wal=$(stat -c %s "$DB-wal" 2>/dev/null || echo 0)
-	dd if=/dev/zero of="$MNT/filler.$k" bs=4k >/dev/null 2>&1
-	[ "$wal" = 0 ] && break
+# SQLite reuses a WAL whose frames are all in the database: a push written
+# there needs no new block, is durable, and is rightly acknowledged even on
+# a full disk.  For a push that meets a disk truly full, empty the WAL
+# first: with the agent frozen (its next write cannot take the space in
+# between), free the disk, checkpoint and truncate the WAL from outside
+# (SQLite allows it from another process), and fill the disk again.  Then
+# no block is free, none can be freed, and the agent's next write fails.
+wal_emptied=0
+for _ in $(seq 1 20); do
+	kill -STOP "$AGENT"
+	rm -f "$MNT/filler"
+	# busy (first column 1) if the agent was frozen inside a transaction
+	if [ "$(sqlite3 "$DB" 'PRAGMA wal_checkpoint(TRUNCATE)' 2>/dev/null | cut -d'|' -f1)" = 0 ] &&
+		[ "$(stat -c %s "$DB-wal" 2>/dev/null || echo 0)" = 0 ]; then
+		wal_emptied=1
+	fi
+	dd if=/dev/zero of="$MNT/filler" bs=4k >/dev/null 2>&1
+	kill -CONT "$AGENT"
+	[ "$wal_emptied" = 1 ] && break
+	sleep 0.05
 done
+check "while full: the WAL emptied before the disk was filled again" test "$wal_emptied" = 1
+check "while full: no block free" test "$(df --output=avail -B1 "$MNT" | tail -1 | tr -d ' ')" = 0
+sleep 0.6 # a flush meets the full disk
 t0=$(now_ms)
 "$N" rules push "$(rules_file two)" "${AG[@]}" >"$WORK/push2.out" 2>&1
 rc=$?
