@@ -6,8 +6,12 @@
  * deltas are computed against; only the publisher thread touches them.
  * Heatmap increments (drained from the agent's heat table) go out once a
  * second, bounded per message; what does not fit waits for the next one.
- * PUB never blocks: a slow subscriber loses messages (nng drops them), which
- * it detects by sequence number and repairs from the next snapshot.
+ * What one delta period produces goes out as one nng message, its parts
+ * back to back (wire_msg_next): a console of 64 agents was spending most of
+ * its CPU in nng's threads waking for ~30 small messages per agent and
+ * second.  PUB never blocks: a slow subscriber loses messages (nng drops
+ * them), which it detects by sequence number and repairs from the next
+ * snapshot.
  */
 #include "publish.h"
 
@@ -37,7 +41,9 @@ struct publisher {
 	bool joined;	/* a subscriber connected: snapshot now (lock) */
 	uint64_t seq[WIRE_KIND_MAX + 1];
 	struct agg last;	/* totals of the last delta */
-	msgpack_sbuffer sb;
+	msgpack_sbuffer sb;	/* the part being written */
+	msgpack_sbuffer batch;	/* the parts of this period, to send */
+	unsigned batch_parts;
 	struct session_summary *sessions;
 	struct sesstab_event *recent;
 	struct nudge_event *events;
@@ -45,6 +51,8 @@ struct publisher {
 };
 
 #define PUBLISH_HEAT_MS 1000
+/* A batch is sent before it would pass this; a bigger part goes alone. */
+#define PUBLISH_BATCH_BYTES (1u << 20)
 
 /*
  * Store failures the agent's own notes missed (the rules' visitor memory,
@@ -99,20 +107,40 @@ publish_fill_snapshot(struct agent *a, struct wire_snapshot *s)
 		crt_fill_snapshot(a->camps, s);
 }
 
+/* Sends the batch, one nng message; its parts count as dropped if not. */
 static void
-publish_send(struct publisher *p)
+publish_flush(struct publisher *p)
 {
 	nng_msg *msg;
 
-	if (nng_msg_alloc(&msg, p->sb.size) != 0) {
+	if (p->batch_parts == 0)
+		return;
+	if (nng_msg_alloc(&msg, p->batch.size) != 0) {
+		msg = NULL;
+	} else {
+		memcpy(nng_msg_body(msg), p->batch.data, p->batch.size);
+		if (fault_hit(FAULT_SEND) || nng_sendmsg(p->sock, msg, 0) != 0) {
+			nng_msg_free(msg);
+			msg = NULL;
+		}
+	}
+	if (msg == NULL)
+		atomic_fetch_add(&p->a->pub_dropped, p->batch_parts);
+	msgpack_sbuffer_clear(&p->batch);
+	p->batch_parts = 0;
+}
+
+/* Adds the part just written (p->sb) to the batch. */
+static void
+publish_send(struct publisher *p)
+{
+	if (p->batch.size + p->sb.size > PUBLISH_BATCH_BYTES)
+		publish_flush(p);
+	if (msgpack_sbuffer_write(&p->batch, p->sb.data, p->sb.size) != 0) {
 		atomic_fetch_add(&p->a->pub_dropped, 1);
 		return;
 	}
-	memcpy(nng_msg_body(msg), p->sb.data, p->sb.size);
-	if (fault_hit(FAULT_SEND) || nng_sendmsg(p->sock, msg, 0) != 0) {
-		nng_msg_free(msg);
-		atomic_fetch_add(&p->a->pub_dropped, 1);
-	}
+	p->batch_parts++;
 }
 
 static void
@@ -265,6 +293,7 @@ publish_thread(void *arg)
 			next_heat = now + PUBLISH_HEAT_MS;
 			publish_heat(p);
 		}
+		publish_flush(p);
 		pthread_mutex_lock(&p->lock);
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -276,6 +305,7 @@ publish_thread(void *arg)
 	}
 	pthread_mutex_unlock(&p->lock);
 	publish_aggregates(p, true);
+	publish_flush(p);
 	return NULL;
 }
 
@@ -283,6 +313,7 @@ static void
 publish_free(struct publisher *p)
 {
 	msgpack_sbuffer_destroy(&p->sb);
+	msgpack_sbuffer_destroy(&p->batch);
 	free(p->sessions);
 	free(p->recent);
 	free(p->events);
@@ -329,6 +360,7 @@ publish_start(struct publisher **out, struct agent *a, struct nudge_diag *d)
 	pthread_cond_init(&p->wake, &ca);
 	pthread_condattr_destroy(&ca);
 	msgpack_sbuffer_init(&p->sb);
+	msgpack_sbuffer_init(&p->batch);
 	p->sessions = calloc(ns ? ns : 1, sizeof(*p->sessions));
 	p->recent = calloc(1000, sizeof(*p->recent));
 	p->events = calloc(1000, sizeof(*p->events));

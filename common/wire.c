@@ -219,6 +219,21 @@ walk_start(struct walk *w, const void *buf, size_t len,
 	w->d = d;
 }
 
+/* The size bound of a whole buffer (*lim NULL: the defaults). */
+static int
+precheck_size(size_t len, const struct wire_limits **lim,
+    struct nudge_diag *d)
+{
+	if (*lim == NULL)
+		*lim = &wire_limits_default;
+	if (len > (*lim)->max_bytes) {
+		nudge_diag_set(d, 0, 0, "msgpack: %zu bytes, at most %zu", len,
+		    (*lim)->max_bytes);
+		return NUDGE_ETOOBIG;
+	}
+	return 0;
+}
+
 int
 wire_precheck(const void *buf, size_t len, const struct wire_limits *lim,
     struct nudge_diag *d)
@@ -226,13 +241,8 @@ wire_precheck(const void *buf, size_t len, const struct wire_limits *lim,
 	struct walk w;
 	int rc;
 
-	if (lim == NULL)
-		lim = &wire_limits_default;
-	if (len > lim->max_bytes) {
-		nudge_diag_set(d, 0, 0, "msgpack: %zu bytes, at most %zu", len,
-		    lim->max_bytes);
-		return NUDGE_ETOOBIG;
-	}
+	if ((rc = precheck_size(len, &lim, d)) != 0)
+		return rc;
 	walk_start(&w, buf, len, lim, d);
 	if ((rc = walk_obj(&w, 0)) != 0)
 		return rc;
@@ -274,17 +284,14 @@ elem_offset(const void *buf, size_t len, size_t i)
 
 /* ---- unpacking --------------------------------------------------------- */
 
-/* Prechecks buf and unpacks its one object into up (init'ed here). */
+/* Unpacks the one object of a prechecked buf into up (init'ed here). */
 static int
-unpack_top(msgpack_unpacked *up, const void *buf, size_t len,
-    const struct wire_limits *lim, struct nudge_diag *d)
+unpack_checked(msgpack_unpacked *up, const void *buf, size_t len,
+    struct nudge_diag *d)
 {
 	size_t off = 0;
 	msgpack_unpack_return ur;
-	int rc;
 
-	if ((rc = wire_precheck(buf, len, lim, d)) != 0)
-		return rc;
 	msgpack_unpacked_init(up);
 	ur = msgpack_unpack_next(up, buf, len, &off);
 	if (ur == MSGPACK_UNPACK_SUCCESS && off == len)
@@ -296,6 +303,16 @@ unpack_top(msgpack_unpacked *up, const void *buf, size_t len,
 	}
 	nudge_diag_set(d, 0, (int)off + 1, "msgpack: does not unpack");
 	return NUDGE_EINVAL;
+}
+
+/* Prechecks buf and unpacks its one object into up (init'ed here). */
+static int
+unpack_top(msgpack_unpacked *up, const void *buf, size_t len,
+    const struct wire_limits *lim, struct nudge_diag *d)
+{
+	int rc = wire_precheck(buf, len, lim, d);
+
+	return rc != 0 ? rc : unpack_checked(up, buf, len, d);
 }
 
 static int
@@ -384,15 +401,16 @@ msg_header(const msgpack_object *root, const void *buf, size_t len,
 	return 0;
 }
 
-int
-wire_msg_open(struct wire_msg *msg, const void *buf, size_t len,
-    const struct wire_limits *lim, struct nudge_diag *d)
+/* Unpacks a prechecked part and checks its envelope (wire_msg_open). */
+static int
+msg_open_checked(struct wire_msg *msg, const void *buf, size_t len,
+    struct nudge_diag *d)
 {
 	struct wire_msg m;
 	int rc;
 
 	memset(&m, 0, sizeof(m));
-	if ((rc = unpack_top(&m.up, buf, len, lim, d)) != 0)
+	if ((rc = unpack_checked(&m.up, buf, len, d)) != 0)
 		return rc;
 	if ((rc = msg_header(&m.up.data, buf, len, &m.h, d)) != 0) {
 		msgpack_unpacked_destroy(&m.up);
@@ -401,6 +419,34 @@ wire_msg_open(struct wire_msg *msg, const void *buf, size_t len,
 	m.body = &m.up.data.via.array.ptr[5];
 	*msg = m;
 	return 0;
+}
+
+int
+wire_msg_open(struct wire_msg *msg, const void *buf, size_t len,
+    const struct wire_limits *lim, struct nudge_diag *d)
+{
+	int rc = wire_precheck(buf, len, lim, d);
+
+	return rc != 0 ? rc : msg_open_checked(msg, buf, len, d);
+}
+
+int
+wire_msg_next(struct wire_msg *msg, const void *buf, size_t len,
+    size_t *off, const struct wire_limits *lim, struct nudge_diag *d)
+{
+	const uint8_t *part = (const uint8_t *)buf + *off;
+	struct walk w;
+	int rc;
+
+	if (*off > len)
+		return NUDGE_EINVAL;
+	if ((rc = precheck_size(len, &lim, d)) != 0)
+		return rc;
+	walk_start(&w, part, len - *off, lim, d);
+	if ((rc = walk_obj(&w, 0)) != 0)
+		return rc;
+	*off += w.off;
+	return msg_open_checked(msg, part, w.off, d);
 }
 
 void

@@ -99,8 +99,9 @@ enum wire_kind {
 const char *wire_kind_name(int kind);
 
 /*
- * Writes the 3-byte SUB prefix that selects one kind into out[3].
- * Subscribing to "" receives every kind.
+ * Writes the 3-byte SUB prefix that selects one kind into out[3]: the kind
+ * of a message's first part (wire_msg_next).  Subscribing to "" receives
+ * every kind.
  */
 void wire_kind_prefix(int kind, unsigned char out[3]);
 
@@ -303,6 +304,21 @@ struct wire_msg {
 int wire_msg_open(struct wire_msg *msg, const void *buf, size_t len,
     const struct wire_limits *lim, struct nudge_diag *d);
 void wire_msg_fini(struct wire_msg *msg);
+
+/*
+ * One nng message on PUB may carry several published messages back to
+ * back (an agent sends what one delta period produced -- delta, snapshot,
+ * sessions, events, heat -- as one, so a subscriber of many agents wakes
+ * once per agent and period, not five times).  wire_msg_next() opens the
+ * part that starts at *off like wire_msg_open(), the whole buffer bounded
+ * by lim->max_bytes; a part of another version or kind is skipped with
+ * NUDGE_EVERSION / NUDGE_EKIND and *off still moves past it.  On a
+ * precheck error *off is left alone: where the next part would start is
+ * unknown, and the rest of the buffer is lost (the parts before it were
+ * whole and stay accepted).  Loop while *off < len.
+ */
+int wire_msg_next(struct wire_msg *msg, const void *buf, size_t len,
+    size_t *off, const struct wire_limits *lim, struct nudge_diag *d);
 
 int wire_read_snapshot(const struct wire_msg *msg, struct wire_snapshot *out);
 /* Fills *boot_id and *delta (increments since the previous delta). */

@@ -441,50 +441,59 @@ model_on_heat(struct model *m, unsigned idx, const struct wire_msg *msg)
 	return flags | MODEL_F_HEAT;
 }
 
+static unsigned
+model_feed_part(struct model *m, unsigned idx, const struct wire_msg *msg,
+    uint64_t now_ms)
+{
+	struct model_agent *a = &m->agents[idx];
+
+	a->last_msg_ms = now_ms;
+	a->ts_ms = msg->h.ts_ms;
+	memcpy(a->name, msg->h.agent, sizeof(a->name));
+	switch (msg->h.kind) {
+	case WIRE_SNAPSHOT:
+		return model_on_snapshot(m, idx, msg, now_ms);
+	case WIRE_DELTA:
+		return model_on_delta(m, idx, msg);
+	case WIRE_SESSION:
+		return model_on_sessions(m, idx, msg, now_ms);
+	case WIRE_EVENT:
+		return model_on_events(m, idx, msg);
+	case WIRE_HEAT:
+		return model_on_heat(m, idx, msg);
+	default:
+		return MODEL_F_SKIPPED;
+	}
+}
+
+/* Every part of the message, in order (wire_msg_next). */
 unsigned
 model_feed(struct model *m, unsigned idx, const void *buf, size_t len,
     uint64_t now_ms)
 {
-	struct wire_msg msg;
-	struct model_agent *a;
 	unsigned flags = 0;
-	int rv;
+	size_t off = 0;
 
 	if (idx >= m->n_agents)
 		return MODEL_F_SKIPPED;
-	a = &m->agents[idx];
-	rv = wire_msg_open(&msg, buf, len, &wire_limits_default, NULL);
-	if (rv == NUDGE_EKIND || rv == NUDGE_EVERSION)
-		return MODEL_F_SKIPPED;
-	if (rv != 0) {
-		a->bad++;
-		return MODEL_F_BAD;
-	}
-	a->last_msg_ms = now_ms;
-	a->ts_ms = msg.h.ts_ms;
-	memcpy(a->name, msg.h.agent, sizeof(a->name));
-	switch (msg.h.kind) {
-	case WIRE_SNAPSHOT:
-		flags = model_on_snapshot(m, idx, &msg, now_ms);
-		break;
-	case WIRE_DELTA:
-		flags = model_on_delta(m, idx, &msg);
-		break;
-	case WIRE_SESSION:
-		flags = model_on_sessions(m, idx, &msg, now_ms);
-		break;
-	case WIRE_EVENT:
-		flags = model_on_events(m, idx, &msg);
-		break;
-	case WIRE_HEAT:
-		flags = model_on_heat(m, idx, &msg);
-		break;
-	default:
-		flags = MODEL_F_SKIPPED;
-		break;
-	}
-	wire_msg_fini(&msg);
-	m->gen++;
+	do {
+		struct wire_msg msg;
+		int rv = wire_msg_next(&msg, buf, len, &off,
+		    &wire_limits_default, NULL);
+
+		if (rv == NUDGE_EKIND || rv == NUDGE_EVERSION) {
+			flags |= MODEL_F_SKIPPED;
+			continue;
+		}
+		if (rv != 0) {
+			m->agents[idx].bad++;
+			flags |= MODEL_F_BAD;
+			break;
+		}
+		flags |= model_feed_part(m, idx, &msg, now_ms);
+		wire_msg_fini(&msg);
+		m->gen++;
+	} while (off < len);
 	return flags;
 }
 

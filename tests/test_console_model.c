@@ -358,6 +358,48 @@ test_forgot_dropped(void **state)
 	assert_int_equal(f->m.ev_n, 2);
 }
 
+/*
+ * One nng message holding an agent's period (agent/publish.c): a snapshot
+ * and the next delta back to back are both applied, in order; a broken
+ * part after them is counted bad without undoing them.
+ */
+static void
+test_batch(void **state)
+{
+	struct fix *f = *state;
+	static const unsigned char junk[] = {0x96, 0x01, 0x01, 0xc1};
+	struct wire_header h = hdr(WIRE_DELTA, "a1", 1);
+	msgpack_sbuffer all;
+	struct agg d;
+	unsigned fl;
+
+	/* the snapshot's bytes (fed to the other agent slot on the way) */
+	feed_snapshot(f, 1, "a1", 0, 11, 10, 5, 1);
+	msgpack_sbuffer_init(&all);
+	msgpack_sbuffer_write(&all, f->sb.data, f->sb.size);
+	agg_init(&d);
+	d.c[AGG_EVENTS] = 5;
+	assert_int_equal(wire_write_delta(&f->sb, &h, 11, &d), 0);
+	msgpack_sbuffer_write(&all, f->sb.data, f->sb.size);
+	fl = model_feed(&f->m, 0, all.data, all.size, 1);
+	assert_true(fl & MODEL_F_SNAPSHOT);
+	assert_true(fl & MODEL_F_DELTA);
+	assert_false(fl & MODEL_F_BAD);
+	assert_int_equal(f->m.agents[0].snap.agg.c[AGG_EVENTS], 15);
+
+	h.seq = 2;
+	assert_int_equal(wire_write_delta(&f->sb, &h, 11, &d), 0);
+	msgpack_sbuffer_clear(&all);
+	msgpack_sbuffer_write(&all, f->sb.data, f->sb.size);
+	msgpack_sbuffer_write(&all, (const char *)junk, sizeof(junk));
+	fl = model_feed(&f->m, 0, all.data, all.size, 2);
+	assert_true(fl & MODEL_F_DELTA);
+	assert_true(fl & MODEL_F_BAD);
+	assert_int_equal(f->m.agents[0].bad, 1);
+	assert_int_equal(f->m.agents[0].snap.agg.c[AGG_EVENTS], 20);
+	msgpack_sbuffer_destroy(&all);
+}
+
 static void
 test_bad_and_unknown(void **state)
 {
@@ -427,6 +469,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_bad_and_unknown, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rate, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

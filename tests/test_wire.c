@@ -1118,6 +1118,76 @@ envelope(int bad, uint64_t v, uint64_t kind, const char *agent)
 	return b;
 }
 
+/* Concatenates the parts' bytes into one buffer (an agent's batch). */
+static struct bytes
+concat(const struct bytes *parts, size_t n)
+{
+	struct bytes all = {NULL, 0};
+
+	for (size_t i = 0; i < n; i++)
+		all.n += parts[i].n;
+	all.p = malloc(all.n);
+	assert_non_null(all.p);
+	all.n = 0;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(all.p + all.n, parts[i].p, parts[i].n);
+		all.n += parts[i].n;
+	}
+	return all;
+}
+
+/*
+ * A batch: delta, a part of an unknown kind (skipped, the next still
+ * read), snapshot; then the same with its last part cut short: the parts
+ * before it are read, the cut one fails and the offset stays.  A whole
+ * batch over max_bytes is refused before any part.
+ */
+static void
+test_msg_next_parts(void **state)
+{
+	struct bytes parts[3] = {make_msg(M_DELTA),
+	    envelope(-1, WIRE_VERSION, WIRE_KIND_MAX + 1, "a"),
+	    make_msg(M_SNAPSHOT)};
+	struct bytes all = concat(parts, 3);
+	struct wire_limits small = wire_limits_default;
+	struct nudge_diag d;
+	struct wire_msg m;
+	size_t off = 0;
+
+	(void)state;
+	assert_int_equal(wire_msg_next(&m, all.p, all.n, &off, NULL, &d), 0);
+	assert_int_equal(m.h.kind, WIRE_DELTA);
+	assert_int_equal(off, parts[0].n);
+	wire_msg_fini(&m);
+	assert_int_equal(wire_msg_next(&m, all.p, all.n, &off, NULL, &d),
+	    NUDGE_EKIND);
+	assert_int_equal(off, parts[0].n + parts[1].n);
+	assert_int_equal(wire_msg_next(&m, all.p, all.n, &off, NULL, &d), 0);
+	assert_int_equal(m.h.kind, WIRE_SNAPSHOT);
+	assert_int_equal(off, all.n);
+	wire_msg_fini(&m);
+	/* wire_msg_open still wants exactly one message */
+	assert_int_equal(wire_msg_open(&m, all.p, all.n, NULL, &d),
+	    NUDGE_EINVAL);
+
+	off = parts[0].n + parts[1].n;
+	assert_int_equal(wire_msg_next(&m, all.p, all.n - 1, &off, NULL, &d),
+	    NUDGE_ETRUNC);
+	assert_int_equal(off, parts[0].n + parts[1].n);
+	off = 0;
+	small.max_bytes = all.n - 1;
+	assert_int_equal(wire_msg_next(&m, all.p, all.n, &off, &small, &d),
+	    NUDGE_ETOOBIG);
+	assert_int_equal(off, 0);
+	off = all.n + 1;
+	assert_int_equal(wire_msg_next(&m, all.p, all.n, &off, NULL, &d),
+	    NUDGE_EINVAL);
+	for (int i = 0; i < 3; i++)
+		free(parts[i].p);
+	free(all.p);
+}
+
+
 static int
 open_rc(struct bytes b, struct nudge_diag *d)
 {
@@ -2347,6 +2417,7 @@ main(void)
 		cmocka_unit_test(test_snapshot_camps_bounds),
 		cmocka_unit_test(test_camp_change_round_trip),
 		cmocka_unit_test(test_camp_change_refusals),
+		cmocka_unit_test(test_msg_next_parts),
 		cmocka_unit_test(test_write_corpus),
 	};
 

@@ -161,18 +161,37 @@ published(const uint8_t *data, size_t size)
 	uint64_t boot;
 	size_t n;
 
-	if (wire_msg_open(&m, data, size, NULL, &d) != 0)
-		return;
-	if (m.h.kind < 1 || m.h.kind > WIRE_KIND_MAX || m.h.agent[0] == '\0')
-		abort();
-	wire_read_snapshot(&m, &snap);
-	wire_read_delta(&m, &boot, &delta);
-	if (wire_read_sessions(&m, ss, 8, &n) == 0 && n > 8)
-		abort();
-	if (wire_read_events(&m, ev, 8, &n) == 0 && n > 8)
-		abort();
-	objects(m.body);
-	wire_msg_fini(&m);
+	size_t off = 0, was;
+	int rc;
+
+	/* as the console reads an agent's batch: part after part */
+	do {
+		was = off;
+		rc = wire_msg_next(&m, data, size, &off, NULL, &d);
+		if (off < was || off > size || (rc == 0 && off == was))
+			abort();
+		if (rc == NUDGE_EKIND || rc == NUDGE_EVERSION)
+			continue;
+		if (rc != 0)
+			return;
+		if (m.h.kind < 1 || m.h.kind > WIRE_KIND_MAX ||
+		    m.h.agent[0] == '\0')
+			abort();
+		wire_read_snapshot(&m, &snap);
+		wire_read_delta(&m, &boot, &delta);
+		if (wire_read_sessions(&m, ss, 8, &n) == 0 && n > 8)
+			abort();
+		if (wire_read_events(&m, ev, 8, &n) == 0 && n > 8)
+			abort();
+		objects(m.body);
+		wire_msg_fini(&m);
+	} while (off < size);
+	/* one whole message opens alone too, and only then */
+	if (wire_msg_open(&m, data, size, NULL, &d) == 0) {
+		if (was != 0)
+			abort();
+		wire_msg_fini(&m);
+	}
 }
 
 static void

@@ -49,33 +49,47 @@ struct heatsum {
 };
 
 static void
-heatsum_add(struct heatsum *t, const void *buf, size_t len)
+heatsum_part(struct heatsum *t, const struct wire_msg *m)
 {
-	struct wire_msg m;
-
-	if (wire_msg_open(&m, buf, len, &wire_limits_default, NULL) != 0) {
+	if (m->h.kind != WIRE_HEAT)
+		return;
+	if (wire_read_heat(m, &t->v) != 0) {
 		t->bad++;
 		return;
 	}
-	if (m.h.kind == WIRE_HEAT && wire_read_heat(&m, &t->v) != 0)
-		t->bad++;
-	else if (m.h.kind == WIRE_HEAT) {
-		t->messages++;
-		for (uint32_t i = 0; i < t->v.n_pages; i++) {
-			const struct wire_heat_page *p = &t->v.pages[i];
-			if (t->page != NULL && (p->page.len != strlen(t->page) ||
-			    memcmp(p->page.ptr, t->page, p->page.len) != 0))
-				continue;
-			t->views += p->reach[0];
-			for (uint32_t k = 0; k < p->n_cells; k++) {
-				const struct wire_heat_cell *c =
-				    &t->v.cells[p->first + k];
-				t->clicks += c->n;
-				t->lit[c->cell] = 1;
-			}
+	t->messages++;
+	for (uint32_t i = 0; i < t->v.n_pages; i++) {
+		const struct wire_heat_page *p = &t->v.pages[i];
+		if (t->page != NULL && (p->page.len != strlen(t->page) ||
+		    memcmp(p->page.ptr, t->page, p->page.len) != 0))
+			continue;
+		t->views += p->reach[0];
+		for (uint32_t k = 0; k < p->n_cells; k++) {
+			const struct wire_heat_cell *c =
+			    &t->v.cells[p->first + k];
+			t->clicks += c->n;
+			t->lit[c->cell] = 1;
 		}
 	}
-	wire_msg_fini(&m);
+}
+
+/* Every part of the message (wire_msg_next). */
+static void
+heatsum_add(struct heatsum *t, const void *buf, size_t len)
+{
+	size_t off = 0;
+
+	do {
+		struct wire_msg m;
+
+		if (wire_msg_next(&m, buf, len, &off, &wire_limits_default,
+		    NULL) != 0) {
+			t->bad++;
+			return;
+		}
+		heatsum_part(t, &m);
+		wire_msg_fini(&m);
+	} while (off < len);
 }
 
 int

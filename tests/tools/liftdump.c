@@ -59,21 +59,26 @@ liftdump_print(const struct wire_snapshot *s)
 	}
 }
 
-/* 1 when buf was a snapshot and was printed. */
+/* 1 when buf held a snapshot and it was printed. */
 static int
 liftdump_one(const void *buf, size_t len, struct wire_snapshot *s)
 {
-	struct wire_msg m;
-	struct nudge_diag d = {0};
+	size_t off = 0;
 	int printed = 0;
 
-	if (wire_msg_open(&m, buf, len, &wire_limits_default, &d) != 0)
-		return 0;
-	if (m.h.kind == WIRE_SNAPSHOT && wire_read_snapshot(&m, s) == 0) {
-		liftdump_print(s);
-		printed = 1;
-	}
-	wire_msg_fini(&m);
+	do {
+		struct wire_msg m;
+
+		if (wire_msg_next(&m, buf, len, &off, &wire_limits_default,
+		    NULL) != 0)
+			break;
+		if (m.h.kind == WIRE_SNAPSHOT &&
+		    wire_read_snapshot(&m, s) == 0) {
+			liftdump_print(s);
+			printed = 1;
+		}
+		wire_msg_fini(&m);
+	} while (off < len);
 	return printed;
 }
 
