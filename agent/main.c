@@ -26,6 +26,7 @@
 #include "command.h"
 #include "http.h"
 #include "ingest.h"
+#include "lguard.h"
 #include "log.h"
 #include "publish.h"
 #include "reaper.h"
@@ -408,6 +409,7 @@ stop_all(struct running *r)
 	agent_save(&r->a);
 	if (pthread_create(&dog, NULL, stop_watchdog, NULL) == 0)
 		pthread_detach(dog);
+	lguard_stop();
 	sockets_stop(&r->socks);
 	publish_stop(r->pub);
 	access_free(r->a.access);

@@ -21,6 +21,7 @@
 #include "agg.h"
 #include "auth.h"
 #include "clock.h"
+#include "lguard.h"
 #include "link.h"
 #include "log.h"
 #include "model.h"
@@ -802,14 +803,14 @@ relay_listen(struct relay *r, struct nudge_diag *d)
 	r->pub_open = true;
 	nng_socket_set_int(r->pub, NNG_OPT_SENDBUF, 1024);
 	nng_socket_set_size(r->pub, NNG_OPT_RECVMAXSZ, 1024);
-	if ((rv = tlsconf_listen(r->pub, c->pub)) != 0)
+	if ((rv = lguard_listen(r->pub, c->pub)) != 0)
 		goto fail;
 	if ((rv = nng_rep0_open(&r->rep)) != 0)
 		goto fail;
 	r->rep_open = true;
 	nng_socket_set_size(r->rep, NNG_OPT_RECVMAXSZ,
 	    wire_limits_default.max_bytes);
-	if ((rv = tlsconf_listen(r->rep, c->control)) != 0 ||
+	if ((rv = lguard_listen(r->rep, c->control)) != 0 ||
 	    (rv = nng_socket_get_int(r->rep, NNG_OPT_RECVFD, &r->rep_fd)) != 0)
 		goto fail;
 	return 0;
@@ -876,6 +877,7 @@ static void
 relay_fini(struct relay *r)
 {
 	auth_key_wipe(&r->key);
+	lguard_stop();
 	/* never on this thread: nng 1.5.2 can hang in a close (reaper.h) */
 	if (r->rep_open)
 		reaper_close(r->rep);

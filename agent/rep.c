@@ -17,8 +17,8 @@
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "err.h"
+#include "lguard.h"
 #include "log.h"
-#include "tlsconf.h"
 
 enum rep_state {
 	REP_RECV,
@@ -110,15 +110,14 @@ rep_listen(nng_socket sock, const char *url, struct nudge_diag *d)
 		    url, strerror(errno));
 		return NUDGE_ECONN;
 	}
-	/* tls+tcp:// gets the agent's certificate (tlsconf.h) */
-	rv = tlsconf_listen(sock, url);
+	/* tls+tcp:// gets the agent's certificate (tlsconf.h); ipc:// is
+	 * guarded against nng #1518 and made 0660 (lguard.h) */
+	rv = lguard_listen(sock, url);
 	if (rv != 0) {
 		nudge_diag_set(d, 0, 0, "cannot listen on %s: %s", url,
 		    nng_strerror(rv));
 		return NUDGE_ECONN;
 	}
-	if (ipc)
-		chmod(url + 6, 0660);
 	return 0;
 }
 
