@@ -77,6 +77,7 @@ struct rv_state {
 	size_t len;
 	uint64_t push_version;
 	int ask_who;			/* the link asked for the text */
+	char ask_name[64];		/* its agent's name, for the note */
 	uint64_t until_ms;		/* mono; RV_ASK, RV_PUSH give up then */
 	bool reconcile;			/* push only to agents behind */
 	bool want[CONF_AGENTS_MAX];	/* still to be sent */
@@ -220,6 +221,16 @@ rv_pack_put(msgpack_packer *pk, const void *arg)
 	msgpack_pack_str_with_body(pk, st->text, st->len);
 }
 
+/* Whether the link never came up or the call went unanswered, the same
+ * words: nothing was pushed, and r or e may simply be pressed again. */
+static void
+rv_fetch_failed(struct rv_state *st, int err)
+{
+	snprintf(st->note, sizeof(st->note), "rules_get from %.40s: %s; "
+	    "nothing pushed, try again", st->ask_name, nudge_strerror(err));
+	st->mode = RV_IDLE;
+}
+
 static void
 rv_on_text(void *arg, unsigned idx, int err, const struct wire_reply *rp)
 {
@@ -232,8 +243,7 @@ rv_on_text(void *arg, unsigned idx, int err, const struct wire_reply *rp)
 		return;
 	/* An unanswered fetch must not become an empty set to edit or push. */
 	if (err != 0) {
-		snprintf(st->note, sizeof(st->note), "rules_get: %s; nothing "
-		    "pushed", nudge_strerror(err));
+		rv_fetch_failed(st, err);
 		st->mode = RV_IDLE;
 		return;
 	}
@@ -480,10 +490,7 @@ rv_ask_due(struct rv_state *st, struct ui *ui)
 	if (rv == 0) {
 		st->mode = RV_FETCH;
 	} else if (ui->now_ms >= st->until_ms) {
-		snprintf(st->note, sizeof(st->note), "cannot ask %s for the "
-		    "rule set: %s; try again", ui->model->agents[st->ask_who]
-		    .name, nudge_strerror(rv));
-		st->mode = RV_IDLE;
+		rv_fetch_failed(st, rv);
 	}
 }
 
@@ -508,6 +515,8 @@ rv_fetch(struct rv_state *st, struct ui *ui, bool reconcile)
 	}
 	st->push_version = desired;
 	st->ask_who = who;
+	snprintf(st->ask_name, sizeof(st->ask_name), "%s",
+	    ui->model->agents[who].name);
 	st->until_ms = ui->now_ms + LINK_CALL_TIMEOUT_MS;
 	st->mode = RV_ASK;
 	rv_ask_due(st, ui);

@@ -52,9 +52,18 @@ console() { # NAME [flags]
 	wait_screen "$n" "2 agents up"
 }
 keys() { tmux -L "$TSOCK" send-keys -t "$@"; }
+# versions: what each agent runs, once both answer.  A thawed agent may
+# need a few seconds: a caller that gave up on it while it was frozen
+# broke its control listener (nng 1.5.2 #1518) until the agent's guard
+# made it again (agent/lguard.h, hangup.sh).
 versions() {
-	"$BUILD/nudge" rules show --json --agent "$AGENT_PUB_t1" --agent "$AGENT_PUB_t2" |
-		jq -r '[.agents[].current|tostring]|join(",")'
+	for _ in $(seq 1 20); do
+		"$BUILD/nudge" rules show --json --agent "$AGENT_PUB_t1" \
+			--agent "$AGENT_PUB_t2" >"$WORK/versions.json" 2>/dev/null
+		jq -e '[.agents[].up] | all' "$WORK/versions.json" >/dev/null && break
+		sleep 0.5
+	done
+	jq -r '[.agents[].current|tostring]|join(",")' "$WORK/versions.json"
 }
 shot() { echo "--- screen"; cat "$WORK/$1.txt"; }
 
@@ -67,7 +76,7 @@ check "rules listed with their counters" grep -q "^ hello " "$WORK/c1.txt"
 # set) is pushed to the agent behind.
 kill -STOP "$AGENT_PID_t1"
 keys c1 r
-wait_screen c1 "rules_get: .*nothing pushed" &&
+wait_screen c1 "rules_get from t1: .*nothing pushed" &&
 	pass "r: an unanswered fetch says so" ||
 	fail "r: an unanswered fetch says so" "$(shot c1)"
 kill -CONT "$AGENT_PID_t1"
@@ -78,6 +87,7 @@ keys c1 r
 wait_screen c1 "t2 .*unreachable" && pass "r: an unanswered push says so" ||
 	fail "r: an unanswered push says so" "$(shot c1)"
 kill -CONT "$AGENT_PID_t2"
+versions >/dev/null # until both answer again
 # Both control links were closed by their timeouts and dial again: r
 # waits for them.  (The frozen agent may also apply the timed-out push
 # when it thaws; either way r ends with both at 2.)
