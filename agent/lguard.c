@@ -25,14 +25,12 @@
 #include "tlsconf.h"
 
 #define LGUARD_MAX 16
-#define LGUARD_MISSES 2
 #define LGUARD_POLL_MS 20
 
 struct lguard_entry {
 	nng_socket sock;
 	nng_listener l;
 	int (*open_peer)(nng_socket *);
-	unsigned misses;
 	char url[256];
 };
 
@@ -92,11 +90,6 @@ lguard_wait(uint64_t ms)
 
 enum probe_result { PROBE_UP, PROBE_MISS, PROBE_UNSURE };
 
-/*
- * Connections the listener handed to its socket (nng's "accept" statistic;
- * UINT64_MAX if unknown).  A broken listener still completes handshakes:
- * what stops is the handing over, so that is what a probe looks at.
- */
 /* The "accept" of the listener scope whose id is id, under s. */
 static nng_stat *
 lguard_find_accept(nng_stat *s, int id)
@@ -117,62 +110,93 @@ lguard_find_accept(nng_stat *s, int id)
 
 /*
  * Connections the listener handed to its socket (nng's "accept" statistic;
- * UINT64_MAX if unknown).  A broken listener still completes handshakes:
- * what stops is the handing over, so that is what a probe looks at.
- * (nng_stat_find_listener() of 1.5.2 does not find the listener's scope:
- * the walk is ours.)
+ * UINT64_MAX if unknown), from a snapshot of the statistics.  A broken
+ * listener still completes handshakes: what stops is the handing over, so
+ * that is what a probe looks at.  (nng_stat_find_listener() of 1.5.2 does
+ * not find the listener's scope: the walk is ours.)
  */
 static uint64_t
-lguard_accepted(nng_listener l)
+lguard_accepted(nng_stat *all, nng_listener l)
 {
-	nng_stat *all, *st;
-	uint64_t n = UINT64_MAX;
+	nng_stat *st = lguard_find_accept(all, nng_listener_id(l));
 
-	if (nng_stats_get(&all) != 0)
-		return n;
-	if ((st = lguard_find_accept(all, nng_listener_id(l))) != NULL)
-		n = nng_stat_value(st);
-	nng_stats_free(all);
-	return n;
+	return st != NULL ? nng_stat_value(st) : UINT64_MAX;
 }
 
-/*
- * Dials the listener of e and waits until it hands the probe's connection
- * to its socket.  UNSURE when the probe could not even start, without the
- * statistic, on stop, or when the wait took far longer than asked (the
- * process was frozen: the listener had no chance to answer).
- */
-static enum probe_result
-lguard_probe(const struct lguard_entry *e)
-{
-	enum probe_result r = PROBE_UNSURE;
-	uint64_t before = lguard_accepted(e->l), t0, waited;
-	bool dialled, handed = false;
+struct lguard_probe {
+	unsigned i;		/* the entry */
+	struct lguard_entry e;	/* its copy */
+	uint64_t before;
 	nng_socket p;
+	bool dialled, handed;
+	enum probe_result r;
+};
 
-	if (before == UINT64_MAX || e->open_peer(&p) != 0)
-		return PROBE_UNSURE;
-	nng_socket_set_ms(p, NNG_OPT_RECONNMINT, LGUARD_WAIT_MS);
-	t0 = clock_mono_ms();
-	dialled = nng_dial(p, e->url, NULL, NNG_FLAG_NONBLOCK) == 0;
+/*
+ * Dials every probe's listener at once and waits until each handed its
+ * probe to its socket, LGUARD_WAIT_MS at most: a round costs that however
+ * many listeners are broken.  UNSURE when a probe could not even start,
+ * without the statistic, on stop, or when the wait took far longer than
+ * asked (the process was frozen: the listener had no chance to answer).
+ */
+static void
+lguard_round(struct lguard_probe *pr, unsigned n)
+{
+	uint64_t t0 = clock_mono_ms(), waited;
+	unsigned left = 0;
+	nng_stat *all;
+
+	if (nng_stats_get(&all) != 0)
+		all = NULL;
+	for (unsigned k = 0; k < n; k++) {
+		struct lguard_probe *q = &pr[k];
+
+		q->r = PROBE_UNSURE;
+		q->handed = q->dialled = false;
+		q->p = (nng_socket)NNG_SOCKET_INITIALIZER;
+		q->before = all != NULL ? lguard_accepted(all, q->e.l) :
+		    UINT64_MAX;
+		if (q->before == UINT64_MAX || q->e.open_peer(&q->p) != 0) {
+			q->p = (nng_socket)NNG_SOCKET_INITIALIZER;
+			continue;
+		}
+		nng_socket_set_ms(q->p, NNG_OPT_RECONNMINT, LGUARD_WAIT_MS);
+		q->dialled = nng_dial(q->p, q->e.url, NULL,
+		    NNG_FLAG_NONBLOCK) == 0;
+		left += q->dialled;
+	}
+	if (all != NULL)
+		nng_stats_free(all);
 	pthread_mutex_lock(&lg.mu);
-	while (dialled && !lg.stop && clock_mono_ms() - t0 < LGUARD_WAIT_MS) {
-		pthread_mutex_unlock(&lg.mu);
-		handed = lguard_accepted(e->l) > before;
-		pthread_mutex_lock(&lg.mu);
-		if (handed)
-			break;
+	while (left > 0 && !lg.stop && clock_mono_ms() - t0 < LGUARD_WAIT_MS) {
 		lguard_wait(LGUARD_POLL_MS);
+		pthread_mutex_unlock(&lg.mu);
+		if (nng_stats_get(&all) == 0) {
+			for (unsigned k = 0; k < n; k++) {
+				struct lguard_probe *q = &pr[k];
+				if (q->dialled && !q->handed &&
+				    lguard_accepted(all, q->e.l) > q->before) {
+					q->handed = true;
+					left--;
+				}
+			}
+			nng_stats_free(all);
+		}
+		pthread_mutex_lock(&lg.mu);
 	}
 	waited = clock_mono_ms() - t0;
-	if (handed)
-		r = PROBE_UP;
-	else if (dialled && !lg.stop && waited < 2 * LGUARD_WAIT_MS)
-		r = PROBE_MISS;
+	for (unsigned k = 0; k < n; k++) {
+		struct lguard_probe *q = &pr[k];
+		if (q->handed)
+			q->r = PROBE_UP;
+		else if (q->dialled && !lg.stop && waited < 2 * LGUARD_WAIT_MS)
+			q->r = PROBE_MISS;
+	}
 	pthread_mutex_unlock(&lg.mu);
 	/* a close mid-dial can hang in nng 1.5.2 (reaper.h) */
-	reaper_close(p);
-	return r;
+	for (unsigned k = 0; k < n; k++)
+		if (pr[k].p.id != 0)
+			reaper_close(pr[k].p);
 }
 
 /* Closes e's listener and makes it again; e is the guard's copy. */
@@ -194,32 +218,38 @@ lguard_relisten(struct lguard_entry *e)
 	    "mid-handshake, nng #1518); listening again", e->url);
 }
 
-/* Probes entry i once, and makes its listener again after the misses. */
+/*
+ * Probes every listener; those that missed are probed again at once (one
+ * slow handover is no proof), and those that missed twice made again.
+ */
 static void
-lguard_check(unsigned i)
+lguard_check(void)
 {
-	struct lguard_entry e;
-	enum probe_result r;
+	struct lguard_probe pr[LGUARD_MAX];
+	unsigned n, again = 0;
 
+	memset(pr, 0, sizeof(pr));
 	pthread_mutex_lock(&lg.mu);
-	e = lg.e[i];
-	pthread_mutex_unlock(&lg.mu);
-	/* a miss is probed again at once: one slow handover is no proof */
-	do {
-		r = lguard_probe(&e);
-		if (r == PROBE_UP)
-			e.misses = 0;
-		else if (r == PROBE_MISS)
-			e.misses++;
-	} while (r == PROBE_MISS && e.misses < LGUARD_MISSES);
-	if (e.misses >= LGUARD_MISSES) {
-		lguard_relisten(&e);
-		e.misses = 0;
+	n = lg.n;
+	for (unsigned i = 0; i < n; i++) {
+		pr[i].i = i;
+		pr[i].e = lg.e[i];
 	}
-	pthread_mutex_lock(&lg.mu);
-	lg.e[i].l = e.l;
-	lg.e[i].misses = e.misses;
 	pthread_mutex_unlock(&lg.mu);
+	lguard_round(pr, n);
+	for (unsigned k = 0; k < n; k++)
+		if (pr[k].r == PROBE_MISS)
+			pr[again++] = pr[k];
+	if (again > 0)
+		lguard_round(pr, again);
+	for (unsigned k = 0; k < again; k++) {
+		if (pr[k].r != PROBE_MISS)
+			continue;
+		lguard_relisten(&pr[k].e);
+		pthread_mutex_lock(&lg.mu);
+		lg.e[pr[k].i].l = pr[k].e.l;
+		pthread_mutex_unlock(&lg.mu);
+	}
 }
 
 static void *
@@ -229,11 +259,11 @@ lguard_thread(void *arg)
 	pthread_mutex_lock(&lg.mu);
 	while (!lg.stop) {
 		lguard_wait(LGUARD_PERIOD_MS);
-		for (unsigned i = 0; i < lg.n && !lg.stop; i++) {
-			pthread_mutex_unlock(&lg.mu);
-			lguard_check(i);
-			pthread_mutex_lock(&lg.mu);
-		}
+		if (lg.stop)
+			break;
+		pthread_mutex_unlock(&lg.mu);
+		lguard_check();
+		pthread_mutex_lock(&lg.mu);
 	}
 	pthread_mutex_unlock(&lg.mu);
 	return NULL;
@@ -255,7 +285,6 @@ lguard_add(nng_socket s, nng_listener l, const char *url)
 		e->sock = s;
 		e->l = l;
 		e->open_peer = open_peer;
-		e->misses = 0;
 		snprintf(e->url, sizeof(e->url), "%s", url);
 		if (!lg.running) {
 			lg.stop = false;

@@ -8,11 +8,12 @@
  * of later peers still completes; the listener just no longer hands them
  * to its socket.)  TCP listeners recover by themselves.  So every ipc
  * listener made here is probed by a guard thread: each LGUARD_PERIOD_MS a
- * socket of the peer protocol dials it, and nng's "accept" statistic of
- * the listener must move within LGUARD_WAIT_MS.  When it does not, twice in
- * a row (and the guard itself was not frozen meanwhile), the listener is
- * closed and made again: within about 5 s.  Peers it had connected are
- * dropped with it and redial.
+ * socket of the peer protocol dials each one (all at once), and nng's
+ * "accept" statistic of the listener must move within LGUARD_WAIT_MS.
+ * Those that miss are probed again at once; a listener that misses twice
+ * (while the guard itself was not frozen) is closed and made again:
+ * within about 5 s of the hang-up, however many broke.  Peers it had
+ * connected are dropped with it and redial.
  */
 #ifndef NUDGE_LGUARD_H
 #define NUDGE_LGUARD_H
