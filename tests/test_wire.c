@@ -2376,6 +2376,20 @@ test_write_corpus(void **state)
 		assert_int_equal(fclose(f), 0);
 		free(b.p);
 	}
+	/* an agent's period in one message: delta, sessions, events */
+	struct bytes parts[3] = {make_msg(M_DELTA), make_msg(M_SESSIONS),
+	    make_msg(M_EVENTS)};
+	struct bytes all = concat(parts, 3);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/batch.msgpack", dir);
+	if ((f = fopen(path, "wb")) == NULL)
+		fail_msg("cannot write %s", path);
+	assert_int_equal(fwrite(all.p, 1, all.n, f), all.n);
+	assert_int_equal(fclose(f), 0);
+	for (int i = 0; i < 3; i++)
+		free(parts[i].p);
+	free(all.p);
 }
 
 int
