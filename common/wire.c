@@ -449,6 +449,29 @@ wire_msg_next(struct wire_msg *msg, const void *buf, size_t len,
 	return msg_open_checked(msg, part, w.off, d);
 }
 
+int
+wire_msg_each(const void *buf, size_t len, const struct wire_limits *lim,
+    struct nudge_diag *d, wire_part_fn fn, void *arg, unsigned *skipped)
+{
+	size_t off = 0;
+
+	do {
+		struct wire_msg m;
+		int rc = wire_msg_next(&m, buf, len, &off, lim, d);
+
+		if (rc == NUDGE_EKIND || rc == NUDGE_EVERSION) {
+			if (skipped != NULL)
+				(*skipped)++;
+			continue;
+		}
+		if (rc != 0)
+			return rc;
+		fn(arg, &m);
+		wire_msg_fini(&m);
+	} while (off < len);
+	return 0;
+}
+
 void
 wire_msg_fini(struct wire_msg *msg)
 {

@@ -320,6 +320,16 @@ void wire_msg_fini(struct wire_msg *msg);
 int wire_msg_next(struct wire_msg *msg, const void *buf, size_t len,
     size_t *off, const struct wire_limits *lim, struct nudge_diag *d);
 
+/*
+ * Calls fn for every part of buf in order, through wire_msg_next(); a
+ * part of another version or kind is skipped and counted in *skipped
+ * (when not NULL).  Returns 0, or the error that ended the walk, after fn
+ * has seen every whole part before it.
+ */
+typedef void (*wire_part_fn)(void *arg, const struct wire_msg *msg);
+int wire_msg_each(const void *buf, size_t len, const struct wire_limits *lim,
+    struct nudge_diag *d, wire_part_fn fn, void *arg, unsigned *skipped);
+
 int wire_read_snapshot(const struct wire_msg *msg, struct wire_snapshot *out);
 /* Fills *boot_id and *delta (increments since the previous delta). */
 int wire_read_delta(const struct wire_msg *msg, uint64_t *boot_id,

@@ -441,60 +441,62 @@ model_on_heat(struct model *m, unsigned idx, const struct wire_msg *msg)
 	return flags | MODEL_F_HEAT;
 }
 
-static unsigned
-model_feed_part(struct model *m, unsigned idx, const struct wire_msg *msg,
-    uint64_t now_ms)
-{
-	struct model_agent *a = &m->agents[idx];
+struct model_feeding {
+	struct model *m;
+	unsigned idx;
+	uint64_t now_ms;
+	unsigned flags;
+};
 
-	a->last_msg_ms = now_ms;
+static void
+model_feed_part(void *arg, const struct wire_msg *msg)
+{
+	struct model_feeding *f = arg;
+	struct model *m = f->m;
+	struct model_agent *a = &m->agents[f->idx];
+
+	a->last_msg_ms = f->now_ms;
 	a->ts_ms = msg->h.ts_ms;
 	memcpy(a->name, msg->h.agent, sizeof(a->name));
 	switch (msg->h.kind) {
 	case WIRE_SNAPSHOT:
-		return model_on_snapshot(m, idx, msg, now_ms);
+		f->flags |= model_on_snapshot(m, f->idx, msg, f->now_ms);
+		break;
 	case WIRE_DELTA:
-		return model_on_delta(m, idx, msg);
+		f->flags |= model_on_delta(m, f->idx, msg);
+		break;
 	case WIRE_SESSION:
-		return model_on_sessions(m, idx, msg, now_ms);
+		f->flags |= model_on_sessions(m, f->idx, msg, f->now_ms);
+		break;
 	case WIRE_EVENT:
-		return model_on_events(m, idx, msg);
+		f->flags |= model_on_events(m, f->idx, msg);
+		break;
 	case WIRE_HEAT:
-		return model_on_heat(m, idx, msg);
+		f->flags |= model_on_heat(m, f->idx, msg);
+		break;
 	default:
-		return MODEL_F_SKIPPED;
+		f->flags |= MODEL_F_SKIPPED;
+		break;
 	}
+	m->gen++;
 }
 
-/* Every part of the message, in order (wire_msg_next). */
+/* Every part of the message, in order (wire_msg_each). */
 unsigned
 model_feed(struct model *m, unsigned idx, const void *buf, size_t len,
     uint64_t now_ms)
 {
-	unsigned flags = 0;
-	size_t off = 0;
+	struct model_feeding f = {m, idx, now_ms, 0};
+	unsigned skipped = 0;
 
 	if (idx >= m->n_agents)
 		return MODEL_F_SKIPPED;
-	do {
-		struct wire_msg msg;
-		int rv = wire_msg_next(&msg, buf, len, &off,
-		    &wire_limits_default, NULL);
-
-		if (rv == NUDGE_EKIND || rv == NUDGE_EVERSION) {
-			flags |= MODEL_F_SKIPPED;
-			continue;
-		}
-		if (rv != 0) {
-			m->agents[idx].bad++;
-			flags |= MODEL_F_BAD;
-			break;
-		}
-		flags |= model_feed_part(m, idx, &msg, now_ms);
-		wire_msg_fini(&msg);
-		m->gen++;
-	} while (off < len);
-	return flags;
+	if (wire_msg_each(buf, len, &wire_limits_default, NULL,
+	    model_feed_part, &f, &skipped) != 0) {
+		m->agents[idx].bad++;
+		f.flags |= MODEL_F_BAD;
+	}
+	return f.flags | (skipped ? MODEL_F_SKIPPED : 0);
 }
 
 const struct agg *

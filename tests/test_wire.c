@@ -1136,6 +1136,13 @@ concat(const struct bytes *parts, size_t n)
 	return all;
 }
 
+/* wire_msg_each's fn: the kinds seen, as bits. */
+static void
+count_part(void *arg, const struct wire_msg *m)
+{
+	*(unsigned *)arg |= 1u << m->h.kind;
+}
+
 /*
  * A batch: delta, a part of an unknown kind (skipped, the next still
  * read), snapshot; then the same with its last part cut short: the parts
@@ -1182,6 +1189,16 @@ test_msg_next_parts(void **state)
 	off = all.n + 1;
 	assert_int_equal(wire_msg_next(&m, all.p, all.n, &off, NULL, &d),
 	    NUDGE_EINVAL);
+	/* wire_msg_each: the same walk, with a count of the skipped */
+	unsigned kinds = 0, skipped = 0;
+	assert_int_equal(wire_msg_each(all.p, all.n, NULL, &d, count_part,
+	    &kinds, &skipped), 0);
+	assert_int_equal(kinds, 1u << WIRE_DELTA | 1u << WIRE_SNAPSHOT);
+	assert_int_equal(skipped, 1);
+	kinds = skipped = 0;
+	assert_int_equal(wire_msg_each(all.p, all.n - 1, NULL, &d, count_part,
+	    &kinds, NULL), NUDGE_ETRUNC);
+	assert_int_equal(kinds, 1u << WIRE_DELTA);
 	for (int i = 0; i < 3; i++)
 		free(parts[i].p);
 	free(all.p);

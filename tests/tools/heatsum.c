@@ -49,8 +49,10 @@ struct heatsum {
 };
 
 static void
-heatsum_part(struct heatsum *t, const struct wire_msg *m)
+heatsum_part(void *arg, const struct wire_msg *m)
 {
+	struct heatsum *t = arg;
+
 	if (m->h.kind != WIRE_HEAT)
 		return;
 	if (wire_read_heat(m, &t->v) != 0) {
@@ -73,23 +75,13 @@ heatsum_part(struct heatsum *t, const struct wire_msg *m)
 	}
 }
 
-/* Every part of the message (wire_msg_next). */
+/* Every part of the message (wire_msg_each). */
 static void
 heatsum_add(struct heatsum *t, const void *buf, size_t len)
 {
-	size_t off = 0;
-
-	do {
-		struct wire_msg m;
-
-		if (wire_msg_next(&m, buf, len, &off, &wire_limits_default,
-		    NULL) != 0) {
-			t->bad++;
-			return;
-		}
-		heatsum_part(t, &m);
-		wire_msg_fini(&m);
-	} while (off < len);
+	if (wire_msg_each(buf, len, &wire_limits_default, NULL, heatsum_part,
+	    t, NULL) != 0)
+		t->bad++;
 }
 
 int

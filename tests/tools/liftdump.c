@@ -59,27 +59,31 @@ liftdump_print(const struct wire_snapshot *s)
 	}
 }
 
+struct liftdump_seen {
+	struct wire_snapshot *s;
+	int printed;
+};
+
+static void
+liftdump_part(void *arg, const struct wire_msg *m)
+{
+	struct liftdump_seen *seen = arg;
+
+	if (m->h.kind == WIRE_SNAPSHOT && wire_read_snapshot(m, seen->s) == 0) {
+		liftdump_print(seen->s);
+		seen->printed = 1;
+	}
+}
+
 /* 1 when buf held a snapshot and it was printed. */
 static int
 liftdump_one(const void *buf, size_t len, struct wire_snapshot *s)
 {
-	size_t off = 0;
-	int printed = 0;
+	struct liftdump_seen seen = {s, 0};
 
-	do {
-		struct wire_msg m;
-
-		if (wire_msg_next(&m, buf, len, &off, &wire_limits_default,
-		    NULL) != 0)
-			break;
-		if (m.h.kind == WIRE_SNAPSHOT &&
-		    wire_read_snapshot(&m, s) == 0) {
-			liftdump_print(s);
-			printed = 1;
-		}
-		wire_msg_fini(&m);
-	} while (off < len);
-	return printed;
+	wire_msg_each(buf, len, &wire_limits_default, NULL, liftdump_part,
+	    &seen, NULL);
+	return seen.printed;
 }
 
 int

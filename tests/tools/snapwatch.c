@@ -43,43 +43,46 @@ snapwatch_ms(clockid_t id)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Prints one line per part of the message (wire_msg_next). */
+struct snapwatch_line {
+	long long mono, wall;
+	struct wire_snapshot *s;
+};
+
+static void
+snapwatch_part(void *arg, const struct wire_msg *m)
+{
+	struct snapwatch_line *l = arg;
+	struct wire_snapshot *s = l->s;
+
+	if (m->h.kind != WIRE_SNAPSHOT) {
+		printf("%lld %lld %s %llu\n", l->mono, l->wall,
+		    wire_kind_name(m->h.kind), (unsigned long long)m->h.seq);
+	} else if (wire_read_snapshot(m, s) != 0) {
+		printf("%lld %lld bad snapshot\n", l->mono, l->wall);
+	} else {
+		printf("%lld %lld snapshot %llu boot=%llx up=%llu events=%llu "
+		       "serr=%llu rv=%llu ts=%llu lerr=%s\n",
+		    l->mono, l->wall, (unsigned long long)m->h.seq,
+		    (unsigned long long)s->boot_id,
+		    (unsigned long long)s->uptime_ms,
+		    (unsigned long long)s->agg.c[AGG_EVENTS],
+		    (unsigned long long)s->store_errors,
+		    (unsigned long long)s->rules_version,
+		    (unsigned long long)m->h.ts_ms, s->last_error);
+	}
+}
+
+/* Prints one line per part of the message (wire_msg_each). */
 static void
 snapwatch_print(const void *buf, size_t len, struct wire_snapshot *s)
 {
-	long long mono = snapwatch_ms(CLOCK_MONOTONIC);
-	long long wall = snapwatch_ms(CLOCK_REALTIME);
-	size_t off = 0;
+	struct snapwatch_line l = {snapwatch_ms(CLOCK_MONOTONIC),
+	    snapwatch_ms(CLOCK_REALTIME), s};
+	struct nudge_diag d = {0};
 
-	do {
-		struct wire_msg m;
-		struct nudge_diag d = {0};
-
-		if (wire_msg_next(&m, buf, len, &off, &wire_limits_default,
-		    &d) != 0) {
-			printf("%lld %lld bad %s\n", mono, wall, d.msg);
-			return;
-		}
-		if (m.h.kind != WIRE_SNAPSHOT) {
-			printf("%lld %lld %s %llu\n", mono, wall,
-			    wire_kind_name(m.h.kind),
-			    (unsigned long long)m.h.seq);
-		} else if (wire_read_snapshot(&m, s) != 0) {
-			printf("%lld %lld bad snapshot\n", mono, wall);
-		} else {
-			printf("%lld %lld snapshot %llu boot=%llx up=%llu "
-			       "events=%llu serr=%llu rv=%llu ts=%llu "
-			       "lerr=%s\n",
-			    mono, wall, (unsigned long long)m.h.seq,
-			    (unsigned long long)s->boot_id,
-			    (unsigned long long)s->uptime_ms,
-			    (unsigned long long)s->agg.c[AGG_EVENTS],
-			    (unsigned long long)s->store_errors,
-			    (unsigned long long)s->rules_version,
-			    (unsigned long long)m.h.ts_ms, s->last_error);
-		}
-		wire_msg_fini(&m);
-	} while (off < len);
+	if (wire_msg_each(buf, len, &wire_limits_default, &d, snapwatch_part,
+	    &l, NULL) != 0)
+		printf("%lld %lld bad %s\n", l.mono, l.wall, d.msg);
 }
 
 int
