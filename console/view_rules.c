@@ -244,7 +244,6 @@ rv_on_text(void *arg, unsigned idx, int err, const struct wire_reply *rp)
 	/* An unanswered fetch must not become an empty set to edit or push. */
 	if (err != 0) {
 		rv_fetch_failed(st, err);
-		st->mode = RV_IDLE;
 		return;
 	}
 	relayenv_pick_newest(rp, &best);
