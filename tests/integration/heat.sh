@@ -44,10 +44,16 @@ expect_eq "emit accepted every event" "$out" "accepted 115, rejected 0"
 screen() { # NAME: capture the pane into $WORK/NAME.txt
 	tmux -L "$TSOCK" capture-pane -p -t "$1" >"$WORK/$1.txt" 2>/dev/null
 }
-wait_screen() { # NAME PATTERN: up to 10 s for a grep -E pattern
+wait_screen() { # NAME PATTERN...: up to 10 s until every grep -E pattern
+	local name=$1 p ok
+	shift
 	for _ in $(seq 1 50); do
-		screen "$1"
-		grep -Eq "$2" "$WORK/$1.txt" && return 0
+		screen "$name"
+		ok=1
+		for p in "$@"; do
+			grep -Eq "$p" "$WORK/$name.txt" || { ok=0; break; }
+		done
+		[ "$ok" = 1 ] && return 0
 		sleep 0.2
 	done
 	return 1
@@ -82,7 +88,9 @@ map_count() { # NAME CHAR: how often CHAR appears inside the map
 
 check_map() { # NAME WHEN
 	local n=$1 when=$2
-	if ! wait_screen "$n" "/product/boots +clicks 45 +views 10"; then
+	# a capture can catch the console mid-draw (the rows are written top
+	# down): the map is read once its last row, beside the 95% band, is in
+	if ! wait_screen "$n" "/product/boots +clicks 45 +views 10" " 95% "; then
 		fail "map header $when" "$(cat "$WORK/$n.txt")"
 		return
 	fi
