@@ -127,13 +127,25 @@ relay_forwards(const char *cmd)
 
 /* ---- publishing -------------------------------------------------------- */
 
-static void
-relay_send(struct relay *r, int kind)
+/* r->sb as one nng message, or NULL: sized at once, so nothing can fail
+ * half way and leave a message behind. */
+static nng_msg *
+relay_msg(const struct relay *r)
 {
 	nng_msg *msg;
 
-	if (nng_msg_alloc(&msg, 0) != 0 ||
-	    nng_msg_append(msg, r->sb.data, r->sb.size) != 0) {
+	if (nng_msg_alloc(&msg, r->sb.size) != 0)
+		return NULL;
+	memcpy(nng_msg_body(msg), r->sb.data, r->sb.size);
+	return msg;
+}
+
+static void
+relay_send(struct relay *r)
+{
+	nng_msg *msg = relay_msg(r);
+
+	if (msg == NULL) {
 		r->pub_dropped++;
 		return;
 	}
@@ -141,7 +153,6 @@ relay_send(struct relay *r, int kind)
 		nng_msg_free(msg);
 		r->pub_dropped++;
 	}
-	(void)kind;
 }
 
 /* The header of the next message of kind; the seq is taken. */
@@ -187,7 +198,7 @@ relay_delta(struct relay *r)
 		r->sent = *merged;
 	}
 	if (wire_write_delta(&r->sb, &h, r->boot_id, &d) == 0)
-		relay_send(r, WIRE_DELTA);
+		relay_send(r);
 }
 
 static struct wire_rule_stat *
@@ -313,7 +324,7 @@ relay_snapshot(struct relay *r)
 	relay_build_snapshot(r, r->snap);
 	h = relay_header(r, WIRE_SNAPSHOT);
 	if (wire_write_snapshot(&r->sb, &h, r->snap) == 0)
-		relay_send(r, WIRE_SNAPSHOT);
+		relay_send(r);
 }
 
 /* Sessions the model heard of since the last tick, newest first. */
@@ -338,7 +349,7 @@ relay_sessions(struct relay *r)
 	if (n > 0) {
 		struct wire_header h = relay_header(r, WIRE_SESSION);
 		if (wire_write_sessions(&r->sb, &h, r->sess, n) == 0)
-			relay_send(r, WIRE_SESSION);
+			relay_send(r);
 	}
 }
 
@@ -381,7 +392,7 @@ relay_events(struct relay *r)
 	if (n > 0) {
 		struct wire_header h = relay_header(r, WIRE_EVENT);
 		if (wire_write_events(&r->sb, &h, ev, n) == 0)
-			relay_send(r, WIRE_EVENT);
+			relay_send(r);
 	}
 }
 
@@ -424,7 +435,7 @@ relay_heat_flush(struct relay *r)
 			relay_heat_pack(&r->heat[i++], v);
 		h = relay_header(r, WIRE_HEAT);
 		if (wire_write_heat(&r->sb, &h, v) == 0)
-			relay_send(r, WIRE_HEAT);
+			relay_send(r);
 		else
 			r->pub_dropped++;
 	}
@@ -489,12 +500,9 @@ relay_on_heat(void *arg, unsigned idx, const struct wire_heat *v)
 static void
 relay_reply_send(struct relay *r)
 {
-	nng_msg *msg;
+	nng_msg *msg = relay_msg(r);
 
-	if (nng_msg_alloc(&msg, 0) != 0)
-		return;
-	if (nng_msg_append(msg, r->sb.data, r->sb.size) != 0 ||
-	    nng_sendmsg(r->rep, msg, 0) != 0)
+	if (msg != NULL && nng_sendmsg(r->rep, msg, 0) != 0)
 		nng_msg_free(msg);
 }
 
