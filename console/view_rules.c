@@ -87,6 +87,7 @@ struct rv_state {
 	unsigned n_leaf;
 	struct rule_errors errs;
 	char note[128];
+	int busy_key;			/* e or r pressed while busy, or 0 */
 	msgpack_sbuffer sb;
 };
 
@@ -502,6 +503,7 @@ rv_fetch(struct rv_state *st, struct ui *ui, bool reconcile)
 
 	st->reconcile = reconcile;
 	st->note[0] = '\0';
+	st->busy_key = 0;
 	if (reconcile && rv_targets(st, ui, desired) == 0) {
 		snprintf(st->note, sizeof(st->note), "no drift: every agent "
 		    "runs version %llu", (unsigned long long)desired);
@@ -702,8 +704,12 @@ rv_draw_mode(struct rv_state *st, WINDOW *w, struct ui *ui, int y)
 		    (unsigned long long)st->push_version, names);
 	} else if (st->mode == RV_ASK || st->mode == RV_FETCH ||
 	    st->mode == RV_PUSH) {
-		draw_text(w, y++, 1, A_NORMAL, st->mode != RV_PUSH ?
-		    "asking for the rule set..." : "pushing...");
+		char hint[48] = "";
+		if (st->busy_key != 0)
+			snprintf(hint, sizeof(hint), "  (%c not taken: one "
+			    "change at a time)", st->busy_key);
+		draw_text(w, y++, 1, A_NORMAL, "%s%s", st->mode != RV_PUSH ?
+		    "asking for the rule set..." : "pushing...", hint);
 	} else if (st->note[0] != '\0') {
 		draw_text(w, y++, 1, A_NORMAL, "%s", st->note);
 	}
@@ -747,6 +753,10 @@ rv_key(void *p, struct ui *ui, int ch)
 	if (ch == 'e' && st->mode == RV_ERRORS) {
 		st->mode = RV_EDIT;	/* the same file, errors and all */
 		return VIEW_HANDLED | VIEW_FETCH;
+	}
+	if (st->mode == RV_ASK || st->mode == RV_FETCH || st->mode == RV_PUSH) {
+		st->busy_key = ch;	/* said on the mode line, not queued */
+		return VIEW_HANDLED | VIEW_REDRAW;
 	}
 	if (st->mode != RV_IDLE)
 		return VIEW_HANDLED;

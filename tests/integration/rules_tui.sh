@@ -76,6 +76,10 @@ check "rules listed with their counters" grep -q "^ hello " "$WORK/c1.txt"
 # set) is pushed to the agent behind.
 kill -STOP "$AGENT_PID_t1"
 keys c1 r
+wait_screen c1 "asking for the rule set" && keys c1 e
+wait_screen c1 "\(e not taken: one change at a time" &&
+	pass "e while a fetch waits says it is not taken" ||
+	fail "e while a fetch waits says it is not taken" "$(shot c1)"
 wait_screen c1 "rules_get from t1: .*nothing pushed" &&
 	pass "r: an unanswered fetch says so" ||
 	fail "r: an unanswered fetch says so" "$(shot c1)"
