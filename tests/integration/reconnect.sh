@@ -167,10 +167,12 @@ one_client() {
 	fi
 }
 
-# run_clients MODE COUNT NAME: COUNT reconnects, two at a time; samples fds
-# and RSS at 20% and at the end
+# run_clients MODE COUNT NAME [BUDGET]: COUNT reconnects, two at a time;
+# samples fds and RSS at 20% and at the end.  With BUDGET (seconds) no new
+# client starts once it is spent, and the clients not run are said.
 run_clients() {
-	local mode=$1 count=$2 name=$3 pub=$PUB ctl=$CTL bad=0 i
+	local mode=$1 count=$2 name=$3 budget=${4:-0} pub=$PUB ctl=$CTL bad=0 i
+	local bad_first=0 ran=0
 	if [ "$mode" = tls ]; then
 		pub="tls+tcp://127.0.0.1:$TP"
 		ctl="tls+tcp://127.0.0.1:$TC"
@@ -190,7 +192,15 @@ run_clients() {
 			one_client "$((i + 1000000))" "$mode" "$pub" "$ctl" &
 			bg=$!
 		fi
-		one_client "$i" "$mode" "$pub" "$ctl" || bad=$((bad + 1))
+		if ! one_client "$i" "$mode" "$pub" "$ctl"; then
+			bad=$((bad + 1))
+			[ "$i" -lt 10 ] && bad_first=$((bad_first + 1))
+		fi
+		ran=$((i + 1))
+		if [ "$budget" -gt 0 ] && [ $(($(date +%s) - t0)) -ge "$budget" ]; then
+			echo "    $name: budget of $budget s spent after $ran of $count reconnects"
+			break
+		fi
 		if [ "$i" -eq $((count / 5)) ]; then
 			wait "$bg"
 			settle_fds "$f0"
@@ -200,8 +210,11 @@ run_clients() {
 	done
 	wait "$bg"
 	local dt=$(($(date +%s) - t0))
-	check "$name: agent alive after $count reconnects ($((count * 3 / 2)) clients, ${dt} s)" kill -0 "$AGENT_PID"
-	check "$name: clean clients answered ($bad of $count failed, <= 1%)" test "$bad" -le $((count / 100))
+	check "$name: agent alive after $ran reconnects ($((ran * 3 / 2)) clients, ${dt} s)" kill -0 "$AGENT_PID"
+	# the first ten come before any pipe could have leaked: they always answer
+	check "$name: the first clients answered ($bad_first of 10 failed)" test "$bad_first" -eq 0
+	verdict "$name: clean clients answered ($bad of $ran failed, <= 1%)" test "$bad" -le $((ran / 100))
+	[ "$ran" -eq "$count" ] || verdict "$name: every reconnect run ($ran of $count in the budget)" false
 	settle_fds "$f0"
 	local f1 r1
 	f1=$(fds)
@@ -284,7 +297,9 @@ stop_r1 "plain run"
 if [ "$TLS" -gt 0 ]; then
 	start_r1 tls
 	IN_TLS=1
-	run_clients tls "$TLS" tls
+	# nng 1.5.2's leaked TLS pipes slow every later handshake (at worst
+	# each client waits its whole CT), so the run is bounded in time
+	run_clients tls "$TLS" tls "${TLS_BUDGET:-150}"
 	stop_r1 "tls run"
 	IN_TLS=0
 fi
