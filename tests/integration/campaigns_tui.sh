@@ -13,8 +13,8 @@
 # Env: BUILD (default build).  Prints PASS/FAIL lines; exits 1 when a step
 # cannot go on.
 . "$(dirname "$0")/lib/common.sh"
-TSOCK="nudge-ctui-$$"
-trap 'tmux -L "$TSOCK" kill-server >/dev/null 2>&1; cleanup' EXIT
+TMUX_SOCKET="nudge-ctui-$$"
+. "$(dirname "$0")/lib/tmux.sh"
 command -v tmux >/dev/null || { fail campaigns_tui "tmux not installed"; exit 0; }
 NUDGE=$BUILD/nudge
 
@@ -75,23 +75,16 @@ state() {
 }
 states() { echo "$(state a),$(state b),$(state c)"; }
 
-screen() { tmux -L "$TSOCK" capture-pane -p -t "$1" >"$WORK/$1.txt" 2>/dev/null; }
-wait_screen() { # NAME PATTERN [SECONDS]
-	for _ in $(seq 1 $((${3:-10} * 5))); do
-		screen "$1"
-		grep -Eq "$2" "$WORK/$1.txt" && return 0
-		sleep 0.2
-	done
-	return 1
-}
+screen() { tm_screen "$1" "$WORK/$1.txt"; }
+wait_screen() { tm_wait "$1" "$WORK/$1.txt" "${3:-10}" "$2"; } # NAME PATTERN [SECONDS]
 console() { # NAME KEYFILE [flags]
 	local n=$1 key=$2
 	shift 2
-	tmux -L "$TSOCK" -f /dev/null new-session -d -s "$n" -x 80 -y 24 \
+	tm -f /dev/null new-session -d -s "$n" -x 80 -y 24 \
 		"env LANG=C LC_ALL=C TERM=xterm $NUDGE --key $key --history none $* ${AGENTS[*]} 2>$WORK/$n.err; echo EXIT=\$? >$WORK/$n.exit; sleep 30"
 	wait_screen "$n" "3 agents up"
 }
-keys() { tmux -L "$TSOCK" send-keys -t "$@"; }
+keys() { tm send-keys -t "$@"; }
 shot() { echo "--- screen"; cat "$WORK/$1.txt"; }
 # step NAME SESSION PATTERN [SECONDS]: PASS when the screen shows PATTERN
 step() {
@@ -224,12 +217,12 @@ check "the list says paused" grep -Eq "^ >checkout_banner +paused +v3 +3/3 agent
 expect_eq "each agent reports paused itself" "$(states)" "paused,paused,paused"
 
 # ---- resize: wide, too small, back ---------------------------------------
-tmux -L "$TSOCK" resize-window -t op -x 120 -y 40
+tm resize-window -t op -x 120 -y 40
 step "120x40: one line per variant, p and always-valid p as columns" op \
 	"^ VARIANT +W% +VISITORS +CONV +RATE \[95% CI\] +UPLIFT \[95% CI\] +P +AV-P +BEAT +REVENUE"
-tmux -L "$TSOCK" resize-window -t op -x 70 -y 20
+tm resize-window -t op -x 70 -y 20
 step "70x20: the too-small message" op "terminal too small: 70x20, need 80x24"
-tmux -L "$TSOCK" resize-window -t op -x 80 -y 24
+tm resize-window -t op -x 80 -y 24
 step "back to 80x24: the campaign again" op "^ >checkout_banner +paused +v3 +3/3 agents"
 check "80x24: two lines per variant" grep -Eq "^     p [0-9.<]+  always-valid p " "$WORK/op.txt"
 

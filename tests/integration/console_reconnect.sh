@@ -2,6 +2,7 @@
 # The console follows an agent through a restart and a freeze by itself:
 # counters continue where they were, the link goes stale and comes back.
 . "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/tmux.sh"
 T="nudge-recon-$$"
 TMUX_SESSIONS+=("$T")
 
@@ -10,16 +11,8 @@ visits() { # N FIRST: N visitors with one page view each
 		printf '{"type":"pageview","visitor":"r%05d","page":"/"}\n' "$i"
 	done | "$BUILD/nudge" emit --stdin --ingest "$AGENT_INGEST_r1" >/dev/null
 }
-screen() { tmux capture-pane -t "$T" -p; }
-# wait_screen PATTERN SECONDS: until the pane shows PATTERN
-wait_screen() {
-	for _ in $(seq 1 $(($2 * 5))); do
-		screen | grep -qE "$1" && return 0
-		sleep 0.2
-	done
-	screen | sed 's/^/    | /'
-	return 1
-}
+screen() { tm_screen "$T" "$WORK/screen.txt"; cat "$WORK/screen.txt"; }
+wait_screen() { tm_expect "$T" "$WORK/screen.txt" "$2" "$1"; } # PATTERN SECONDS
 
 start_agent r1 || exit 1
 visits 50 1

@@ -15,11 +15,11 @@ NAME=console_tmux
 BUILD=${BUILD:-build}
 BIN=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "FAIL $NAME: no $BUILD"; exit 1; }
 DIR=$(mktemp -d /tmp/nudge-ctmux.XXXXXX)
-TSOCK="nudge-ctmux-$$"
+TMUX_SOCKET="nudge-ctmux-$$"
 AGENT_PID=
 
 cleanup() {
-	tmux -L "$TSOCK" kill-server >/dev/null 2>&1
+	tm kill-server >/dev/null 2>&1
 	if [ -n "$AGENT_PID" ]; then
 		kill "$AGENT_PID" 2>/dev/null
 		wait "$AGENT_PID" 2>/dev/null
@@ -27,6 +27,7 @@ cleanup() {
 	rm -rf "$DIR"
 }
 trap cleanup EXIT
+. "$(dirname "$0")/lib/tmux.sh"
 
 fail() {
 	echo "FAIL $NAME: $*"
@@ -94,28 +95,17 @@ rc=$?
 [ "$rc" = 0 ] || fail "emit exited $rc: $out $(cat "$DIR/emit.err")"
 [ "$out" = "accepted 158, rejected 0" ] || fail "emit said: $out"
 
-capture() {
-	tmux -L "$TSOCK" capture-pane -p -t t >"$DIR/screen.txt" 2>/dev/null
-}
+capture() { tm_screen t "$DIR/screen.txt"; }
+wait_screen() { tm_wait t "$DIR/screen.txt" 10 "$1"; } # PATTERN: up to 10 s
 
-# Waits up to 10 s for a pattern (grep -E) on the screen.
-wait_screen() {
-	for _ in $(seq 1 50); do
-		capture
-		grep -Eq "$1" "$DIR/screen.txt" && return 0
-		sleep 0.2
-	done
-	return 1
-}
-
-tmux -L "$TSOCK" -f /dev/null new-session -d -s t -x 80 -y 24 \
+tm -f /dev/null new-session -d -s t -x 80 -y 24 \
 	"$BIN/nudge --agent $PUB; echo EXIT=\$? >$DIR/exit; sleep 30" ||
 	fail "tmux new-session failed"
 
 wait_screen "1 agents up" || fail "header never said '1 agents up'"
 
 # Funnel view: every label on a line with its count.
-tmux -L "$TSOCK" send-keys -t t 2
+tm send-keys -t t 2
 wait_screen "Funnel" || fail "no funnel view after key 2"
 wait_screen "purchase .* 3 " || fail "funnel counts not shown"
 for pair in visit:100 product:40 cart:10 checkout:5 purchase:3; do
@@ -126,17 +116,17 @@ for pair in visit:100 product:40 cart:10 checkout:5 purchase:3; do
 done
 
 # Sessions view: the visitors the agent holds, through the control socket.
-tmux -L "$TSOCK" send-keys -t t 3
+tm send-keys -t t 3
 wait_screen "v0[0-9][0-9] " || fail "no live sessions listed"
 
 # Help overlay lists the global keys and the view's own.
-tmux -L "$TSOCK" send-keys -t t '?'
+tm send-keys -t t '?'
 wait_screen "help: sessions" || fail "? did not open the help"
 grep -q "quit" "$DIR/screen.txt" || fail "help does not mention quit"
 grep -q "cycle the sort" "$DIR/screen.txt" || fail "help lacks the view's keys"
 
 # q closes the help and quits; the exit status is 0.
-tmux -L "$TSOCK" send-keys -t t q
+tm send-keys -t t q
 for _ in $(seq 1 50); do
 	[ -s "$DIR/exit" ] && break
 	sleep 0.1

@@ -12,9 +12,9 @@
 . "$(dirname "$0")/lib/common.sh"
 
 command -v tmux >/dev/null || { fail tmux "tmux not installed"; exit 1; }
-TS="nudge-cv-$$"
-T() { tmux -L "$TS" "$@"; }
-trap 'T kill-server >/dev/null 2>&1; cleanup' EXIT
+TMUX_SOCKET="nudge-cv-$$"
+. "$(dirname "$0")/lib/tmux.sh"
+T() { tm "$@"; }
 
 start_agent a1 || exit 1
 start_agent a2 || exit 1
@@ -36,14 +36,10 @@ for _ in $(seq 1 40); do
 done
 expect_eq "agents hold the truth" "$(jq -r .events "$WORK/status.json")" "$want_events"
 
-cap() { T capture-pane -p -t "$1" >"$WORK/screen.txt" 2>/dev/null; }
+cap() { tm_screen "$1" "$WORK/screen.txt"; }
 # wait_for SESSION REGEX [SECONDS]: up to 10 s unless said
 wait_for() {
-	for _ in $(seq 1 $((${3:-10} * 5))); do
-		cap "$1"
-		grep -Eq "$2" "$WORK/screen.txt" && return 0
-		sleep 0.2
-	done
+	tm_wait "$1" "$WORK/screen.txt" "${3:-10}" "$2" && return 0
 	echo "--- screen of $1 (waiting for $2)"
 	cat "$WORK/screen.txt"
 	return 1
@@ -211,5 +207,5 @@ keys v Escape
 
 # ---- quit with q
 T send-keys -t v q; sleep 0.5
-check "q quits" sh -c "! tmux -L '$TS' list-panes -t v -F '#{pane_current_command}' | grep -q nudge"
+check "q quits" sh -c "! tmux -L '$TMUX_SOCKET' list-panes -t v -F '#{pane_current_command}' | grep -q nudge"
 exit 0

@@ -16,9 +16,9 @@ command -v sqlite3 >/dev/null || { fail sqlite3 "sqlite3 not installed"; exit 1;
 command -v tmux >/dev/null || { fail tmux "tmux not installed"; exit 1; }
 VIS=vForgetMe42
 KEEP=vKeepMe7
-TS="nudge-fg-$$"
-T() { tmux -L "$TS" "$@"; }
-trap 'T kill-server >/dev/null 2>&1; cleanup' EXIT
+TMUX_SOCKET="nudge-fg-$$"
+. "$(dirname "$0")/lib/tmux.sh"
+T() { tm "$@"; }
 DB=$WORK/f1/nudged.db
 CTL=ipc://$WORK/f1/control.sock
 
@@ -78,23 +78,9 @@ fi
 T -f /dev/null new-session -d -s c -x 120 -y 40 \
 	"LANG=C.UTF-8 $BUILD/nudge --agent $A --history $WORK/console.db; sleep 60" ||
 	{ fail tmux "new-session failed"; exit 1; }
-cap() { T capture-pane -p -t c >"$WORK/screen.txt" 2>/dev/null; }
-wait_for() { # wait_for REGEX [SECONDS]
-	for _ in $(seq 1 $((${2:-10} * 5))); do
-		cap
-		grep -Eq "$1" "$WORK/screen.txt" && return 0
-		sleep 0.2
-	done
-	return 1
-}
-wait_gone() { # wait_gone REGEX [SECONDS]
-	for _ in $(seq 1 $((${2:-10} * 5))); do
-		cap
-		grep -Eq "$1" "$WORK/screen.txt" || return 0
-		sleep 0.2
-	done
-	return 1
-}
+cap() { tm_screen c "$WORK/screen.txt"; }
+wait_for() { tm_wait c "$WORK/screen.txt" "${2:-10}" "$1"; } # REGEX [SECONDS]
+wait_gone() { tm_gone c "$WORK/screen.txt" "${2:-10}" "$1"; } # REGEX [SECONDS]
 wait_for "1 agent" 20 || { fail console "console never saw the agent"; cat "$WORK/screen.txt"; exit 1; }
 T send-keys -t c 6; sleep 0.5
 emit $VIS click /product/hat

@@ -12,8 +12,8 @@
 # 55% band and beyond.
 . "$(dirname "$0")/lib/common.sh"
 
-TSOCK="nudge-heat-$$"
-trap 'tmux -L "$TSOCK" kill-server >/dev/null 2>&1; cleanup' EXIT
+TMUX_SOCKET="nudge-heat-$$"
+. "$(dirname "$0")/lib/tmux.sh"
 command -v tmux >/dev/null || { fail tmux "tmux not installed"; exit 1; }
 
 start_agent h1 || exit 1
@@ -41,29 +41,18 @@ gen_events() {
 out=$(gen_events | "$BUILD/nudge" emit --stdin --ingest "$AGENT_INGEST_h1" 2>"$WORK/emit.err")
 expect_eq "emit accepted every event" "$out" "accepted 115, rejected 0"
 
-screen() { # NAME: capture the pane into $WORK/NAME.txt
-	tmux -L "$TSOCK" capture-pane -p -t "$1" >"$WORK/$1.txt" 2>/dev/null
-}
+screen() { tm_screen "$1" "$WORK/$1.txt"; }
 wait_screen() { # NAME PATTERN...: up to 10 s until every grep -E pattern
-	local name=$1 p ok
+	local name=$1
 	shift
-	for _ in $(seq 1 50); do
-		screen "$name"
-		ok=1
-		for p in "$@"; do
-			grep -Eq "$p" "$WORK/$name.txt" || { ok=0; break; }
-		done
-		[ "$ok" = 1 ] && return 0
-		sleep 0.2
-	done
-	return 1
+	tm_wait "$name" "$WORK/$name.txt" 10 "$@"
 }
 console() { # NAME: the console in an 80x24 tmux, ASCII locale
-	tmux -L "$TSOCK" -f /dev/null new-session -d -s "$1" -x 80 -y 24 \
+	tm -f /dev/null new-session -d -s "$1" -x 80 -y 24 \
 		"env LANG=C LC_ALL=C TERM=xterm $BUILD/nudge --agent $AGENT_PUB_h1 2>$WORK/$1.err; echo EXIT=\$? >$WORK/$1.exit; sleep 30"
 	wait_screen "$1" "1 agents up"
 }
-keys() { tmux -L "$TSOCK" send-keys -t "$@"; }
+keys() { tm send-keys -t "$@"; }
 quit_console() { # NAME: q quits with status 0 (and, sanitized, no report)
 	keys "$1" q
 	for _ in $(seq 1 50); do

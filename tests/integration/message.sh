@@ -4,6 +4,7 @@
 # holding the visitor's live session, delivered once with their next
 # beacon answer, never to a visitor who did not consent, never by a viewer.
 . "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/tmux.sh"
 
 command -v curl >/dev/null || { fail message "curl not installed"; exit 0; }
 command -v jq >/dev/null || { fail message "jq not installed"; exit 0; }
@@ -109,11 +110,8 @@ S=msg$$
 TMUX_SESSIONS+=("$S")
 beacon vis0000000000003 >/dev/null
 tmux new-session -d -s "$S" -x 120 -y 40 "$N --key $WORK/op.key --agent $AGENT_PUB_m1"
-screen() { tmux capture-pane -p -t "$S"; }
-wait_screen() { # PATTERN [seconds]
-	for _ in $(seq 1 $((${2:-10} * 10))); do screen | grep -q "$1" && return 0; sleep 0.1; done
-	return 1
-}
+screen() { tm_screen "$S" "$WORK/screen.txt"; cat "$WORK/screen.txt"; }
+wait_screen() { tm_expect "$S" "$WORK/screen.txt" "${2:-10}" "$1"; } # PATTERN [SECONDS]
 tmux send-keys -t "$S" 3
 check "console: sessions view lists the visitor" wait_screen vis00000000000 15
 tmux send-keys -t "$S" / && tmux send-keys -t "$S" -l vis0000000000003 && tmux send-keys -t "$S" Enter
@@ -158,5 +156,5 @@ tmux send-keys -t "$S" Escape && sleep 0.5 && tmux send-keys -t "$S" Escape && s
 tmux send-keys -t "$S" / && tmux send-keys -t "$S" -l vis0000000000004 && tmux send-keys -t "$S" Enter
 sleep 1
 tmux send-keys -t "$S" Enter
-check "detail: the actions shown by the rules" wait_screen 'actions shown.*hello (1 this session)' 10
-check "detail: the campaign variant" wait_screen "variants.*greet: \(control\\|warm\)" 10
+check "detail: the actions shown by the rules" wait_screen 'actions shown.*hello \(1 this session\)' 10
+check "detail: the campaign variant" wait_screen "variants.*greet: (control|warm)" 10

@@ -19,6 +19,7 @@
 # CPU on a shared 2-core box; PLAIN=1000 TLS=1000 runs the full count.
 # builds: san
 . "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/tmux.sh"
 command -v openssl >/dev/null || { fail reconnect "openssl not installed"; exit 0; }
 command -v tmux >/dev/null || { fail reconnect "tmux not installed"; exit 0; }
 command -v jq >/dev/null || { fail reconnect "jq not installed"; exit 0; }
@@ -313,15 +314,8 @@ visits() { # N FIRST
 		printf '{"type":"pageview","visitor":"rc%05d","page":"/"}\n' "$i"
 	done | $N emit --stdin --ingest "ipc://$D/ingest.sock" >/dev/null
 }
-screen() { tmux capture-pane -t "$S" -p; }
-wait_screen() { # PATTERN SECONDS
-	for _ in $(seq 1 $(($2 * 5))); do
-		screen | grep -qE "$1" && return 0
-		sleep 0.2
-	done
-	screen | sed 's/^/    | /'
-	return 1
-}
+screen() { tm_screen "$S" "$WORK/screen.txt"; cat "$WORK/screen.txt"; }
+wait_screen() { tm_expect "$S" "$WORK/screen.txt" "$2" "$1"; } # PATTERN SECONDS
 base=$($N status --json --agent "$PUB,$CTL" | jq '.funnel.steps[0].count')
 tmux new-session -d -s "$S" -x 100 -y 30 "$N --history none --agent $PUB,$CTL"
 tmux send-keys -t "$S" 2

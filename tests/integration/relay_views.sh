@@ -18,8 +18,8 @@
 # 1.5.2 descriptor leak).
 . "$(dirname "$0")/lib/common.sh"
 command -v tmux >/dev/null || { fail tmux "tmux not installed"; exit 1; }
-TSOCK="nudge-rv-$$"
-trap 'tmux -L "$TSOCK" kill-server >/dev/null 2>&1; cleanup' EXIT
+TMUX_SOCKET="nudge-rv-$$"
+. "$(dirname "$0")/lib/tmux.sh"
 N=$BUILD/nudge
 export NUDGE_HTTP_LISTEN=
 
@@ -112,16 +112,9 @@ expect_eq "  named a1, a2, a3" "$(jq -r '[.agents[]|select(.ok)|.name]|sort|join
 V=$(jq -r .version "$WORK/push.json")
 
 # ---- the TUI through B
-screen() { tmux -L "$TSOCK" capture-pane -p -t "$1" >"$WORK/$1.txt" 2>/dev/null; }
-wait_screen() { # NAME PATTERN [SECONDS]
-	for _ in $(seq 1 $((${3:-10} * 5))); do
-		screen "$1"
-		grep -Eq "$2" "$WORK/$1.txt" && return 0
-		sleep 0.2
-	done
-	return 1
-}
-keys() { tmux -L "$TSOCK" send-keys -t "$@"; }
+screen() { tm_screen "$1" "$WORK/$1.txt"; }
+wait_screen() { tm_wait "$1" "$WORK/$1.txt" "${3:-10}" "$2"; } # NAME PATTERN [SECONDS]
+keys() { tm send-keys -t "$@"; }
 shot() { echo "--- screen"; cat "$WORK/$1.txt"; }
 cat >"$WORK/editor.sh" <<'ED'
 #!/bin/sh
@@ -129,7 +122,7 @@ printf 'rule cart:\n  when event == "add_to_cart"\n  show message "ok"\n' >>"$1"
 ED
 chmod +x "$WORK/editor.sh"
 console() { # NAME: the console on B in an 80x24 tmux, ASCII locale
-	tmux -L "$TSOCK" -f /dev/null new-session -d -s "$1" -x 80 -y 24 \
+	tm -f /dev/null new-session -d -s "$1" -x 80 -y 24 \
 		"env LANG=C LC_ALL=C TERM=xterm EDITOR=$WORK/editor.sh $N --agent $B --history $WORK/$1.db 2>$WORK/$1.err; echo EXIT=\$? >$WORK/$1.exit; sleep 30"
 	wait_screen "$1" "1 agents up"
 }
@@ -195,7 +188,7 @@ expect_eq "  every agent runs version $((V + 1)) (asked directly)" \
 start_agent a4 --shards 1 --snapshot-ms 500 || exit 1
 "$N" rules push "$WORK/one.rules" --version $((V + 2)) --agent "$(spec a4)" >/dev/null 2>&1 ||
 	fail "push version $((V + 2)) to a4" "exit $?"
-tmux -L "$TSOCK" -f /dev/null new-session -d -s c3 -x 80 -y 24 \
+tm -f /dev/null new-session -d -s c3 -x 80 -y 24 \
 	"env LANG=C LC_ALL=C TERM=xterm $N --reconcile auto --agent $B --agent $(spec a4) --history $WORK/c3.db 2>$WORK/c3.err; echo EXIT=\$? >$WORK/c3.exit; sleep 30"
 wait_screen c3 "2 agents up" || fail "reconciling console up" "$(shot c3)"
 keys c3 7

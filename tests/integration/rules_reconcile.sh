@@ -6,8 +6,8 @@
 # a few seconds and shows the acknowledgement; a read-only console with
 # auto only shows the drift and pushes nothing; a bad mode is a usage error.
 . "$(dirname "$0")/lib/common.sh"
-TSOCK="nudge-rrec-$$"
-trap 'tmux -L "$TSOCK" kill-server >/dev/null 2>&1; cleanup' EXIT
+TMUX_SOCKET="nudge-rrec-$$"
+. "$(dirname "$0")/lib/tmux.sh"
 command -v tmux >/dev/null || { fail rules_reconcile "tmux not installed"; exit 0; }
 
 start_agent r1 --snapshot-ms 200 || exit 1
@@ -23,23 +23,16 @@ expect_eq "--reconcile with a bad mode: usage error" "$?" 2
 "$BUILD/nudge" rules push "$WORK/v2.rules" --version 2 --agent "$AGENT_PUB_r1" \
 	--agent "$AGENT_PUB_r2" >/dev/null || fail "push v2 to both" "exit $?"
 
-screen() { tmux -L "$TSOCK" capture-pane -p -t "$1" >"$WORK/$1.txt" 2>/dev/null; }
-wait_screen() { # NAME PATTERN
-	for _ in $(seq 1 50); do
-		screen "$1"
-		grep -Eq "$2" "$WORK/$1.txt" && return 0
-		sleep 0.2
-	done
-	return 1
-}
+screen() { tm_screen "$1" "$WORK/$1.txt"; }
+wait_screen() { tm_wait "$1" "$WORK/$1.txt" 10 "$2"; } # NAME PATTERN
 console() { # NAME [flags]
 	local n=$1
 	shift
-	tmux -L "$TSOCK" -f /dev/null new-session -d -s "$n" -x 80 -y 24 \
+	tm -f /dev/null new-session -d -s "$n" -x 80 -y 24 \
 		"env LANG=C LC_ALL=C TERM=xterm $BUILD/nudge $* --agent $AGENT_PUB_r1 --agent $AGENT_PUB_r2 2>$WORK/$n.err; echo EXIT=\$? >$WORK/$n.exit; sleep 30"
 	wait_screen "$n" "agents? up"
 }
-keys() { tmux -L "$TSOCK" send-keys -t "$@"; }
+keys() { tm send-keys -t "$@"; }
 versions() {
 	"$BUILD/nudge" rules show --json --agent "$AGENT_PUB_r1" --agent "$AGENT_PUB_r2" |
 		jq -r '[.agents[].current|tostring]|join(",")'

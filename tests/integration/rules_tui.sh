@@ -6,8 +6,8 @@
 # and pushes nothing, a good one is pushed on y to the agents named, and a
 # read-only console (--viewer) offers no change keys.
 . "$(dirname "$0")/lib/common.sh"
-TSOCK="nudge-rtui-$$"
-trap 'tmux -L "$TSOCK" kill-server >/dev/null 2>&1; cleanup' EXIT
+TMUX_SOCKET="nudge-rtui-$$"
+. "$(dirname "$0")/lib/tmux.sh"
 command -v tmux >/dev/null || { fail rules_tui "tmux not installed"; exit 0; }
 
 start_agent t1 --snapshot-ms 200 || exit 1
@@ -31,27 +31,18 @@ esac
 ED
 chmod +x "$WORK/editor.sh"
 
-screen() { tmux -L "$TSOCK" capture-pane -p -t "$1" >"$WORK/$1.txt" 2>/dev/null; }
+screen() { tm_screen "$1" "$WORK/$1.txt"; }
 wait_screen() { # NAME PATTERN [gone]: until PATTERN is (or, gone: is not) there
-	for _ in $(seq 1 50); do
-		screen "$1"
-		if grep -Eq "$2" "$WORK/$1.txt"; then
-			[ -z "${3:-}" ] && return 0
-		elif [ -n "${3:-}" ]; then
-			return 0
-		fi
-		sleep 0.2
-	done
-	return 1
+	if [ -n "${3:-}" ]; then tm_gone "$1" "$WORK/$1.txt" 10 "$2"; else tm_wait "$1" "$WORK/$1.txt" 10 "$2"; fi
 }
 console() { # NAME [flags]
 	local n=$1
 	shift
-	tmux -L "$TSOCK" -f /dev/null new-session -d -s "$n" -x 80 -y 24 \
+	tm -f /dev/null new-session -d -s "$n" -x 80 -y 24 \
 		"env LANG=C LC_ALL=C TERM=xterm EDITOR=$WORK/editor.sh EDIT_MODE_FILE=$WORK/mode $BUILD/nudge $* --agent $AGENT_PUB_t1 --agent $AGENT_PUB_t2 2>$WORK/$n.err; echo EXIT=\$? >$WORK/$n.exit; sleep 30"
 	wait_screen "$n" "2 agents up"
 }
-keys() { tmux -L "$TSOCK" send-keys -t "$@"; }
+keys() { tm send-keys -t "$@"; }
 # versions: what each agent runs, once both answer.  A thawed agent may
 # need a few seconds: a caller that gave up on it while it was frozen
 # broke its control listener (nng 1.5.2 #1518) until the agent's guard

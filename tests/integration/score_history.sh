@@ -71,15 +71,12 @@ done
 expect_eq "session score" \
 	"$(jq -r --arg v "$VID" '[.[] | select(.visitor == $v) | .score][0] // empty' "$WORK/sessions.json")" "12"
 
-T() { tmux -L "sh-$$" "$@"; }
-trap 'T kill-server >/dev/null 2>&1; cleanup' EXIT
-cap() { T capture-pane -p -t "$1" >"$WORK/screen.txt" 2>/dev/null; }
+TMUX_SOCKET="nudge-sh-$$"
+. "$(dirname "$0")/lib/tmux.sh"
+T() { tm "$@"; }
+cap() { tm_screen "$1" "$WORK/screen.txt"; }
 wait_for() { # SESSION REGEX [SECONDS]
-	for _ in $(seq 1 $((${3:-10} * 5))); do
-		cap "$1"
-		grep -Eq "$2" "$WORK/screen.txt" && return 0
-		sleep 0.2
-	done
+	tm_wait "$1" "$WORK/screen.txt" "${3:-10}" "$2" && return 0
 	echo "--- screen of $1 (waiting for $2)"
 	cat "$WORK/screen.txt"
 	return 1

@@ -15,6 +15,7 @@
 # clock minus the envelope's ts).  STOP_S (default 60) is the freeze.
 # builds: plain
 . "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/tmux.sh"
 command -v tmux >/dev/null || { fail sigstop "tmux not installed"; exit 0; }
 command -v jq >/dev/null || { fail sigstop "jq not installed"; exit 0; }
 N_AGENTS=${N_AGENTS:-16}
@@ -56,15 +57,8 @@ done
 # so the console runs as the pane shell's child
 tmux new-session -d -s "$T" -x 160 -y 50 \
 	"$BUILD/nudge --history none ${AG[*]} 2>$WORK/console.err; sleep 1"
-screen() { tmux capture-pane -t "$T" -p; }
-wait_screen() { # PATTERN SECONDS
-	for _ in $(seq 1 $(($2 * 5))); do
-		screen | grep -qE "$1" && return 0
-		sleep 0.2
-	done
-	screen | sed 's/^/    | /'
-	return 1
-}
+screen() { tm_screen "$T" "$WORK/screen.txt"; cat "$WORK/screen.txt"; }
+wait_screen() { tm_expect "$T" "$WORK/screen.txt" "$2" "$1"; } # PATTERN SECONDS
 live_count() { screen | grep -cE '^ *a[0-9]+ .* live '; }
 wait_live() { # SECONDS: all agents live in the agents view
 	for _ in $(seq 1 $(($1 * 5))); do
