@@ -481,8 +481,8 @@ wire_msg_fini(struct wire_msg *msg)
 
 /* ---- typed access ------------------------------------------------------ */
 
-static bool
-key_is(const msgpack_object *k, const char *key, size_t kl)
+bool
+wire_key_is(const msgpack_object *k, const char *key, size_t kl)
 {
 	return k->type == MSGPACK_OBJECT_STR && k->via.str.size == kl &&
 	    memcmp(k->via.str.ptr, key, kl) == 0;
@@ -496,13 +496,13 @@ wire_map_get(const msgpack_object *o, const char *key)
 	if (o == NULL || o->type != MSGPACK_OBJECT_MAP)
 		return NULL;
 	for (uint32_t i = 0; i < o->via.map.size; i++)
-		if (key_is(&o->via.map.ptr[i].key, key, kl))
+		if (wire_key_is(&o->via.map.ptr[i].key, key, kl))
 			return &o->via.map.ptr[i].val;
 	return NULL;
 }
 
-static int
-obj_u64(const msgpack_object *o, uint64_t *out)
+int
+wire_obj_u64(const msgpack_object *o, uint64_t *out)
 {
 	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
 		return NUDGE_ETYPE;
@@ -512,8 +512,8 @@ obj_u64(const msgpack_object *o, uint64_t *out)
 
 /* Signed integers: either msgpack sign; unsigned values over INT64_MAX
  * are out of range rather than of another type. */
-static int
-obj_i64(const msgpack_object *o, int64_t *out)
+int
+wire_obj_i64(const msgpack_object *o, int64_t *out)
 {
 	if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
 		*out = o->via.i64;
@@ -538,8 +538,8 @@ wire_obj_strv(const msgpack_object *o, struct nudge_strv *out)
 }
 
 /* Copies a str object into dst (cap includes the NUL). */
-static int
-obj_cstr(const msgpack_object *o, char *dst, size_t cap)
+int
+wire_obj_cstr(const msgpack_object *o, char *dst, size_t cap)
 {
 	if (o->type != MSGPACK_OBJECT_STR)
 		return NUDGE_ETYPE;
@@ -556,7 +556,7 @@ wire_get_u64(const msgpack_object *map, const char *key, uint64_t *out)
 {
 	const msgpack_object *v = wire_map_get(map, key);
 
-	return v ? obj_u64(v, out) : NUDGE_ENOTFOUND;
+	return v ? wire_obj_u64(v, out) : NUDGE_ENOTFOUND;
 }
 
 int
@@ -564,7 +564,7 @@ wire_get_i64(const msgpack_object *map, const char *key, int64_t *out)
 {
 	const msgpack_object *v = wire_map_get(map, key);
 
-	return v ? obj_i64(v, out) : NUDGE_ENOTFOUND;
+	return v ? wire_obj_i64(v, out) : NUDGE_ENOTFOUND;
 }
 
 int
@@ -586,7 +586,7 @@ wire_get_str(const msgpack_object *map, const char *key, char *dst,
 {
 	const msgpack_object *v = wire_map_get(map, key);
 
-	return v ? obj_cstr(v, dst, cap) : NUDGE_ENOTFOUND;
+	return v ? wire_obj_cstr(v, dst, cap) : NUDGE_ENOTFOUND;
 }
 
 int
@@ -661,7 +661,7 @@ store_uint(const struct wfield *f, const msgpack_object *v, char *p)
 	uint64_t u;
 	int rc;
 
-	if ((rc = obj_u64(v, &u)) != 0)
+	if ((rc = wire_obj_u64(v, &u)) != 0)
 		return rc;
 	if (u > (f->kind == FK_U8 ? f->max : lim[f->kind]))
 		return NUDGE_ERANGE;
@@ -682,7 +682,7 @@ store_int(const struct wfield *f, const msgpack_object *v, char *p)
 	int64_t i;
 	int rc;
 
-	if ((rc = obj_i64(v, &i)) != 0)
+	if ((rc = wire_obj_i64(v, &i)) != 0)
 		return rc;
 	if (f->kind == FK_I64) {
 		*(int64_t *)p = i;
@@ -731,7 +731,7 @@ field_store(const struct wfield *f, const msgpack_object *v, void *base)
 		*(bool *)p = v->via.boolean;
 		return 0;
 	case FK_CSTR:
-		return obj_cstr(v, p, (size_t)f->max);
+		return wire_obj_cstr(v, p, (size_t)f->max);
 	case FK_STRV:
 		if ((rc = wire_obj_strv(v, &s)) != 0)
 			return rc;
@@ -767,7 +767,7 @@ fields_unpack(const msgpack_object *o, const struct wfield *tab, size_t n,
 			return NUDGE_ETYPE;
 		}
 		for (j = 0; j < n; j++)
-			if (key_is(&kv->key, tab[j].key, tab[j].klen))
+			if (wire_key_is(&kv->key, tab[j].key, tab[j].klen))
 				break;
 		if (j == n)
 			continue;
@@ -1022,7 +1022,7 @@ unpack_lift(const msgpack_object *o, struct wire_rule_stat *r)
 	if (o->via.array.size != 4)
 		return NUDGE_EINVAL;
 	for (int i = 0; i < 4; i++)
-		if (obj_u64(&o->via.array.ptr[i], &v[i]) != 0)
+		if (wire_obj_u64(&o->via.array.ptr[i], &v[i]) != 0)
 			return NUDGE_ETYPE;
 	if (v[1] > v[0] || v[3] > v[2])
 		return NUDGE_EINVAL;
@@ -1145,7 +1145,7 @@ unpack_steps(const msgpack_object *o, struct wire_snapshot *s)
 	if (o->via.array.size > AGG_STEPS_MAX)
 		return NUDGE_ETOOBIG;
 	for (uint32_t i = 0; i < o->via.array.size; i++) {
-		int rc = obj_cstr(&o->via.array.ptr[i], s->steps[i],
+		int rc = wire_obj_cstr(&o->via.array.ptr[i], s->steps[i],
 		    sizeof(s->steps[i]));
 		if (rc != 0)
 			return rc;
@@ -1184,422 +1184,6 @@ wire_unpack_snapshot(const msgpack_object *o, struct wire_snapshot *s)
 		*s = *tmp;
 	free(tmp);
 	return rc;
-}
-
-/* ---- campaigns --------------------------------------------------------- */
-
-#define WIRE_DROP_BP_MAX 10000	/* a guardrail's drop: at most 100% */
-
-/* "steps": one list per arm, without its trailing zeros. */
-static void
-pack_camp_steps(msgpack_packer *pk, const struct wire_campaign *c,
-    unsigned na)
-{
-	pack_key(pk, "steps");
-	msgpack_pack_array(pk, na);
-	for (unsigned i = 0; i < na; i++) {
-		const uint64_t *s = c->arm[i].steps;
-		unsigned n = AGG_STEPS_MAX;
-
-		while (n > 0 && s[n - 1] == 0)
-			n--;
-		msgpack_pack_array(pk, n);
-		for (unsigned k = 0; k < n; k++)
-			msgpack_pack_uint64(pk, s[k]);
-	}
-}
-
-void
-wire_pack_campaign(msgpack_packer *pk, const struct wire_campaign *c)
-{
-	char text[CAMP_TEXT_MAX + 1];
-	size_t len = 0;
-	unsigned ng = c->n_guard < RULE_GUARDRAILS_MAX ? c->n_guard :
-	    RULE_GUARDRAILS_MAX;
-	unsigned na = c->c.n_variants < CAMP_VARIANTS_MAX ?
-	    c->c.n_variants : CAMP_VARIANTS_MAX;
-
-	/* An unformattable campaign packs "", which every decoder refuses. */
-	if (camp_format(&c->c, text, sizeof(text), &len) != 0)
-		len = 0;
-	msgpack_pack_map(pk, 6);
-	pack_key(pk, "t");
-	msgpack_pack_str_with_body(pk, text, len);
-	pack_key(pk, "since");
-	msgpack_pack_uint64(pk, c->since_ms);
-	pack_key(pk, "goal");
-	msgpack_pack_str_with_body(pk, c->goal,
-	    strnlen(c->goal, sizeof(c->goal) - 1));
-	pack_key(pk, "gr");
-	msgpack_pack_array(pk, ng);
-	for (unsigned i = 0; i < ng; i++) {
-		msgpack_pack_array(pk, 2);
-		msgpack_pack_str_with_body(pk, c->guard[i],
-		    strnlen(c->guard[i], sizeof(c->guard[i]) - 1));
-		msgpack_pack_uint16(pk, c->guard_drop_bp[i]);
-	}
-	pack_key(pk, "arms");
-	msgpack_pack_array(pk, na);
-	for (unsigned i = 0; i < na; i++) {
-		const struct wire_camp_arm *a = &c->arm[i];
-
-		msgpack_pack_array(pk, 4);
-		msgpack_pack_uint64(pk, a->n);
-		msgpack_pack_uint64(pk, a->x);
-		msgpack_pack_int64(pk, a->rev_cents);
-		msgpack_pack_array(pk, ng);
-		for (unsigned j = 0; j < ng; j++)
-			msgpack_pack_uint64(pk, a->g[j]);
-	}
-	pack_camp_steps(pk, c, na);
-}
-
-/* What the decoder of one campaign has seen so far. */
-struct camp_dec {
-	struct wire_campaign *c;
-	bool have_text;
-	uint8_t n_arms;
-	uint8_t max_g;		/* the most g[] entries of any arm */
-	uint8_t n_steps;	/* step lists seen */
-};
-
-static int
-camp_dec_text(const msgpack_object *v, struct camp_dec *cd)
-{
-	struct nudge_diag d;
-
-	if (v->type != MSGPACK_OBJECT_STR)
-		return NUDGE_ETYPE;
-	if (v->via.str.size > CAMP_TEXT_MAX)
-		return NUDGE_ETOOBIG;
-	cd->have_text = true;
-	return camp_parse(v->via.str.size ? v->via.str.ptr : "",
-	    v->via.str.size, &cd->c->c, &d);
-}
-
-static int
-camp_dec_since(const msgpack_object *v, struct camp_dec *cd)
-{
-	return obj_u64(v, &cd->c->since_ms);
-}
-
-static int
-camp_dec_goal(const msgpack_object *v, struct camp_dec *cd)
-{
-	return obj_cstr(v, cd->c->goal, sizeof(cd->c->goal));
-}
-
-/* [name, max_drop_bp] */
-static int
-camp_dec_guard(const msgpack_object *v, struct camp_dec *cd, unsigned i)
-{
-	uint64_t bp;
-	int rc;
-
-	if (v->type != MSGPACK_OBJECT_ARRAY)
-		return NUDGE_ETYPE;
-	if (v->via.array.size != 2)
-		return NUDGE_EINVAL;
-	if ((rc = obj_cstr(&v->via.array.ptr[0], cd->c->guard[i],
-	    sizeof(cd->c->guard[i]))) != 0 ||
-	    (rc = obj_u64(&v->via.array.ptr[1], &bp)) != 0)
-		return rc;
-	if (bp > WIRE_DROP_BP_MAX)
-		return NUDGE_ERANGE;
-	cd->c->guard_drop_bp[i] = (uint16_t)bp;
-	return 0;
-}
-
-static int
-camp_dec_guards(const msgpack_object *v, struct camp_dec *cd)
-{
-	int rc;
-
-	if (v->type != MSGPACK_OBJECT_ARRAY)
-		return NUDGE_ETYPE;
-	if (v->via.array.size > RULE_GUARDRAILS_MAX)
-		return NUDGE_ETOOBIG;
-	for (uint32_t i = 0; i < v->via.array.size; i++)
-		if ((rc = camp_dec_guard(&v->via.array.ptr[i], cd, i)) != 0)
-			return rc;
-	cd->c->n_guard = (uint8_t)v->via.array.size;
-	return 0;
-}
-
-/* [n, x, rev, [g...]]: x and every g[i] count sessions among the n. */
-static int
-camp_dec_arm(const msgpack_object *v, struct wire_camp_arm *a,
-    uint8_t *n_g)
-{
-	const msgpack_object *e, *g;
-	int rc;
-
-	if (v->type != MSGPACK_OBJECT_ARRAY)
-		return NUDGE_ETYPE;
-	if (v->via.array.size != 4)
-		return NUDGE_EINVAL;
-	e = v->via.array.ptr;
-	if ((rc = obj_u64(&e[0], &a->n)) != 0 ||
-	    (rc = obj_u64(&e[1], &a->x)) != 0 ||
-	    (rc = obj_i64(&e[2], &a->rev_cents)) != 0)
-		return rc;
-	g = &e[3];
-	if (g->type != MSGPACK_OBJECT_ARRAY)
-		return NUDGE_ETYPE;
-	if (g->via.array.size > RULE_GUARDRAILS_MAX)
-		return NUDGE_ETOOBIG;
-	for (uint32_t j = 0; j < g->via.array.size; j++)
-		if ((rc = obj_u64(&g->via.array.ptr[j], &a->g[j])) != 0)
-			return rc;
-		else if (a->g[j] > a->n)
-			return NUDGE_EINVAL;
-	if (a->x > a->n)
-		return NUDGE_EINVAL;
-	*n_g = (uint8_t)g->via.array.size;
-	return 0;
-}
-
-static int
-camp_dec_arms(const msgpack_object *v, struct camp_dec *cd)
-{
-	uint8_t n_g;
-	int rc;
-
-	if (v->type != MSGPACK_OBJECT_ARRAY)
-		return NUDGE_ETYPE;
-	if (v->via.array.size > CAMP_VARIANTS_MAX)
-		return NUDGE_ETOOBIG;
-	for (uint32_t i = 0; i < v->via.array.size; i++) {
-		if ((rc = camp_dec_arm(&v->via.array.ptr[i], &cd->c->arm[i],
-		    &n_g)) != 0)
-			return rc;
-		if (n_g > cd->max_g)
-			cd->max_g = n_g;
-	}
-	cd->n_arms = (uint8_t)v->via.array.size;
-	return 0;
-}
-
-/* [s0, s1, ...] of one arm: each at most the count before it. */
-static int
-camp_dec_step_list(const msgpack_object *v, uint64_t *steps)
-{
-	int rc;
-
-	if (v->type != MSGPACK_OBJECT_ARRAY)
-		return NUDGE_ETYPE;
-	if (v->via.array.size > AGG_STEPS_MAX)
-		return NUDGE_ETOOBIG;
-	for (uint32_t k = 0; k < v->via.array.size; k++)
-		if ((rc = obj_u64(&v->via.array.ptr[k], &steps[k])) != 0)
-			return rc;
-		else if (k > 0 && steps[k] > steps[k - 1])
-			return NUDGE_EINVAL;
-	return 0;
-}
-
-/* Checked against the arms' n once the whole map is read. */
-static int
-camp_dec_steps(const msgpack_object *v, struct camp_dec *cd)
-{
-	int rc;
-
-	if (v->type != MSGPACK_OBJECT_ARRAY)
-		return NUDGE_ETYPE;
-	if (v->via.array.size > CAMP_VARIANTS_MAX)
-		return NUDGE_ETOOBIG;
-	for (uint32_t i = 0; i < v->via.array.size; i++)
-		if ((rc = camp_dec_step_list(&v->via.array.ptr[i],
-		    cd->c->arm[i].steps)) != 0)
-			return rc;
-	cd->n_steps = (uint8_t)v->via.array.size;
-	return 0;
-}
-
-/* Every step count within its arm's n (a repeated key included). */
-static bool
-camp_steps_ok(const struct camp_dec *cd)
-{
-	if (cd->n_steps > cd->n_arms)
-		return false;
-	for (unsigned i = 0; i < CAMP_VARIANTS_MAX; i++)
-		for (unsigned k = 0; k < AGG_STEPS_MAX; k++)
-			if (cd->c->arm[i].steps[k] > cd->c->arm[i].n ||
-			    (k > 0 && cd->c->arm[i].steps[k] >
-			    cd->c->arm[i].steps[k - 1]))
-				return false;
-	return true;
-}
-
-static const struct {
-	const char *key;
-	int (*dec)(const msgpack_object *, struct camp_dec *);
-} camp_keys[] = {
-	{"t", camp_dec_text},
-	{"since", camp_dec_since},
-	{"goal", camp_dec_goal},
-	{"gr", camp_dec_guards},
-	{"arms", camp_dec_arms},
-	{"steps", camp_dec_steps},
-};
-
-int
-wire_unpack_campaign(const msgpack_object *o, struct wire_campaign *c)
-{
-	struct wire_campaign tmp;
-	struct camp_dec cd = {.c = &tmp};
-	int rc;
-
-	if (o == NULL || o->type != MSGPACK_OBJECT_MAP)
-		return NUDGE_ETYPE;
-	memset(&tmp, 0, sizeof(tmp));
-	for (uint32_t i = 0; i < o->via.map.size; i++) {
-		const msgpack_object_kv *kv = &o->via.map.ptr[i];
-
-		if (kv->key.type != MSGPACK_OBJECT_STR)
-			return NUDGE_ETYPE;
-		for (size_t j = 0; j < NFIELDS(camp_keys); j++)
-			if (key_is(&kv->key, camp_keys[j].key,
-			    strlen(camp_keys[j].key)) &&
-			    (rc = camp_keys[j].dec(&kv->val, &cd)) != 0)
-				return rc;
-	}
-	if (!cd.have_text || cd.n_arms > tmp.c.n_variants ||
-	    cd.max_g > tmp.n_guard || !camp_steps_ok(&cd))
-		return NUDGE_EINVAL;
-	*c = tmp;
-	return 0;
-}
-
-void
-wire_pack_camp_change(msgpack_packer *pk, const struct wire_camp_change *c)
-{
-	const char *op = camp_op_name(c->op);
-	unsigned nw = c->n_weights < CAMP_VARIANTS_MAX ? c->n_weights :
-	    CAMP_VARIANTS_MAX;
-	bool extra = c->op == CAMP_OP_STOP || c->op == CAMP_OP_WEIGHTS ||
-	    c->op == CAMP_OP_HOLDOUT;
-
-	msgpack_pack_map(pk, extra ? 4 : 3);
-	pack_key(pk, "name");
-	msgpack_pack_str_with_body(pk, c->name,
-	    strnlen(c->name, sizeof(c->name) - 1));
-	pack_key(pk, "op");
-	wire_pack_cstr(pk, op != NULL ? op : "");
-	pack_key(pk, "expect");
-	msgpack_pack_uint64(pk, c->expect);
-	if (c->op == CAMP_OP_STOP) {
-		pack_key(pk, "winner");
-		msgpack_pack_int(pk, c->winner);
-	} else if (c->op == CAMP_OP_WEIGHTS) {
-		pack_key(pk, "weights");
-		msgpack_pack_array(pk, nw);
-		for (unsigned i = 0; i < nw; i++)
-			msgpack_pack_uint8(pk, c->weights[i]);
-	} else if (c->op == CAMP_OP_HOLDOUT) {
-		pack_key(pk, "holdout");
-		msgpack_pack_uint16(pk, c->holdout_bp);
-	}
-}
-
-static int
-change_weights(const msgpack_object *v, struct wire_camp_change *c,
-    struct nudge_diag *d)
-{
-	uint64_t w;
-
-	if (v->type != MSGPACK_OBJECT_ARRAY) {
-		nudge_diag_set(d, 0, 0, "weights: expected an array");
-		return NUDGE_ETYPE;
-	}
-	if (v->via.array.size < 2 || v->via.array.size > CAMP_VARIANTS_MAX) {
-		nudge_diag_set(d, 0, 0, "weights: 2 to %d of them",
-		    CAMP_VARIANTS_MAX);
-		return NUDGE_EINVAL;
-	}
-	for (uint32_t i = 0; i < v->via.array.size; i++) {
-		if (obj_u64(&v->via.array.ptr[i], &w) != 0 || w > 100) {
-			nudge_diag_set(d, 0, 0,
-			    "weights: %u is not a percent", (unsigned)i + 1);
-			return NUDGE_EINVAL;
-		}
-		c->weights[i] = (uint8_t)w;
-	}
-	c->n_weights = (uint8_t)v->via.array.size;
-	return 0;
-}
-
-/* The key op needs, decoded into c. */
-static int
-change_arg(const msgpack_object *o, struct wire_camp_change *c,
-    struct nudge_diag *d)
-{
-	const char *key = c->op == CAMP_OP_STOP ? "winner" :
-	    c->op == CAMP_OP_WEIGHTS ? "weights" : "holdout";
-	const msgpack_object *v = wire_map_get(o, key);
-	int64_t i;
-	uint64_t u;
-
-	if (c->op != CAMP_OP_STOP && c->op != CAMP_OP_WEIGHTS &&
-	    c->op != CAMP_OP_HOLDOUT)
-		return 0;
-	if (v == NULL) {
-		nudge_diag_set(d, 0, 0, "%s: missing for %s", key,
-		    camp_op_name(c->op));
-		return NUDGE_EINVAL;
-	}
-	if (c->op == CAMP_OP_WEIGHTS)
-		return change_weights(v, c, d);
-	if (c->op == CAMP_OP_STOP) {
-		if (obj_i64(v, &i) != 0 || i < 0 || i >= CAMP_VARIANTS_MAX) {
-			nudge_diag_set(d, 0, 0, "winner: not a variant index");
-			return NUDGE_EINVAL;
-		}
-		c->winner = (int)i;
-		return 0;
-	}
-	if (obj_u64(v, &u) != 0 || u > 9999) {
-		nudge_diag_set(d, 0, 0, "holdout: 0 to 9999 basis points");
-		return NUDGE_EINVAL;
-	}
-	c->holdout_bp = (uint16_t)u;
-	return 0;
-}
-
-int
-wire_unpack_camp_change(const msgpack_object *o, struct wire_camp_change *c,
-    struct nudge_diag *d)
-{
-	struct wire_camp_change tmp;
-	char op[16];
-	int rc;
-
-	memset(&tmp, 0, sizeof(tmp));
-	tmp.winner = -1;
-	if (o == NULL || o->type != MSGPACK_OBJECT_MAP) {
-		nudge_diag_set(d, 0, 0, "expected a map");
-		return NUDGE_EINVAL;
-	}
-	if ((rc = wire_get_str(o, "name", tmp.name, sizeof(tmp.name))) != 0 ||
-	    tmp.name[0] == '\0') {
-		nudge_diag_set(d, 0, 0, "name: %s", rc ? nudge_strerror(rc) :
-		    "empty");
-		return NUDGE_EINVAL;
-	}
-	if (wire_get_str(o, "op", op, sizeof(op)) != 0 ||
-	    (tmp.op = (uint8_t)camp_op_from_name(op)) == CAMP_OP_NONE) {
-		nudge_diag_set(d, 0, 0, "op: not one of start, pause, resume, "
-		    "stop, weights, holdout, reshuffle, reset");
-		return NUDGE_EINVAL;
-	}
-	if ((rc = wire_get_u64(o, "expect", &tmp.expect)) != 0) {
-		nudge_diag_set(d, 0, 0, "expect: %s", nudge_strerror(rc));
-		return NUDGE_EINVAL;
-	}
-	if ((rc = change_arg(o, &tmp, d)) != 0)
-		return NUDGE_EINVAL;
-	*c = tmp;
-	return 0;
 }
 
 int
@@ -2371,7 +1955,7 @@ reply_check(struct wire_reply *rp, const void *buf, size_t len,
 	if ((rc = check_bin(&e[1], WIRE_ID_LEN, buf, len, 1,
 	    "id is not a 16-byte bin", d)) != 0)
 		return rc;
-	if ((rc = obj_i64(&e[2], &status)) != 0)
+	if ((rc = wire_obj_i64(&e[2], &status)) != 0)
 		return envelope_fail(d, buf, len, 2, NUDGE_ETYPE,
 		    "status is not an integer");
 	if (status > 0 || status < INT32_MIN)
@@ -2380,7 +1964,7 @@ reply_check(struct wire_reply *rp, const void *buf, size_t len,
 	if (e[3].type != MSGPACK_OBJECT_STR)
 		return envelope_fail(d, buf, len, 3, NUDGE_ETYPE,
 		    "message is not a string");
-	if ((rc = obj_cstr(&e[3], rp->message, sizeof(rp->message))) != 0)
+	if ((rc = wire_obj_cstr(&e[3], rp->message, sizeof(rp->message))) != 0)
 		return envelope_fail(d, buf, len, 3, rc,
 		    "message over 255 bytes");
 	memcpy(rp->id, e[1].via.bin.ptr, WIRE_ID_LEN);

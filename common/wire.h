@@ -460,6 +460,12 @@ int wire_get_str(const msgpack_object *map, const char *key, char *dst,
 int wire_get_strv(const msgpack_object *map, const char *key,
     struct nudge_strv *out);
 int wire_obj_strv(const msgpack_object *o, struct nudge_strv *out);
+/* One object, typed as the wire_get_* functions type a map's value;
+ * wire_key_is: whether k is the string key (of length kl). */
+int wire_obj_u64(const msgpack_object *o, uint64_t *out);
+int wire_obj_i64(const msgpack_object *o, int64_t *out);
+int wire_obj_cstr(const msgpack_object *o, char *dst, size_t cap);
+bool wire_key_is(const msgpack_object *k, const char *key, size_t kl);
 
 /* ---- control requests and replies ------------------------------------- */
 
