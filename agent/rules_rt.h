@@ -24,8 +24,8 @@
  *
  * Caps: a per-visitor history (rule key -> session count and the newest
  * RRT_TS_MAX firing times, at most RRT_HIST_MAX rules per visitor) held in
- * memory (at most visitors_max visitors; the least recently seen is
- * forgotten first) and written to the store about once a second and at a
+ * memory (at most visitors_max visitors; a new one replaces the least
+ * recently seen of 16 neighbouring entries, see vevict) and written to the store about once a second and at a
  * graceful stop, so `at most N per 7 days` holds across sessions and
  * restarts.  A cap count above RRT_TS_MAX is enforced as RRT_TS_MAX (the
  * safe side).  Day windows run on a "cap clock" that follows the monotonic
