@@ -63,4 +63,6 @@ tm_gone() {
 	done
 }
 
-[ -n "${TMUX_SOCKET:-}" ] && trap 'tm kill-server >/dev/null 2>&1; cleanup' EXIT
+if [ -n "${TMUX_SOCKET:-}" ]; then
+	trap 'tm kill-server >/dev/null 2>&1; cleanup' EXIT
+fi
