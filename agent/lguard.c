@@ -79,12 +79,8 @@ static void
 lguard_wait(uint64_t ms)
 {
 	struct timespec ts;
-	uint64_t ns;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ns = (uint64_t)ts.tv_nsec + ms * 1000000ull;
-	ts.tv_sec += (time_t)(ns / 1000000000ull);
-	ts.tv_nsec = (long)(ns % 1000000000ull);
+	clock_mono_deadline(&ts, ms);
 	pthread_cond_timedwait(&lg.cv, &lg.mu, &ts);
 }
 

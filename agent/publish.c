@@ -296,10 +296,7 @@ publish_thread(void *arg)
 		publish_flush(p);
 		pthread_mutex_lock(&p->lock);
 		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		uint64_t ns = (uint64_t)ts.tv_nsec + c->delta_ms * 1000000ull;
-		ts.tv_sec += (time_t)(ns / 1000000000ull);
-		ts.tv_nsec = (long)(ns % 1000000000ull);
+		clock_mono_deadline(&ts, c->delta_ms);
 		if (!p->stop && !p->joined)
 			pthread_cond_timedwait(&p->wake, &p->lock, &ts);
 	}

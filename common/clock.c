@@ -31,3 +31,14 @@ clock_wall_ms(void)
 {
 	return clock_read_us(CLOCK_REALTIME) / 1000u;
 }
+
+void
+clock_mono_deadline(struct timespec *ts, uint64_t ms)
+{
+	uint64_t ns;
+
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ns = (uint64_t)ts->tv_nsec + (ms % 1000u) * 1000000u;
+	ts->tv_sec += (time_t)(ms / 1000u + ns / 1000000000u);
+	ts->tv_nsec = (long)(ns % 1000000000u);
+}
