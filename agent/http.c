@@ -44,6 +44,7 @@
 #include "netaddr.h"
 #include "oneoff.h"
 #include "ratelim.h"
+#include "tarpit.h"
 #include "web_tag.h"
 
 #define HTTP_ORIGINS_MAX 32
@@ -64,6 +65,9 @@
 #define HTTP_CONN_MEMORY (16u * 1024u)
 #define HTTP_BOT_SECONDS 3	/* "sustained": this many seconds' worth */
 #define HTTP_BOT_HOLD_MS (10u * 60u * 1000u)
+/* held 429s at once: a sixteenth of MHD_OPTION_CONNECTION_LIMIT */
+#define HTTP_CONN_LIMIT 4096u
+#define HTTP_TARPIT_MAX (HTTP_CONN_LIMIT / 16u)
 
 enum http_ctr {
 	HC_REQUESTS = 0,
@@ -78,13 +82,14 @@ enum http_ctr {
 	HC_GEO_HITS,		/* countries found (header or database) */
 	HC_BOT_FAST,		/* bot beacons by page view rate (too_fast) */
 	HC_BOT_DATACENTER,	/* bot beacons from [http] datacenter_ranges */
+	HC_TARPITTED,		/* 429s held before they were sent */
 	HC_COUNT
 };
 
 static const char *const ctr_names[HC_COUNT] = {
 	"requests", "beacons", "events", "refused", "rate_limited",
 	"xff_used", "bot_beacons", "audience_only", "decisions", "geo_hits",
-	"bot_fast", "bot_datacenter",
+	"bot_fast", "bot_datacenter", "tarpitted",
 };
 
 struct http_server {
@@ -99,6 +104,8 @@ struct http_server {
 	struct ratelim *rl_visitor;
 	struct ratelim *rl_address;
 	struct ratelim *rl_bots;	/* page views per visitor (too_fast) */
+	struct ratelim *rl_strikes;	/* refusals per visitor or address */
+	struct tarpit *tarpit;		/* NULL: [http] tarpit_ms = 0 */
 	uint64_t salt;
 	struct geoip *geo;
 	struct netrange_ref datacenter;	/* replaced on SIGHUP */
@@ -121,6 +128,8 @@ struct http_req {
 	bool cors;
 	bool trusted_peer;
 	bool audience;		/* DNT: 1 or Sec-GPC: 1 */
+	bool held;		/* in the tarpit: answer r->status when back */
+	uint64_t limit_key;	/* the address's bucket, when it refused */
 	struct net_addr client;
 	size_t len, cap;
 	size_t expect;		/* Content-Length when announced, else 0 */
@@ -356,6 +365,27 @@ reply_error(struct http_server *s, struct MHD_Connection *c,
 	return reply(c, r, status, "application/json", j.b, j.len);
 }
 
+/*
+ * A 429 for the client whose bucket is key: at once, or held in the
+ * tarpit when the client was refused too often (http_access answers it
+ * when the tarpit hands the connection back).
+ */
+static enum MHD_Result
+reply_limited(struct http_server *s, struct MHD_Connection *c,
+    struct http_req *r, uint64_t key, const char *reason)
+{
+	r->status = MHD_HTTP_TOO_MANY_REQUESTS;
+	r->reason = reason;
+	if (s->tarpit != NULL &&
+	    !ratelim_take(s->rl_strikes, key, clock_mono_ms()) &&
+	    tarpit_hold(s->tarpit, c)) {
+		r->held = true;
+		count(s, HC_TARPITTED, 1);
+		return MHD_YES;
+	}
+	return reply_error(s, c, r, (unsigned)r->status, reason);
+}
+
 /* ---- the first call: headers only ------------------------------------ */
 
 static const char *
@@ -436,6 +466,7 @@ check_beacon(struct http_server *s, struct MHD_Connection *c,
 		key = XXH64(r->client.b, sizeof(r->client.b), s->salt);
 		if (s->cfg->rate_per_address != 0 &&
 		    !ratelim_take(s->rl_address, key, clock_mono_ms())) {
+			r->limit_key = key;
 			r->status = MHD_HTTP_TOO_MANY_REQUESTS;
 			r->reason = "rate limited (address)";
 			count(s, HC_RATE_LIMITED, 1);
@@ -773,7 +804,7 @@ route_beacon(struct http_server *s, struct MHD_Connection *c,
 {
 	struct http_scratch *x = scratch_get(s);
 	struct nudge_diag d = {0};
-	uint64_t mono = clock_mono_ms(), wall = clock_wall_ms();
+	uint64_t key, mono = clock_mono_ms(), wall = clock_wall_ms();
 	unsigned seen = 0;
 	enum MHD_Result ret;
 	int rv;
@@ -787,13 +818,12 @@ route_beacon(struct http_server *s, struct MHD_Connection *c,
 		sesstab_count_rejected(s->a->sessions, seen ? seen : 1);
 		return reply_error(s, c, r, MHD_HTTP_BAD_REQUEST, d.msg);
 	}
-	if (!ratelim_take(s->rl_visitor, XXH64(x->b.visitor.ptr,
-	    x->b.visitor.len, s->salt), mono)) {
+	key = XXH64(x->b.visitor.ptr, x->b.visitor.len, s->salt);
+	if (!ratelim_take(s->rl_visitor, key, mono)) {
 		sesstab_count_rejected(s->a->sessions, x->b.n);
 		beacon_fini(&x->b);
 		count(s, HC_RATE_LIMITED, 1);
-		return reply_error(s, c, r, MHD_HTTP_TOO_MANY_REQUESTS,
-		    "rate limited (visitor)");
+		return reply_limited(s, c, r, key, "rate limited (visitor)");
 	}
 	ret = beacon_answer(s, c, r, x, mono, wall);
 	beacon_fini(&x->b);
@@ -866,6 +896,13 @@ route_health(struct http_server *s, struct MHD_Connection *c,
 	for (int i = 0; i < HC_COUNT; i++) {
 		int n = snprintf(num, sizeof(num), ",\"%s\":%llu", ctr_names[i],
 		    (unsigned long long)atomic_load(&s->ctr[i]));
+		jb_raw(j, num, (size_t)n);
+	}
+	if (s->tarpit != NULL) {
+		struct tarpit_stats st = tarpit_stats(s->tarpit);
+		int n = snprintf(num, sizeof(num), ",\"tarpit_held\":%zu,"
+		    "\"tarpit_full\":%llu", st.held,
+		    (unsigned long long)st.overflows);
 		jb_raw(j, num, (size_t)n);
 	}
 	jb_raw(j, s->geo ? ",\"geoip\":true" : ",\"geoip\":false", s->geo ?
@@ -985,6 +1022,8 @@ static enum MHD_Result
 req_finish(struct http_server *s, struct MHD_Connection *c,
     struct http_req *r, const char *url, const char *method)
 {
+	if (r->status == MHD_HTTP_TOO_MANY_REQUESTS)
+		return reply_limited(s, c, r, r->limit_key, r->reason);
 	if (r->status != 0)
 		return reply_error(s, c, r, (unsigned)r->status, r->reason);
 	if (r->route->beacon)
@@ -1012,6 +1051,11 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 			    r->reason);
 		return MHD_YES;
 	}
+	if (r->held) {		/* back from the tarpit */
+		r->held = false;
+		tarpit_release(s->tarpit);
+		return reply_error(s, c, r, (unsigned)r->status, r->reason);
+	}
 	if (*up_size > 0) {
 		size_t n = *up_size;
 		*up_size = 0;
@@ -1035,10 +1079,11 @@ http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
 	struct http_req *r = *con_cls;
 
-	(void)cls;
 	(void)c;
 	(void)toe;
 	if (r != NULL) {
+		if (r->held)	/* closed while held: never handed back */
+			tarpit_release(((struct http_server *)cls)->tarpit);
 		if (r->body != r->inl)
 			free(r->body);
 		free(r);
@@ -1204,6 +1249,18 @@ parse_origins(struct http_server *s)
 	}
 }
 
+static void
+conn_suspend(void *c)
+{
+	MHD_suspend_connection(c);
+}
+
+static void
+conn_resume(void *c)
+{
+	MHD_resume_connection(c);
+}
+
 static int
 http_setup(struct http_server *s, struct nudge_diag *d)
 {
@@ -1222,7 +1279,13 @@ http_setup(struct http_server *s, struct nudge_diag *d)
 	    h->rate_per_address, burst_addr ? burst_addr : 1)) != 0 ||
 	    (rv = ratelim_new(&s->rl_bots, HTTP_RATE_KEYS,
 	    h->bot_pageviews_per_s, h->bot_pageviews_per_s ?
-	    h->bot_pageviews_per_s * HTTP_BOT_SECONDS : 1)) != 0)
+	    h->bot_pageviews_per_s * HTTP_BOT_SECONDS : 1)) != 0 ||
+	    (rv = ratelim_new(&s->rl_strikes, HTTP_RATE_KEYS,
+	    h->tarpit_after >= 10 ? h->tarpit_after / 10 : 1,
+	    h->tarpit_after)) != 0)
+		return rv;
+	if (h->tarpit_ms != 0 && (rv = tarpit_new(&s->tarpit, HTTP_TARPIT_MAX,
+	    h->tarpit_ms, conn_suspend, conn_resume)) != 0)
 		return rv;
 	if (pthread_key_create(&s->scratch, scratch_free) != 0)
 		return NUDGE_ENOMEM;
@@ -1280,11 +1343,13 @@ http_listen(struct http_server *s, struct nudge_diag *d)
 		return rv;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if (s->tarpit != NULL)
+		flags |= MHD_ALLOW_SUSPEND_RESUME;
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, http_access, s,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg->threads,
 	    MHD_OPTION_CONNECTION_TIMEOUT, 15u,
-	    MHD_OPTION_CONNECTION_LIMIT, 4096u,
+	    MHD_OPTION_CONNECTION_LIMIT, HTTP_CONN_LIMIT,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_log, s,
@@ -1304,8 +1369,13 @@ http_stop(struct http_server *s)
 {
 	if (s == NULL)
 		return;
+	/* MHD must not be stopped with connections suspended */
+	if (s->tarpit != NULL && tarpit_close(s->tarpit, 2000) != 0)
+		log_warn("http: %zu connections still held by the tarpit",
+		    tarpit_stats(s->tarpit).held);
 	if (s->d != NULL)
 		MHD_stop_daemon(s->d);
+	tarpit_free(s->tarpit);
 	if (s->tag_plain != NULL)
 		MHD_destroy_response(s->tag_plain);
 	if (s->tag_gz != NULL)
@@ -1316,6 +1386,7 @@ http_stop(struct http_server *s)
 	ratelim_free(s->rl_visitor);
 	ratelim_free(s->rl_address);
 	ratelim_free(s->rl_bots);
+	ratelim_free(s->rl_strikes);
 	/* MHD_stop_daemon joined the workers: their scratch is freed */
 	if (s->scratch_ok)
 		pthread_key_delete(s->scratch);

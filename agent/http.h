@@ -20,7 +20,11 @@
  * a content type other than text/plain (what sendBeacon sends) or
  * application/json, 413 a body over max_body (refused from Content-Length
  * before it is read), 400 bad JSON, too many events or a bad field, 429
- * over the per-address or per-visitor token bucket (Retry-After: 1).
+ * over the per-address or per-visitor token bucket (Retry-After: 1).  A
+ * visitor or address refused more than [http] tarpit_after times (its
+ * strikes refill at a tenth of that a second) has its next 429s held
+ * [http] tarpit_ms (default 1 s) before they are sent (agent/tarpit.h;
+ * health: tarpitted, tarpit_held, tarpit_full).
  *
  * DECISION, what the tag renders (always as text, never as HTML):
  *

@@ -582,6 +582,9 @@ static const struct conf_key conf_keys[] = {
     {"http", "rate_per_address", conf_set_uint, CH(rate_per_address), 0,
         1000000, 0, 0},
     {"http", "rate_burst", conf_set_uint, CH(rate_burst), 1, 1000000, 0, 0},
+    {"http", "tarpit_ms", conf_set_duration, CH(tarpit_ms), 0, 60000, 1, 0},
+    {"http", "tarpit_after", conf_set_uint, CH(tarpit_after), 1, 1000000, 0,
+        0},
     {"http", "bot_pageviews_per_s", conf_set_uint, CH(bot_pageviews_per_s),
         0, 1000, 0, 0},
     {"http", "max_body", conf_set_uint, CH(max_body), 256, 65536, 0, 0},
@@ -750,6 +753,8 @@ conf_defaults(struct nudge_config *c)
 	c->http.rate_per_visitor = 20;
 	c->http.rate_per_address = 200;
 	c->http.rate_burst = 40;
+	c->http.tarpit_ms = 1000;
+	c->http.tarpit_after = 100;
 	c->http.bot_pageviews_per_s = 4;
 	c->http.max_body = 65536;
 	c->http.max_events = 100;

@@ -15,8 +15,9 @@
  *	          tls_key, reconcile
  *	[relay]   enabled, upstream (repeatable; agent/relay.h)
  *	[http]    listen, origins, trusted_proxies, country_header, geoip_db,
- *	          rate_per_visitor, rate_per_address, rate_burst, max_body,
- *	          max_events, consent_required, tag_path, shop_dir, threads,
+ *	          rate_per_visitor, rate_per_address, rate_burst, tarpit_ms,
+ *	          tarpit_after, max_body, max_events, consent_required,
+ *	          tag_path, shop_dir, threads,
  *	          bot_pageviews_per_s, datacenter_ranges, test_decisions
  *	          (agent/http.h)
  *
@@ -98,6 +99,8 @@ struct conf_http {
 	unsigned rate_per_visitor;	/* beacons/s per visitor, 0 = off */
 	unsigned rate_per_address;	/* beacons/s per client address */
 	unsigned rate_burst;		/* per-visitor bucket size */
+	uint32_t tarpit_ms;		/* 429s held this long; 0 = never */
+	unsigned tarpit_after;		/* ... once a client had this many */
 	unsigned bot_pageviews_per_s;	/* faster, sustained: a bot; 0 off */
 	unsigned max_body;		/* bytes */
 	unsigned max_events;		/* events per beacon */

@@ -362,6 +362,8 @@ test_conf_http(void **state)
 	assert_string_equal(c.http.listen, "127.0.0.1:7480");
 	assert_int_equal(c.http.rate_per_visitor, 20);
 	assert_int_equal(c.http.rate_burst, 40);
+	assert_int_equal(c.http.tarpit_ms, 1000);
+	assert_int_equal(c.http.tarpit_after, 100);
 	assert_int_equal(c.http.bot_pageviews_per_s, 4);
 	assert_int_equal(c.http.max_body, 65536);
 	assert_int_equal(c.http.max_events, 100);
@@ -390,6 +392,14 @@ test_conf_http(void **state)
 	assert_int_equal(conf_set(&c, "http", "max_body", "65537", &d),
 	    NUDGE_ECONFIG);
 	assert_int_equal(conf_set(&c, "http", "country_header", "X Y", &d),
+	    NUDGE_ECONFIG);
+	assert_int_equal(conf_set(&c, "http", "tarpit_ms", "2s", &d), 0);
+	assert_int_equal(c.http.tarpit_ms, 2000);
+	assert_int_equal(conf_set(&c, "http", "tarpit_ms", "0", &d), 0);
+	assert_int_equal(c.http.tarpit_ms, 0);
+	assert_int_equal(conf_set(&c, "http", "tarpit_ms", "2m", &d),
+	    NUDGE_ECONFIG);
+	assert_int_equal(conf_set(&c, "http", "tarpit_after", "0", &d),
 	    NUDGE_ECONFIG);
 }
 
