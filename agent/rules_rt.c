@@ -33,7 +33,8 @@
 #define RRT_VSHARDS 64
 #define RRT_FLUSH_BATCH 4096
 #define RRT_LAST_SAVE_MS 60000 /* last_ms alone: written this often */
-#define RRT_BLOB_VERSION 1
+#define RRT_BLOB_VERSION 2
+#define BLOB_SHOWN 0x80		/* in an entry's n_ts byte: hist.shown */
 #define RRT_BLOB_MAX (1 + 8 + 1 + 1 + RRT_HIST_MAX * (4 + 2 + 1 + 4 * RRT_TS_MAX))
 #define RRT_CLOCK_KEY "rules.cap_clock_ms"
 #define RRT_RING 60
@@ -80,6 +81,7 @@ struct vhist {
 	uint32_t key;		/* rule_info.key */
 	uint16_t sess_n;	/* firings in the session of session_ms */
 	uint8_t n_ts;
+	uint8_t shown;		/* a visible action's, not a score's or holdout's */
 	uint32_t ts[RRT_TS_MAX]; /* cap clock seconds, newest first */
 };
 
@@ -400,32 +402,49 @@ hist_find(struct vmem *vm, uint32_t key)
 	return NULL;
 }
 
-/* The rule's entry, made if needed (the stalest one makes room). */
+/*
+ * The entry that makes room for a new one: the stalest of the scores' and
+ * holdouts' entries, and only when there are none the stalest of the
+ * shown actions'.  Forgetting a score's history lets it score again;
+ * forgetting an action's shows the visitor the same thing again, which
+ * the caps are there to prevent.
+ */
+static unsigned
+hist_victim(const struct vmem *vm)
+{
+	unsigned victim = RRT_HIST_MAX;
+
+	for (int pass = 0; pass < 2 && victim == RRT_HIST_MAX; pass++)
+		for (unsigned i = 0; i < RRT_HIST_MAX; i++)
+			if ((pass == 1 || !vm->h[i].shown) &&
+			    (victim == RRT_HIST_MAX ||
+			    vm->h[i].ts[0] < vm->h[victim].ts[0]))
+				victim = i;
+	return victim;
+}
+
+/* The rule's entry, made if needed (hist_victim makes room). */
 static struct vhist *
-hist_take(struct vmem *vm, uint32_t key)
+hist_take(struct vmem *vm, uint32_t key, bool shown)
 {
 	struct vhist *h = hist_find(vm, key);
-	unsigned victim = 0;
+	unsigned victim;
 
-	if (h != NULL)
-		return h;
-	if (vm->n_hist < RRT_HIST_MAX) {
-		victim = vm->n_hist++;
-	} else {
-		for (unsigned i = 1; i < RRT_HIST_MAX; i++)
-			if (vm->h[i].ts[0] < vm->h[victim].ts[0])
-				victim = i;
+	if (h == NULL) {
+		victim = vm->n_hist < RRT_HIST_MAX ? vm->n_hist++ :
+		    hist_victim(vm);
+		h = &vm->h[victim];
+		memset(h, 0, sizeof(*h));
+		h->key = key;
 	}
-	h = &vm->h[victim];
-	memset(h, 0, sizeof(*h));
-	h->key = key;
+	h->shown |= shown;
 	return h;
 }
 
 static void
-hist_record(struct vmem *vm, uint32_t key, uint32_t now_sec)
+hist_record(struct vmem *vm, uint32_t key, uint32_t now_sec, bool shown)
 {
-	struct vhist *h = hist_take(vm, key);
+	struct vhist *h = hist_take(vm, key, shown);
 
 	memmove(&h->ts[1], &h->ts[0], (RRT_TS_MAX - 1) * sizeof(h->ts[0]));
 	h->ts[0] = now_sec;
@@ -470,7 +489,7 @@ blob_put(const struct vmem *vm, uint8_t *b)
 			b[n++] = (uint8_t)(h->key >> (8 * k));
 		b[n++] = (uint8_t)h->sess_n;
 		b[n++] = (uint8_t)(h->sess_n >> 8);
-		b[n++] = h->n_ts;
+		b[n++] = (uint8_t)(h->n_ts | (h->shown ? BLOB_SHOWN : 0));
 		for (unsigned t = 0; t < h->n_ts; t++)
 			for (int k = 0; k < 4; k++)
 				b[n++] = (uint8_t)(h->ts[t] >> (8 * k));
@@ -488,14 +507,19 @@ le(const uint8_t *p, int bytes)
 	return v;
 }
 
-/* Decodes what blob_put wrote; a blob it cannot read leaves no history. */
+/*
+ * Decodes what blob_put wrote, or version 1 (before entries said whether
+ * they were a shown action's: taken as shown, the side that protects the
+ * visitor); a blob it cannot read leaves no history.
+ */
 static void
 blob_get(struct vmem *vm, const uint8_t *b, size_t len)
 {
 	size_t n = 11;
 	unsigned count;
 
-	if (len < 11 || b[0] != RRT_BLOB_VERSION || b[10] > RRT_HIST_MAX)
+	if (len < 11 || (b[0] != RRT_BLOB_VERSION && b[0] != 1) ||
+	    b[10] > RRT_HIST_MAX)
 		return;
 	vm->session_ms = le(b + 1, 8);
 	vm->shown_session = b[9] != 0;
@@ -506,7 +530,8 @@ blob_get(struct vmem *vm, const uint8_t *b, size_t len)
 			return;
 		h.key = (uint32_t)le(b + n, 4);
 		h.sess_n = (uint16_t)le(b + n + 4, 2);
-		h.n_ts = b[n + 6];
+		h.n_ts = b[n + 6] & (uint8_t)~BLOB_SHOWN;
+		h.shown = b[0] == 1 || (b[n + 6] & BLOB_SHOWN) != 0;
 		n += 7;
 		if (h.n_ts > RRT_TS_MAX || n + 4u * h.n_ts > len)
 			return;
@@ -685,7 +710,7 @@ record_active(struct eval_arg *ea, const struct rule_out *o,
 	for (unsigned i = 0; i < o->n_scored; i++) {
 		const struct rule_info *ri = rule_set_rule(g->set, o->scored[i]);
 		atomic_fetch_add(&g->ctr[o->scored[i]].m, 1);
-		hist_record(ea->vm, ri->key, ea->now_sec);
+		hist_record(ea->vm, ri->key, ea->now_sec, false);
 	}
 	for (unsigned i = 0; i < o->n; i++) {
 		const struct rule_action *a = &o->act[i];
@@ -699,13 +724,13 @@ record_active(struct eval_arg *ea, const struct rule_out *o,
 				atomic_fetch_add(&c->sho, 1);
 		} else if (a->holdout) {
 			atomic_fetch_add(&c->ho, 1);
-			hist_record(ea->vm, key, ea->now_sec);
+			hist_record(ea->vm, key, ea->now_sec, false);
 			trial_add(shown, rule_set_rule(g->set, a->rule), true);
 		} else if (shown != NULL && shown->n < RRT_SHOWN_MAX) {
 			shown_add(shown, g->set, a);
 			trial_add(shown, rule_set_rule(g->set, a->rule), false);
 			atomic_fetch_add(&c->s, 1);
-			hist_record(ea->vm, key, ea->now_sec);
+			hist_record(ea->vm, key, ea->now_sec, true);
 			ea->vm->shown_session = true;
 		} else {
 			atomic_fetch_add(&c->nd, 1);

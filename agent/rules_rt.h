@@ -23,12 +23,14 @@
  *     unlock); the old generation is freed by its last reader.
  *
  * Caps: a per-visitor history (rule key -> session count and the newest
- * RRT_TS_MAX firing times, at most RRT_HIST_MAX rules per visitor) held in
- * memory (at most visitors_max visitors; a new one replaces the least
- * recently seen of 16 neighbouring entries, see vevict) and written to the store about once a second and at a
- * graceful stop, so `at most N per 7 days` holds across sessions and
- * restarts.  A cap count above RRT_TS_MAX is enforced as RRT_TS_MAX (the
- * safe side).  Day windows run on a "cap clock" that follows the monotonic
+ * RRT_TS_MAX firing times, at most RRT_HIST_MAX rules per visitor; a new
+ * rule's entry replaces the stalest score or holdout entry, a shown
+ * action's only when there are none, see hist_victim) held in memory (at
+ * most visitors_max visitors; a new one replaces the least recently seen
+ * of 16 neighbouring entries, see vevict) and written to the store about
+ * once a second and at a graceful stop, so `at most N per 7 days` holds
+ * across sessions and restarts.  A cap count above RRT_TS_MAX is enforced
+ * as RRT_TS_MAX (the safe side).  Day windows run on a "cap clock" that follows the monotonic
  * clock, slewing towards the wall clock by at most 1% (a wall-clock step
  * backwards or forwards is followed over time, never at once) and never
  * goes back across restarts (its last value is saved); a step of the wall

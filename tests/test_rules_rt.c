@@ -317,6 +317,61 @@ test_caps_restart(void **state)
 	    wall + 10 * DAY_MS, &sh), 2);
 }
 
+/* Evaluates a page view of page by v1 in the session started at wall. */
+static unsigned
+shown_on(struct fixture *fx, const char *page, uint64_t wall,
+    uint64_t mono, struct rrt_shown *sh)
+{
+	struct nudge_event ev;
+	struct sesstab_view sv;
+	int32_t score = 0;
+
+	mkevent(&ev, "v1", EVENT_PAGEVIEW, page);
+	mkview(&sv, wall, "DE");
+	sh->n = 0;
+	assert_int_equal(rrt_eval(fx->r, &ev, &sv, mono, wall, sh, &score),
+	    0);
+	return sh->n;
+}
+
+/*
+ * The visitor's 8 entries are full: a score's entry makes room before a
+ * shown action's, even a staler one, so the action is not shown again.
+ */
+static void
+test_hist_keeps_shown(void **state)
+{
+	struct fixture *fx = *state;
+	struct rrt_shown sh;
+	char set[2048];
+	size_t n = 0;
+	uint64_t got, wall = 1700000000000ull, mono = 1000000;
+
+	for (int i = 1; i <= 7; i++)
+		n += (size_t)snprintf(set + n, sizeof(set) - n,
+		    "rule a%d:\n  when event == \"pageview\" and page == \"/a\"\n"
+		    "  show message \"A%d\"\n  at most 1 per 7 days\n", i, i);
+	for (int i = 1; i <= 2; i++)
+		n += (size_t)snprintf(set + n, sizeof(set) - n,
+		    "rule s%d:\n  when event == \"pageview\" and page == \"/s\"\n"
+		    "  score +1\n  at most 100 per session\n", i);
+	assert_int_equal(put(fx, 1, set, RRT_ACTIVE, &got), 0);
+	assert_int_equal(shown_on(fx, "/a", wall, mono, &sh), 7);
+	/* a minute on: two scores want entries; only one is free */
+	assert_int_equal(shown_on(fx, "/s", wall, mono + 60000, &sh), 0);
+	/* a new session a day on: every a-rule is still capped */
+	assert_int_equal(shown_on(fx, "/a", wall + DAY_MS, mono + DAY_MS, &sh),
+	    0);
+	/* and after a restart too (the entries say they were shown) */
+	fx_close(fx);
+	fx_open(fx);
+	assert_int_equal(shown_on(fx, "/a", wall + 2 * DAY_MS, 5000, &sh), 0);
+	/* a week on (at a start: see test_caps_restart), they show again */
+	fx_close(fx);
+	fx_open(fx);
+	assert_int_equal(shown_on(fx, "/a", wall + 8 * DAY_MS, 6000, &sh), 7);
+}
+
 /* Privacy: a forgotten visitor's caps are gone, in memory and on disk. */
 static void
 test_forget_and_purge(void **state)
@@ -595,6 +650,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_forget_and_purge, setup,
 	        teardown),
 	    cmocka_unit_test_setup_teardown(test_caps_restart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hist_keeps_shown, setup,
+		teardown),
 	    cmocka_unit_test_setup_teardown(test_clock_jump, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_not_delivered, setup,
 		teardown),
