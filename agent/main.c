@@ -43,9 +43,11 @@
 
 #define FLAGS_MAX 64
 
+/* key: "section.key", or a bare [agent] key; flag: as typed, for errors */
 struct flag_set {
 	const char *key[FLAGS_MAX];
 	const char *value[FLAGS_MAX];
+	const char *flag[FLAGS_MAX];
 	int n;
 };
 
@@ -88,6 +90,8 @@ usage(FILE *out)
 	      "      --tls-cert FILE     certificate for tls+tcp:// (PEM)\n"
 	      "      --tls-key FILE      its private key (owner-only)\n"
 	      "      --tls-ca FILE       CA of client certificates\n"
+	      "      --http ADDR:PORT    beacon endpoint and tag ([http] "
+	      "listen; '' off)\n"
 	      "      --relay             follow agents and republish them "
 	      "merged\n"
 	      "      --upstream URL      agent or relay to follow (PUB[,CTL]; "
@@ -127,6 +131,7 @@ static const struct option long_opts[] = {
 	{"tail-from-start", no_argument, NULL, 4},
 	{"relay", no_argument, NULL, 5},
 	{"upstream", required_argument, NULL, 6},
+	{"http", required_argument, NULL, 7},
 	{"check-config", no_argument, NULL, 3},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
@@ -150,6 +155,20 @@ flag_key(const char *name)
 	return k;
 }
 
+/* The config key a flag sets (see struct flag_set); c: its getopt code. */
+static const char *
+flag_to_key(int c, const char *name)
+{
+	switch (c) {
+	case 2: return "funnel.steps";
+	case 4: return "tail_from_start";
+	case 5: return "relay.enabled";
+	case 6: return "relay.upstream";
+	case 7: return "http.listen";
+	default: return flag_key(name);
+	}
+}
+
 static int
 parse_args(int argc, char **argv, struct options *o)
 {
@@ -164,27 +183,19 @@ parse_args(int argc, char **argv, struct options *o)
 		case 'V': printf("nudged %s\n", NUDGE_VERSION); exit(0);
 		case 'h': usage(stdout); exit(0);
 		case 3: o->check_config = true; break;
-		case 4:
-			if (o->flags.n == FLAGS_MAX)
-				return -1;
-			o->flags.key[o->flags.n] = "tail_from_start";
-			o->flags.value[o->flags.n++] = "true";
-			break;
-		case 5:
-		case 6:
-			if (o->flags.n == FLAGS_MAX)
-				return -1;
-			o->flags.key[o->flags.n] = c == 5 ? "relay.enabled" :
-			    "relay.upstream";
-			o->flags.value[o->flags.n++] = c == 5 ? "true" : optarg;
-			break;
 		case 1:
 		case 2:
+		case 4:
+		case 5:
+		case 6:
+		case 7:
 			if (o->flags.n == FLAGS_MAX)
 				return -1;
-			o->flags.key[o->flags.n] = c == 2 ? "funnel.steps" :
-			    flag_key(long_opts[idx].name);
-			o->flags.value[o->flags.n++] = optarg;
+			o->flags.flag[o->flags.n] = long_opts[idx].name;
+			o->flags.key[o->flags.n] = flag_to_key(c,
+			    long_opts[idx].name);
+			o->flags.value[o->flags.n++] =
+			    c == 4 || c == 5 ? "true" : optarg;
 			break;
 		default: return -1;
 		}
@@ -258,13 +269,16 @@ load_config(struct nudge_config *cfg, const struct options *o)
 			break;
 		}
 	for (int i = 0; i < o->flags.n; i++) {
-		const char *k = o->flags.key[i];
-		bool funnel = strcmp(k, "funnel.steps") == 0;
-		bool relay = strncmp(k, "relay.", 6) == 0;
-		rv = conf_set(cfg, funnel ? "funnel" : relay ? "relay" : "agent",
-		    funnel ? "steps" : relay ? k + 6 : k, o->flags.value[i], &d);
+		const char *k = o->flags.key[i], *dot = strchr(k, '.');
+		char section[16] = "agent";
+		if (dot != NULL)
+			snprintf(section, sizeof(section), "%.*s",
+			    (int)(dot - k), k);
+		rv = conf_set(cfg, section, dot ? dot + 1 : k,
+		    o->flags.value[i], &d);
 		if (rv != 0) {
-			fprintf(stderr, "nudged: --%s: %s\n", k, d.msg);
+			fprintf(stderr, "nudged: --%s: %s\n", o->flags.flag[i],
+			    d.msg);
 			return rv;
 		}
 	}

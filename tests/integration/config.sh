@@ -104,7 +104,7 @@ expect_eq "bad NUDGE_HTTP_MAX_EVENTS: 78" "$?" "78"
 check "  and names the variable" sh -c "printf '%s' \"\$1\" | grep -q 'NUDGE_HTTP_MAX_EVENTS: max_events'" _ "$out"
 out=$("$N" --snapshot-ms 5 --check-config 2>&1)
 expect_eq "bad --snapshot-ms: 78" "$?" "78"
-check "  and names the flag" sh -c "printf '%s' \"\$1\" | grep -q -- '--snapshot_ms: snapshot_ms: expected'" _ "$out"
+check "  and names the flag" sh -c "printf '%s' \"\$1\" | grep -q -- '--snapshot-ms: snapshot_ms: expected'" _ "$out"
 "$N" --no-such-flag --check-config >/dev/null 2>&1
 expect_eq "an unknown flag is a usage error: 2" "$?" "2"
 
@@ -143,4 +143,10 @@ expect_eq "the environment beats the file" "$(NUDGE_AGENT_NAME=from-env ready_na
 expect_eq "a flag beats the environment" "$(NUDGE_AGENT_NAME=from-env ready_name "$N" --name from-flag)" "from-flag"
 out=$(NUDGE_AGENT_SHARDS=999 "$N" --config "$WORK/prec.conf" --shards 4 --check-config 2>&1)
 expect_eq "a bad environment value is an error even when a flag overrides it" "$?" "78"
+# --http is [http] listen; its errors name the flag
+out=$("$N" --config "$WORK/prec.conf" --http nope --check-config 2>&1)
+expect_eq "--http: a bad address is a configuration error" "$?" "78"
+check "... named by its flag ($out)" grep -q "^nudged: --http: listen: 'nope'" <<<"$out"
+out=$("$N" --config "$WORK/prec.conf" --relay --upstream http://x --check-config 2>&1)
+check "--upstream's errors name it ($out)" grep -q "^nudged: --upstream: " <<<"$out"
 exit 0
