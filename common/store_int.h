@@ -1,10 +1,11 @@
 /*
  * store_int.h - what the store's own files share (store.c owns the
- * connection, the lock and the migrations; store_camp.c the campaign
- * tables).  Not for use outside common/store*.c.
+ * connection, the lock, the migrations and the data path's tables;
+ * store_camp.c the campaign tables; store_ctl.c the control path's).  Not
+ * for use outside common/store*.c.
  *
  * Every helper here expects the store's mutex held (store_lock), except
- * store_lock/store_unlock themselves.
+ * store_lock/store_unlock and store_locked_tx, which takes it.
  */
 #ifndef NUDGE_STORE_INT_H
 #define NUDGE_STORE_INT_H
@@ -12,6 +13,12 @@
 #include <sqlite3.h>
 
 #include "store.h"
+
+/* n rows of some kind, for a transaction's body. */
+struct store_rows {
+	const void *v;
+	size_t n;
+};
 
 void store_lock(struct store *st);
 void store_unlock(struct store *st);
@@ -24,6 +31,8 @@ int store_exec(struct store *st, const char *sql, const char *what);
 /* Prepares sql into *q (the caller finalizes it). */
 int store_prep(struct store *st, const char *sql, sqlite3_stmt **q,
     const char *what);
+/* Steps a kept statement that returns no row, then resets it for reuse. */
+int store_run(struct store *st, sqlite3_stmt *q, const char *what);
 /* Steps a statement that returns no row, then finalizes it. */
 int store_step_once(struct store *st, sqlite3_stmt *q, const char *what);
 /* Copies text column col into dst (cap bytes), cut and terminated. */
@@ -36,6 +45,9 @@ void store_col_arr(sqlite3_stmt *q, int col, char *dst, size_t cap);
 int store_acked(struct store *st, int (*body)(struct store *, void *),
     void *arg);
 int store_tx(struct store *st, int (*body)(struct store *, void *),
+    void *arg);
+/* store_tx under the store's mutex, for writers that hold nothing else. */
+int store_locked_tx(struct store *st, int (*body)(struct store *, void *),
     void *arg);
 
 #endif
