@@ -8,7 +8,9 @@
  * by hand, allocating nothing, and refuses any count or length that the
  * remaining bytes or the limits cannot hold; only then does msgpack-c's
  * msgpack_unpack_next() build objects, whose strings point into the input
- * buffer.  Then each decoder checks every position's type.
+ * buffer.  Then each decoder checks every position's type.  The control
+ * path's requests and replies are in wire_ctl.c, the campaigns' codecs in
+ * wire_camp.c; what they share of this file is in wire_int.h.
  *
  * Diagnostics: d->col is the 1-based byte offset of the offending byte
  * (offset + 1, so that 0 keeps meaning "not applicable"); d->line is 0.
@@ -23,18 +25,11 @@
  *   serr (store_errors), pdrop (pub_dropped), lerr (last_error), agg.
  */
 #include "wire.h"
+#include "wire_int.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <unistd.h>
-
-#include <mbedtls/md.h>
-#include <xxhash.h>
-
-#include "clock.h"
 
 /* msgpack-c cannot unpack deeper than its embedded stack. */
 #define WALK_DEPTH_CAP 32
@@ -255,8 +250,8 @@ wire_precheck(const void *buf, size_t len, const struct wire_limits *lim,
  * Offset at which element i of the top-level array of a prechecked buffer
  * starts (the end of the buffer if it has fewer elements).
  */
-static size_t
-elem_offset(const void *buf, size_t len, size_t i)
+size_t
+wire_elem_offset(const void *buf, size_t len, size_t i)
 {
 	/* Already prechecked under the caller's limits: only bytes bound. */
 	static const struct wire_limits lim = {
@@ -306,8 +301,8 @@ unpack_checked(msgpack_unpacked *up, const void *buf, size_t len,
 }
 
 /* Prechecks buf and unpacks its one object into up (init'ed here). */
-static int
-unpack_top(msgpack_unpacked *up, const void *buf, size_t len,
+int
+wire_unpack_top(msgpack_unpacked *up, const void *buf, size_t len,
     const struct wire_limits *lim, struct nudge_diag *d)
 {
 	int rc = wire_precheck(buf, len, lim, d);
@@ -315,18 +310,18 @@ unpack_top(msgpack_unpacked *up, const void *buf, size_t len,
 	return rc != 0 ? rc : unpack_checked(up, buf, len, d);
 }
 
-static int
-envelope_fail(struct nudge_diag *d, const void *buf, size_t len, size_t pos,
+int
+wire_envelope_fail(struct nudge_diag *d, const void *buf, size_t len, size_t pos,
     int rc, const char *what)
 {
-	nudge_diag_set(d, 0, (int)elem_offset(buf, len, pos) + 1,
+	nudge_diag_set(d, 0, (int)wire_elem_offset(buf, len, pos) + 1,
 	    "envelope element %zu: %s", pos, what);
 	return rc;
 }
 
 /* Checks position 0 (the version) and the element count of an envelope. */
-static int
-check_version(const msgpack_object *root, uint32_t size, const void *buf,
+int
+wire_check_version(const msgpack_object *root, uint32_t size, const void *buf,
     size_t len, struct nudge_diag *d)
 {
 	const msgpack_object *v;
@@ -337,10 +332,10 @@ check_version(const msgpack_object *root, uint32_t size, const void *buf,
 	}
 	v = &root->via.array.ptr[0];
 	if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-		return envelope_fail(d, buf, len, 0, NUDGE_ETYPE,
+		return wire_envelope_fail(d, buf, len, 0, NUDGE_ETYPE,
 		    "version is not an unsigned integer");
 	if (v->via.u64 != WIRE_VERSION)
-		return envelope_fail(d, buf, len, 0, NUDGE_EVERSION,
+		return wire_envelope_fail(d, buf, len, 0, NUDGE_EVERSION,
 		    "unknown version");
 	if (root->via.array.size != size) {
 		nudge_diag_set(d, 0, 1, "envelope: %u elements, expected %u",
@@ -372,24 +367,24 @@ msg_header(const msgpack_object *root, const void *buf, size_t len,
 	const msgpack_object *e;
 	int rc;
 
-	if ((rc = check_version(root, 6, buf, len, d)) != 0)
+	if ((rc = wire_check_version(root, 6, buf, len, d)) != 0)
 		return rc;
 	e = root->via.array.ptr;
 	if (e[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-		return envelope_fail(d, buf, len, 1, NUDGE_ETYPE,
+		return wire_envelope_fail(d, buf, len, 1, NUDGE_ETYPE,
 		    "kind is not an unsigned integer");
 	if (e[1].via.u64 < 1 || e[1].via.u64 > WIRE_KIND_MAX)
-		return envelope_fail(d, buf, len, 1, NUDGE_EKIND,
+		return wire_envelope_fail(d, buf, len, 1, NUDGE_EKIND,
 		    "unknown kind");
 	if (e[2].type != MSGPACK_OBJECT_STR)
-		return envelope_fail(d, buf, len, 2, NUDGE_ETYPE,
+		return wire_envelope_fail(d, buf, len, 2, NUDGE_ETYPE,
 		    "agent is not a string");
 	if (!agent_name_ok(&e[2]))
-		return envelope_fail(d, buf, len, 2, NUDGE_EINVAL,
+		return wire_envelope_fail(d, buf, len, 2, NUDGE_EINVAL,
 		    "agent name is not 1..63 of [A-Za-z0-9._-]");
 	for (size_t i = 3; i <= 4; i++)
 		if (e[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-			return envelope_fail(d, buf, len, i, NUDGE_ETYPE,
+			return wire_envelope_fail(d, buf, len, i, NUDGE_ETYPE,
 			    i == 3 ? "seq is not an unsigned integer" :
 			    "ts is not an unsigned integer");
 	h->v = WIRE_VERSION;
@@ -1739,261 +1734,4 @@ wire_write_heat(msgpack_sbuffer *sb, const struct wire_header *h,
 	for (uint32_t i = 0; i < v->n_pages; i++)
 		heat_pack_page(&pk, v, &v->pages[i]);
 	return writer_end(&w);
-}
-
-/* ---- control requests and replies -------------------------------------- */
-
-/* Falls back on clock, pid and a counter: ids must be unique, not secret. */
-static void
-id_fallback(uint8_t *id, size_t n)
-{
-	static _Atomic uint64_t counter;
-	uint64_t seed[3] = {clock_mono_us(), (uint64_t)getpid(), counter++};
-	XXH128_hash_t hh = XXH3_128bits(seed, sizeof(seed));
-
-	memcpy(id, &hh, n < sizeof(hh) ? n : sizeof(hh));
-}
-
-void
-wire_new_id(uint8_t id[WIRE_ID_LEN])
-{
-	size_t got = 0;
-
-	while (got < WIRE_ID_LEN) {
-		ssize_t r = getrandom(id + got, WIRE_ID_LEN - got, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			id_fallback(id, WIRE_ID_LEN);
-			return;
-		}
-		got += (size_t)r;
-	}
-}
-
-void
-wire_request_begin(msgpack_packer *pk, const char *cmd,
-    const uint8_t id[WIRE_ID_LEN], uint64_t ts_ms)
-{
-	msgpack_pack_array(pk, 6);
-	msgpack_pack_uint8(pk, WIRE_VERSION);
-	wire_pack_cstr(pk, cmd ? cmd : "");
-	msgpack_pack_bin_with_body(pk, id, WIRE_ID_LEN);
-	msgpack_pack_uint64(pk, ts_ms);
-}
-
-static int
-hmac(const uint8_t *key, size_t key_len, const void *buf, size_t len,
-    uint8_t mac[WIRE_MAC_LEN])
-{
-	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(
-	    MBEDTLS_MD_SHA256);
-
-	if (md == NULL || mbedtls_md_hmac(md, key, key_len, buf, len,
-	    mac) != 0)
-		return NUDGE_EAUTH;
-	return 0;
-}
-
-int
-wire_request_end(msgpack_packer *pk, msgpack_sbuffer *sb,
-    const char *key_id, const uint8_t *key, size_t key_len)
-{
-	uint8_t mac[WIRE_MAC_LEN];
-	size_t idl;
-
-	if (key == NULL)
-		return msgpack_pack_nil(pk) != 0 ? NUDGE_ENOMEM : 0;
-	idl = key_id ? strlen(key_id) : 0;
-	if (idl == 0 || idl >= sizeof(((struct wire_request *)0)->key_id))
-		return NUDGE_EINVAL;
-	if (hmac(key, key_len, sb->data, sb->size, mac) != 0)
-		return NUDGE_EAUTH;
-	if (msgpack_pack_array(pk, 2) != 0 ||
-	    msgpack_pack_str_with_body(pk, key_id, idl) != 0 ||
-	    msgpack_pack_bin_with_body(pk, mac, WIRE_MAC_LEN) != 0)
-		return NUDGE_ENOMEM;
-	return 0;
-}
-
-static int
-check_bin(const msgpack_object *o, uint32_t size, const void *buf,
-    size_t len, size_t pos, const char *what, struct nudge_diag *d)
-{
-	if (o->type != MSGPACK_OBJECT_BIN)
-		return envelope_fail(d, buf, len, pos, NUDGE_ETYPE, what);
-	if (o->via.bin.size != size)
-		return envelope_fail(d, buf, len, pos, NUDGE_EINVAL, what);
-	return 0;
-}
-
-static int
-request_auth(const msgpack_object *a, struct wire_request *rq,
-    const void *buf, size_t len, struct nudge_diag *d)
-{
-	const msgpack_object *e;
-	int rc;
-
-	if (a->type == MSGPACK_OBJECT_NIL)
-		return 0;
-	if (a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size != 2 ||
-	    a->via.array.ptr[0].type != MSGPACK_OBJECT_STR)
-		return envelope_fail(d, buf, len, 5, NUDGE_ETYPE,
-		    "auth is not nil or [key_id, mac]");
-	e = a->via.array.ptr;
-	if (e[0].via.str.size == 0 ||
-	    e[0].via.str.size >= sizeof(rq->key_id))
-		return envelope_fail(d, buf, len, 5, NUDGE_EINVAL,
-		    "key id is not 1..63 bytes");
-	if ((rc = check_bin(&e[1], WIRE_MAC_LEN, buf, len, 5,
-	    "mac is not a 32-byte bin", d)) != 0)
-		return rc;
-	memcpy(rq->key_id, e[0].via.str.ptr, e[0].via.str.size);
-	rq->key_id[e[0].via.str.size] = '\0';
-	memcpy(rq->mac, e[1].via.bin.ptr, WIRE_MAC_LEN);
-	rq->signed_ = true;
-	rq->signed_len = elem_offset(buf, len, 5);
-	return 0;
-}
-
-static int
-request_check(struct wire_request *rq, const void *buf, size_t len,
-    struct nudge_diag *d)
-{
-	const msgpack_object *e;
-	int rc;
-
-	if ((rc = check_version(&rq->up.data, 6, buf, len, d)) != 0)
-		return rc;
-	e = rq->up.data.via.array.ptr;
-	if (e[1].type != MSGPACK_OBJECT_STR)
-		return envelope_fail(d, buf, len, 1, NUDGE_ETYPE,
-		    "cmd is not a string");
-	if (e[1].via.str.size == 0 || e[1].via.str.size > WIRE_CMD_MAX)
-		return envelope_fail(d, buf, len, 1, NUDGE_ETOOBIG,
-		    "cmd is not 1..32 bytes");
-	if ((rc = check_bin(&e[2], WIRE_ID_LEN, buf, len, 2,
-	    "id is not a 16-byte bin", d)) != 0)
-		return rc;
-	if (e[3].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-		return envelope_fail(d, buf, len, 3, NUDGE_ETYPE,
-		    "ts is not an unsigned integer");
-	if (e[4].type != MSGPACK_OBJECT_MAP && e[4].type != MSGPACK_OBJECT_NIL)
-		return envelope_fail(d, buf, len, 4, NUDGE_ETYPE,
-		    "args is not a map or nil");
-	memcpy(rq->cmd, e[1].via.str.ptr, e[1].via.str.size);
-	rq->cmd[e[1].via.str.size] = '\0';
-	memcpy(rq->id, e[2].via.bin.ptr, WIRE_ID_LEN);
-	rq->ts_ms = e[3].via.u64;
-	rq->args = e[4].type == MSGPACK_OBJECT_MAP ? &e[4] : NULL;
-	return request_auth(&e[5], rq, buf, len, d);
-}
-
-int
-wire_request_parse(struct wire_request *rq, const void *buf, size_t len,
-    const struct wire_limits *lim, struct nudge_diag *d)
-{
-	struct wire_request r;
-	int rc;
-
-	memset(&r, 0, sizeof(r));
-	if ((rc = unpack_top(&r.up, buf, len, lim, d)) != 0)
-		return rc;
-	if ((rc = request_check(&r, buf, len, d)) != 0) {
-		msgpack_unpacked_destroy(&r.up);
-		return rc;
-	}
-	*rq = r;
-	return 0;
-}
-
-void
-wire_request_fini(struct wire_request *rq)
-{
-	msgpack_unpacked_destroy(&rq->up);
-	rq->args = NULL;
-}
-
-int
-wire_request_verify(const struct wire_request *rq, const void *buf,
-    const uint8_t *key, size_t key_len)
-{
-	uint8_t mac[WIRE_MAC_LEN];
-	uint8_t diff = 0;
-
-	if (!rq->signed_ || key == NULL ||
-	    hmac(key, key_len, buf, rq->signed_len, mac) != 0)
-		return NUDGE_EAUTH;
-	/* Every byte is looked at: no early exit for a timing oracle. */
-	for (size_t i = 0; i < WIRE_MAC_LEN; i++)
-		diff |= (uint8_t)(mac[i] ^ rq->mac[i]);
-	return diff == 0 ? 0 : NUDGE_EAUTH;
-}
-
-void
-wire_reply_begin(msgpack_packer *pk, const uint8_t id[WIRE_ID_LEN],
-    int status, const char *message)
-{
-	msgpack_pack_array(pk, 5);
-	msgpack_pack_uint8(pk, WIRE_VERSION);
-	msgpack_pack_bin_with_body(pk, id, WIRE_ID_LEN);
-	msgpack_pack_int(pk, status);
-	wire_pack_cstr(pk, message ? message : "");
-}
-
-static int
-reply_check(struct wire_reply *rp, const void *buf, size_t len,
-    struct nudge_diag *d)
-{
-	const msgpack_object *e;
-	int64_t status;
-	int rc;
-
-	if ((rc = check_version(&rp->up.data, 5, buf, len, d)) != 0)
-		return rc;
-	e = rp->up.data.via.array.ptr;
-	if ((rc = check_bin(&e[1], WIRE_ID_LEN, buf, len, 1,
-	    "id is not a 16-byte bin", d)) != 0)
-		return rc;
-	if ((rc = wire_obj_i64(&e[2], &status)) != 0)
-		return envelope_fail(d, buf, len, 2, NUDGE_ETYPE,
-		    "status is not an integer");
-	if (status > 0 || status < INT32_MIN)
-		return envelope_fail(d, buf, len, 2, NUDGE_ERANGE,
-		    "status is not 0 or a negative error");
-	if (e[3].type != MSGPACK_OBJECT_STR)
-		return envelope_fail(d, buf, len, 3, NUDGE_ETYPE,
-		    "message is not a string");
-	if ((rc = wire_obj_cstr(&e[3], rp->message, sizeof(rp->message))) != 0)
-		return envelope_fail(d, buf, len, 3, rc,
-		    "message over 255 bytes");
-	memcpy(rp->id, e[1].via.bin.ptr, WIRE_ID_LEN);
-	rp->status = (int)status;
-	rp->body = &e[4];
-	return 0;
-}
-
-int
-wire_reply_parse(struct wire_reply *rp, const void *buf, size_t len,
-    const struct wire_limits *lim, struct nudge_diag *d)
-{
-	struct wire_reply r;
-	int rc;
-
-	memset(&r, 0, sizeof(r));
-	if ((rc = unpack_top(&r.up, buf, len, lim, d)) != 0)
-		return rc;
-	if ((rc = reply_check(&r, buf, len, d)) != 0) {
-		msgpack_unpacked_destroy(&r.up);
-		return rc;
-	}
-	*rp = r;
-	return 0;
-}
-
-void
-wire_reply_fini(struct wire_reply *rp)
-{
-	msgpack_unpacked_destroy(&rp->up);
-	rp->body = NULL;
 }
