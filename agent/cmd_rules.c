@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "command.h"
+#include "facts.h"
 #include "rules_rt.h"
 
 #define AUDIT_LIM_MAX 1000
@@ -350,7 +351,7 @@ fact_name(const msgpack_object *o, char *key, char *idx, size_t cap)
 
 struct fact_buf {
 	char key[RULE_NAME_MAX + 1], idx[RULE_NAME_MAX + 1];
-	char str[RRT_FACT_STR_MAX + 1];
+	char str[FACTS_STR_MAX + 1];
 };
 
 static int
@@ -374,7 +375,7 @@ fact_value(const msgpack_object *o, struct store_fact *f, char *str)
 		f->num = o->via.f64;
 		return 0;
 	case MSGPACK_OBJECT_STR:
-		if (o->via.str.size > RRT_FACT_STR_MAX)
+		if (o->via.str.size > FACTS_STR_MAX)
 			return NUDGE_ETOOBIG;
 		memcpy(str, o->via.str.ptr, o->via.str.size);
 		str[o->via.str.size] = '\0';
@@ -410,7 +411,7 @@ facts_parse(const msgpack_object *m, struct store_fact *v,
 		if (fact_value(&kv->val, &v[i], b[i].str) != 0) {
 			nudge_diag_set(d, 0, 0, "fact %s: a string (<= %d "
 			    "bytes), a number, or nil to remove it", b[i].key,
-			    RRT_FACT_STR_MAX);
+			    FACTS_STR_MAX);
 			return NUDGE_EINVAL;
 		}
 	}
@@ -462,7 +463,7 @@ copy_fact(void *arg, const struct store_fact *f)
 {
 	struct fact_copy *c = arg;
 
-	if (c->n >= RRT_FACTS_MAX)
+	if (c->n >= FACTS_MAX)
 		return;
 	struct fact_buf *b = &c->b[c->n];
 	snprintf(b->key, sizeof(b->key), "%s", f->key);
@@ -493,8 +494,8 @@ static int
 context_get_run(struct agent *a, const struct wire_request *rq,
     msgpack_packer *pk, struct nudge_diag *d)
 {
-	struct fact_copy c = {0, calloc(RRT_FACTS_MAX, sizeof(*c.b)),
-	    calloc(RRT_FACTS_MAX, sizeof(*c.v))};
+	struct fact_copy c = {0, calloc(FACTS_MAX, sizeof(*c.b)),
+	    calloc(FACTS_MAX, sizeof(*c.v))};
 
 	(void)rq;
 	if (c.b == NULL || c.v == NULL) {

@@ -27,6 +27,7 @@
 #include <xxhash.h>
 
 #include "clock.h"
+#include "facts.h"
 #include "log.h"
 #include "wire.h"
 
@@ -64,19 +65,6 @@ struct rrt_gen {
 	char watch[RRT_WATCH_JSON_MAX]; /* rrt_watch_json */
 };
 
-struct rrt_fact {
-	char key[RULE_NAME_MAX + 1];
-	char idx[RULE_NAME_MAX + 1];
-	struct rule_value v;
-	char str[RRT_FACT_STR_MAX + 1];
-};
-
-struct rrt_facts {
-	atomic_uint refs;
-	size_t n;
-	struct rrt_fact f[];	/* sorted by (key, idx) */
-};
-
 struct vhist {
 	uint32_t key;		/* rule_info.key */
 	uint16_t sess_n;	/* firings in the session of session_ms */
@@ -109,7 +97,7 @@ struct rrt {
 	pthread_mutex_t put_mu;		/* writers */
 	pthread_mutex_t ptr_mu;		/* the pointers below */
 	struct rrt_gen *gen[RRT_KINDS];
-	struct rrt_facts *facts;
+	struct facts *facts;
 	pthread_mutex_t flush_mu;	/* rrt_flush vs rrt_forget_visitor */
 	pthread_mutex_t clock_mu;
 	atomic_uint_fast64_t clock_sec;	/* mono second of the values below */
@@ -148,29 +136,22 @@ gen_release(struct rrt_gen *g)
 		gen_free(g);
 }
 
-static void
-facts_release(struct rrt_facts *f)
-{
-	if (f != NULL && atomic_fetch_sub(&f->refs, 1) == 1)
-		free(f);
-}
-
 /* Takes a reference to both generations and the facts: invariant 3. */
 static void
 rrt_acquire(struct rrt *r, struct rrt_gen *g[RRT_KINDS],
-    struct rrt_facts **f)
+    struct facts **f)
 {
 	pthread_mutex_lock(&r->ptr_mu);
 	for (int k = 0; k < RRT_KINDS; k++)
 		if ((g[k] = r->gen[k]) != NULL)
 			atomic_fetch_add(&g[k]->refs, 1);
 	if ((*f = r->facts) != NULL)
-		atomic_fetch_add(&(*f)->refs, 1);
+		facts_hold(*f);
 	pthread_mutex_unlock(&r->ptr_mu);
 }
 
 static void
-rrt_release(struct rrt_gen *g[RRT_KINDS], struct rrt_facts *f)
+rrt_release(struct rrt_gen *g[RRT_KINDS], struct facts *f)
 {
 	for (int k = 0; k < RRT_KINDS; k++)
 		gen_release(g[k]);
@@ -563,48 +544,19 @@ load_visitor(void *arg, const struct store_visitor *v)
 struct eval_arg {
 	struct rrt *r;
 	const struct rrt_gen *g;
-	const struct rrt_facts *facts;
+	const struct facts *facts;
 	struct vmem *vm;
 	uint32_t now_sec;
 	struct nudge_strv visitor;
 };
-
-static int
-fact_cmp(const char *k1, const char *i1, const char *k2, const char *i2)
-{
-	int c = strcmp(k1, k2);
-
-	return c ? c : strcmp(i1, i2);
-}
 
 static bool
 eval_fact(void *arg, struct nudge_strv key, struct nudge_strv index,
     struct rule_value *out)
 {
 	const struct eval_arg *ea = arg;
-	char k[RULE_NAME_MAX + 1], i[RULE_NAME_MAX + 1];
-	size_t lo = 0, hi;
 
-	if (ea->facts == NULL || key.len > RULE_NAME_MAX ||
-	    index.len > RULE_NAME_MAX)
-		return false;
-	strv_copy(k, sizeof(k), key);
-	strv_copy(i, sizeof(i), index);
-	hi = ea->facts->n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		const struct rrt_fact *f = &ea->facts->f[mid];
-		int c = fact_cmp(f->key, f->idx, k, i);
-		if (c == 0) {
-			*out = f->v;
-			return true;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
+	return facts_get(ea->facts, key, index, out);
 }
 
 static int
@@ -789,7 +741,7 @@ rrt_eval(struct rrt *r, const struct nudge_event *ev,
     uint64_t now_wall_ms, struct rrt_shown *shown, int32_t *score)
 {
 	struct rrt_gen *g[RRT_KINDS];
-	struct rrt_facts *facts;
+	struct facts *facts;
 	struct rule_subject subj;
 	uint64_t h;
 	struct vshard *vs;
@@ -1021,115 +973,11 @@ rrt_hash(struct rrt *r, int kind, char out[17])
 
 /* ---- context facts ----------------------------------------------------- */
 
-static bool
-fact_name_ok(const char *s, bool may_be_empty)
-{
-	size_t n = s ? strlen(s) : 0;
-
-	if (n == 0)
-		return may_be_empty;
-	if (n > RULE_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
-static int
-fact_sort(const void *a, const void *b)
-{
-	const struct rrt_fact *x = a, *y = b;
-
-	return fact_cmp(x->key, x->idx, y->key, y->idx);
-}
-
-static void
-fact_fill(struct rrt_fact *f, const struct store_fact *s)
-{
-	memset(f, 0, sizeof(*f));
-	snprintf(f->key, sizeof(f->key), "%s", s->key);
-	snprintf(f->idx, sizeof(f->idx), "%s", s->idx ? s->idx : "");
-	if (s->type == STORE_FACT_NUM) {
-		f->v.type = RULE_V_NUM;
-		f->v.num = s->num;
-	} else {
-		snprintf(f->str, sizeof(f->str), "%s", s->str ? s->str : "");
-		f->v.type = RULE_V_STR;
-	}
-}
-
-/* Facts strings point into the snapshot: fix them up after copies. */
-static void
-facts_link(struct rrt_facts *f)
-{
-	for (size_t i = 0; i < f->n; i++)
-		if (f->f[i].v.type == RULE_V_STR)
-			f->f[i].v.s = strv_of(f->f[i].str);
-}
-
-/* The facts of cur with v applied, as a new sorted snapshot. */
-static struct rrt_facts *
-facts_merge(const struct rrt_facts *cur, const struct store_fact *v,
-    size_t n)
-{
-	size_t have = cur ? cur->n : 0, m = 0;
-	struct rrt_facts *f = malloc(sizeof(*f) +
-	    (have + n) * sizeof(f->f[0]));
-
-	if (f == NULL)
-		return NULL;
-	for (size_t i = 0; i < have; i++) {
-		bool gone = false;
-		for (size_t j = 0; j < n && !gone; j++)
-			gone = fact_cmp(cur->f[i].key, cur->f[i].idx, v[j].key,
-			    v[j].idx ? v[j].idx : "") == 0;
-		if (!gone)
-			f->f[m++] = cur->f[i];
-	}
-	for (size_t j = 0; j < n; j++) {
-		bool later = false;	/* the last of duplicates wins */
-		for (size_t k = j + 1; k < n && !later; k++)
-			later = fact_cmp(v[j].key, v[j].idx ? v[j].idx : "",
-			    v[k].key, v[k].idx ? v[k].idx : "") == 0;
-		if (!later && v[j].type != STORE_FACT_DEL)
-			fact_fill(&f->f[m++], &v[j]);
-	}
-	atomic_init(&f->refs, 1);
-	f->n = m;
-	qsort(f->f, m, sizeof(f->f[0]), fact_sort);
-	facts_link(f);
-	return f;
-}
-
-static int
-facts_check(const struct store_fact *v, size_t n, struct nudge_diag *d)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (!fact_name_ok(v[i].key, false) ||
-		    !fact_name_ok(v[i].idx, true)) {
-			nudge_diag_set(d, 0, 0, "fact %zu: a key (and index) is "
-			    "1..%d of [A-Za-z0-9_.-]", i, RULE_NAME_MAX);
-			return NUDGE_EINVAL;
-		}
-		if (v[i].type == STORE_FACT_STR && (v[i].str == NULL ||
-		    strlen(v[i].str) > RRT_FACT_STR_MAX)) {
-			nudge_diag_set(d, 0, 0, "fact %s: a string of at most "
-			    "%d bytes", v[i].key, RRT_FACT_STR_MAX);
-			return NUDGE_ETOOBIG;
-		}
-	}
-	return 0;
-}
-
 int
 rrt_context_set(struct rrt *r, const struct store_fact *v, size_t n,
     struct nudge_diag *d)
 {
-	struct rrt_facts *cur, *next = NULL, *old;
+	struct facts *cur, *next = NULL, *old;
 	int rv;
 
 	if ((rv = facts_check(v, n, d)) != 0)
@@ -1141,14 +989,14 @@ rrt_context_set(struct rrt *r, const struct store_fact *v, size_t n,
 	if ((next = facts_merge(cur, v, n)) == NULL) {
 		rv = NUDGE_ENOMEM;
 		nudge_diag_set(d, 0, 0, "out of memory");
-	} else if (next->n > RRT_FACTS_MAX) {
+	} else if (facts_count(next) > FACTS_MAX) {
 		rv = NUDGE_EFULL;
-		nudge_diag_set(d, 0, 0, "at most %d facts", RRT_FACTS_MAX);
+		nudge_diag_set(d, 0, 0, "at most %d facts", FACTS_MAX);
 	} else if ((rv = store_put_facts(r->st, v, n)) != 0) {
 		nudge_diag_set(d, 0, 0, "store: %s", store_last_error(r->st));
 	}
 	if (rv != 0) {
-		free(next);
+		facts_release(next);
 		pthread_mutex_unlock(&r->put_mu);
 		return rv;
 	}
@@ -1165,33 +1013,16 @@ size_t
 rrt_context_each(struct rrt *r,
     void (*fn)(void *arg, const struct store_fact *f), void *arg)
 {
-	struct rrt_facts *f;
+	struct facts *f;
 	size_t n;
 
 	pthread_mutex_lock(&r->ptr_mu);
 	if ((f = r->facts) != NULL)
-		atomic_fetch_add(&f->refs, 1);
+		facts_hold(f);
 	pthread_mutex_unlock(&r->ptr_mu);
-	n = f ? f->n : 0;
-	for (size_t i = 0; i < n; i++) {
-		const struct rrt_fact *x = &f->f[i];
-		struct store_fact sf = {x->key, x->idx,
-		    x->v.type == RULE_V_NUM ? STORE_FACT_NUM : STORE_FACT_STR,
-		    x->v.num, x->str};
-		fn(arg, &sf);
-	}
+	n = facts_each(f, fn, arg);
 	facts_release(f);
 	return n;
-}
-
-static void
-load_fact(void *arg, const struct store_fact *sf)
-{
-	struct rrt_facts *f = arg;
-
-	if (f->n < RRT_FACTS_MAX && fact_name_ok(sf->key, false) &&
-	    fact_name_ok(sf->idx, true))
-		fact_fill(&f->f[f->n++], sf);
 }
 
 /* ---- counters ---------------------------------------------------------- */
@@ -1291,7 +1122,7 @@ double
 rrt_bench_acquire(struct rrt *r, unsigned iterations)
 {
 	struct rrt_gen *g[RRT_KINDS];
-	struct rrt_facts *f;
+	struct facts *f;
 	struct timespec a, b;
 
 	clock_gettime(CLOCK_MONOTONIC, &a);
@@ -1538,19 +1369,13 @@ static int
 load_state(struct rrt *r, size_t visitors_max)
 {
 	char clk[24];
-	struct rrt_facts *f = malloc(sizeof(*f) +
-	    RRT_FACTS_MAX * sizeof(f->f[0]));
+	bool bad;
 
-	if (f == NULL)
+	if ((r->facts = facts_load(r->st, &bad)) == NULL)
 		return NUDGE_ENOMEM;
-	atomic_init(&f->refs, 1);
-	f->n = 0;
-	if (store_load_facts(r->st, load_fact, f) != 0)
+	if (bad)
 		log_warn("rules: could not load facts: %s",
 		    store_last_error(r->st));
-	qsort(f->f, f->n, sizeof(f->f[0]), fact_sort);
-	facts_link(f);
-	r->facts = f;
 	for (int k = 0; k < RRT_KINDS; k++)
 		load_gen(r, k);
 	if (store_meta_get(r->st, RRT_CLOCK_KEY, clk, sizeof(clk)) == 0)

@@ -57,6 +57,7 @@
 
 #include "err.h"
 #include "event.h"
+#include "facts.h"
 #include "rules.h"
 #include "sesstab.h"
 #include "store.h"
@@ -65,8 +66,6 @@
 #define RRT_TS_MAX 4		/* firing times remembered per rule */
 #define RRT_VISITORS_DEFAULT 65536
 #define RRT_SHOWN_MAX 8		/* decisions collected per beacon */
-#define RRT_FACTS_MAX 1024
-#define RRT_FACT_STR_MAX 255
 #define RRT_RATE_RULES 256	/* rules with a per-minute rate */
 #define RRT_LIST_MAX 100	/* versions listed by rules_list */
 
@@ -218,7 +217,7 @@ size_t rrt_visitor_rules(struct rrt *r, struct nudge_strv visitor,
  * Sets (or, type STORE_FACT_DEL, removes) n facts at once: persisted with
  * synchronous=FULL, then swapped in like a rule set.  Keys and indexes are
  * [A-Za-z0-9_.-], 1..RULE_NAME_MAX (index may be ""); strings at most
- * RRT_FACT_STR_MAX bytes.  NUDGE_EINVAL / NUDGE_EFULL with d->msg.
+ * FACTS_STR_MAX bytes.  NUDGE_EINVAL / NUDGE_EFULL with d->msg.
  */
 int rrt_context_set(struct rrt *r, const struct store_fact *v, size_t n,
     struct nudge_diag *d);
