@@ -65,8 +65,8 @@
 #define HTTP_CONN_MEMORY (16u * 1024u)
 #define HTTP_BOT_SECONDS 3	/* "sustained": this many seconds' worth */
 #define HTTP_BOT_HOLD_MS (10u * 60u * 1000u)
-/* held 429s at once: a sixteenth of MHD_OPTION_CONNECTION_LIMIT */
-#define HTTP_CONN_LIMIT 4096u
+#define HTTP_CONN_LIMIT 4096u	/* MHD_OPTION_CONNECTION_LIMIT */
+/* 429s held at once: the rest of the connections stay for everyone else */
 #define HTTP_TARPIT_MAX (HTTP_CONN_LIMIT / 16u)
 
 enum http_ctr {

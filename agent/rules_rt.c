@@ -35,6 +35,7 @@
 #define RRT_FLUSH_BATCH 4096
 #define RRT_LAST_SAVE_MS 60000 /* last_ms alone: written this often */
 #define RRT_BLOB_VERSION 2
+#define RRT_BLOB_V1 1		/* still read: entries without BLOB_SHOWN */
 #define BLOB_SHOWN 0x80		/* in an entry's n_ts byte: hist.shown */
 #define RRT_BLOB_MAX (1 + 8 + 1 + 1 + RRT_HIST_MAX * (4 + 2 + 1 + 4 * RRT_TS_MAX))
 #define RRT_CLOCK_KEY "rules.cap_clock_ms"
@@ -499,7 +500,7 @@ blob_get(struct vmem *vm, const uint8_t *b, size_t len)
 	size_t n = 11;
 	unsigned count;
 
-	if (len < 11 || (b[0] != RRT_BLOB_VERSION && b[0] != 1) ||
+	if (len < 11 || (b[0] != RRT_BLOB_VERSION && b[0] != RRT_BLOB_V1) ||
 	    b[10] > RRT_HIST_MAX)
 		return;
 	vm->session_ms = le(b + 1, 8);
@@ -512,7 +513,7 @@ blob_get(struct vmem *vm, const uint8_t *b, size_t len)
 		h.key = (uint32_t)le(b + n, 4);
 		h.sess_n = (uint16_t)le(b + n + 4, 2);
 		h.n_ts = b[n + 6] & (uint8_t)~BLOB_SHOWN;
-		h.shown = b[0] == 1 || (b[n + 6] & BLOB_SHOWN) != 0;
+		h.shown = b[0] == RRT_BLOB_V1 || (b[n + 6] & BLOB_SHOWN) != 0;
 		n += 7;
 		if (h.n_ts > RRT_TS_MAX || n + 4u * h.n_ts > len)
 			return;
